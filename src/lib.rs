@@ -1,0 +1,1 @@
+//! Shared helpers for ds01's engine-level integration tests and benchmarks.
