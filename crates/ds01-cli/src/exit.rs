@@ -1,0 +1,100 @@
+//! Exit statuses and the one place where a failed command is reported.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::process::ExitCode;
+
+/// How `ds01` ends. The numbers are part of the interface: scripts test them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success,
+    /// The command ran but (part of) the work failed, e.g. a name could not be mapped.
+    Failure,
+    /// The command line was wrong; nothing was done.
+    Usage,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => ExitCode::from(0),
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Usage => ExitCode::from(2),
+        }
+    }
+}
+
+/// Prints what clap has to say about the command line and ends: `--help` and `--version`
+/// succeed, everything else is a usage error.
+pub fn parse_error(err: &clap::Error) -> ExitCode {
+    // Nothing sensible is left to do if even this cannot be printed.
+    let _ = err.print();
+    if err.use_stderr() {
+        ExitStatus::Usage.into()
+    } else {
+        ExitStatus::Success.into()
+    }
+}
+
+/// An error that stops a command. It is printed once, by [`CliError::report`], as
+/// `error: <what went wrong>` followed by its causes: no backtraces, no debug output.
+#[derive(Debug)]
+pub struct CliError {
+    status: ExitStatus,
+    message: String,
+    source: Option<Box<dyn Error + Send + Sync>>,
+}
+
+impl CliError {
+    /// The command failed; `message` says what it was doing, `source` why it failed.
+    pub fn failure(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            status: ExitStatus::Failure,
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A failure to write our own output. Kept apart because a closed pipe is not an error
+    /// worth reporting: `ds01 username sanitize < names | head -1` must end quietly.
+    pub fn write(source: io::Error) -> Self {
+        Self::failure("could not write to standard output", source)
+    }
+
+    fn is_broken_pipe(&self) -> bool {
+        self.source
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<io::Error>())
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    }
+
+    /// Prints the error on stderr and returns the exit code to end with.
+    pub fn report(self) -> ExitCode {
+        if self.is_broken_pipe() {
+            // Whoever closed the pipe has all the output it wanted.
+            return ExitStatus::Success.into();
+        }
+        eprintln!("error: {self}");
+        let mut cause = self.source.as_deref().and_then(|e| e.source());
+        while let Some(e) = cause {
+            eprintln!("  caused by: {e}");
+            cause = e.source();
+        }
+        self.status.into()
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
