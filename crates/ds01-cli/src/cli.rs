@@ -2,13 +2,18 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::container::ContainerArgs;
+use crate::commands::image::ImageArgs;
 use crate::commands::username::UsernameArgs;
 
 const AFTER_HELP: &str = "\
 Examples:
+  ds01 image create thesis --base ubuntu:24.04 --pip 'transformers>=4.30'
+  ds01 container create thesis --cpu-only --start
+  ds01 container open thesis
   ds01 username sanitize h.baker@hertie-school.lan
-  getent passwd | cut -d: -f1 | ds01 username sanitize --json
-  ds01 username slice --group student h.baker@hertie-school.lan
+
+Configuration (later wins): /etc/ds01/config.toml, ~/.config/ds01/config.toml, flags.
 
 Exit status:
   0  success
@@ -48,10 +53,37 @@ pub struct GlobalArgs {
     /// Print more about what is done on stderr (repeat for more detail)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Act for another user, given as LOGIN:UID:GID (root only)
+    #[arg(long = "as", value_name = "LOGIN:UID:GID", global = true)]
+    pub as_user: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build and manage your images (`ds01-<uid>/<name>:latest`)
+    Image(ImageArgs),
+    /// Create, run and remove your containers (`<name>._.<uid>`)
+    Container(ContainerArgs),
     /// Map LDAP login names to container account and systemd slice names
     Username(UsernameArgs),
+    /// Check that the Docker engine, its storage and the configuration are usable
+    Doctor,
+    /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `ds01 man | man -l -`)
+    Man,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

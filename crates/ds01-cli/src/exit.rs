@@ -60,6 +60,24 @@ impl CliError {
         }
     }
 
+    /// The command failed for a reason that `message` says in full.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self {
+            status: ExitStatus::Failure,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The command line asked for something impossible; nothing was done (exit status 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            status: ExitStatus::Usage,
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// A failure to write our own output. Kept apart because a closed pipe is not an error
     /// worth reporting: `ds01 username sanitize < names | head -1` must end quietly.
     pub fn write(source: io::Error) -> Self {
@@ -96,5 +114,23 @@ impl fmt::Display for CliError {
             write!(f, ": {source}")?;
         }
         Ok(())
+    }
+}
+
+impl From<ds01_engine::EngineError> for CliError {
+    fn from(err: ds01_engine::EngineError) -> Self {
+        // Engine messages are written for users and already carry their cause.
+        Self::msg(err.to_string())
+    }
+}
+
+impl From<ds01_engine::IdentityError> for CliError {
+    fn from(err: ds01_engine::IdentityError) -> Self {
+        match err {
+            ds01_engine::IdentityError::BadSpec(_) | ds01_engine::IdentityError::Root => {
+                Self::usage(format!("--as: {err}"))
+            }
+            other => Self::msg(other.to_string()),
+        }
     }
 }

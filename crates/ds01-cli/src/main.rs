@@ -2,7 +2,11 @@
 
 mod cli;
 mod commands;
+mod config;
+mod context;
 mod exit;
+mod output;
+mod store;
 
 use std::process::ExitCode;
 

@@ -1,13 +1,56 @@
 //! One module per noun; each turns its arguments into an [`ExitStatus`] or a [`CliError`].
 
+pub mod container;
+pub mod doctor;
+pub mod image;
 pub mod username;
 
+use std::io::Write;
+
+use clap::CommandFactory;
+
 use crate::cli::{Cli, Command};
+use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
 /// Runs the command the user asked for.
 pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
     match &cli.command {
         Command::Username(args) => username::run(args, &cli.global),
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(*shell, &mut Cli::command(), "ds01", &mut out);
+            out.flush().map_err(CliError::write)?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(CliError::write)?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Doctor => block_on(doctor::run(&cli.global)),
+        Command::Image(args) => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            image::run(args, &ctx).await
+        }),
+        Command::Container(args) => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            container::run(args, &ctx).await
+        }),
     }
+}
+
+fn block_on<F: std::future::Future<Output = Result<ExitStatus, CliError>>>(
+    future: F,
+) -> Result<ExitStatus, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failure("cannot start the async runtime", e))?;
+    let result = runtime.block_on(future);
+    // A thread still blocked on stdin (`container open`) must not hold the exit.
+    runtime.shutdown_background();
+    result
 }
