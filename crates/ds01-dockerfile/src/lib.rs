@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+mod base;
 mod catalog;
 mod context;
 pub mod defaults;
@@ -44,6 +45,7 @@ mod render;
 mod spec;
 mod user_setup;
 
+pub use base::{AimeBase, Base};
 pub use catalog::{Catalog, CatalogEntry, CatalogError};
 pub use context::{build_context, BuildContext};
 pub use defaults::{UseCase, UseCaseError};
@@ -55,7 +57,7 @@ pub use name::{ImageName, NameError};
 pub use package::{AptPackage, PackageError, PipRequirement};
 pub use reference::{ImageRef, ReferenceError, Tag};
 pub use render::{render, Dockerfile};
-pub use spec::{AimeBase, Base, ImageSpec, Packages, SpecError, UserSettings};
+pub use spec::{ImageSpec, Packages, SpecError, UserSettings};
 pub use user_setup::{
     USER_SETUP_CONTEXT_PATH, USER_SETUP_DONE, USER_SETUP_IMAGE_PATH, USER_SETUP_SCRIPT,
 };

@@ -8,10 +8,11 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
+use crate::base::Base;
 use crate::identity::{ARG_GROUP_ID, ARG_USERNAME, ARG_USER_ID};
 use crate::labels;
 use crate::quote::{dockerfile_string, sh_word};
-use crate::spec::{Base, ImageSpec};
+use crate::spec::ImageSpec;
 use crate::user_setup::{USER_SETUP_CONTEXT_PATH, USER_SETUP_IMAGE_PATH, USER_SETUP_SCRIPT};
 
 /// A rendered Dockerfile.
