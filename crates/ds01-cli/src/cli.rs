@@ -43,19 +43,30 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Print results as JSON, one object per line (each command's help shows the fields)
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     /// Print no messages on stderr; the exit status still tells success from failure
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
 
     /// Print more about what is done on stderr (repeat for more detail)
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
 
     /// Act for another user, given as LOGIN:UID:GID (root only)
-    #[arg(long = "as", value_name = "LOGIN:UID:GID", global = true)]
+    #[arg(
+        long = "as",
+        value_name = "LOGIN:UID:GID",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub as_user: Option<String>,
 }
 

@@ -40,6 +40,8 @@ pub struct Config {
     pub workspace: Option<PathBuf>,
     /// The AIME catalog file.
     pub catalog: PathBuf,
+    /// Whether a configuration file named the catalog (rather than the built-in default).
+    pub catalog_configured: bool,
     /// The GPU architecture catalog images are chosen for.
     pub architecture: String,
     /// Default `/dev/shm` size (`16g`).
@@ -99,7 +101,10 @@ impl Config {
         };
         for (path, file) in files {
             config.workspace = file.workspace.or(config.workspace);
-            config.catalog = file.catalog.unwrap_or(config.catalog);
+            if let Some(catalog) = file.catalog {
+                config.catalog = catalog;
+                config.catalog_configured = true;
+            }
             config.architecture = file.architecture.unwrap_or(config.architecture);
             config.shm_size = file.shm_size.or(config.shm_size);
             config.cgroup_parent = file.cgroup_parent.or(config.cgroup_parent);
@@ -113,11 +118,7 @@ impl Config {
 
     /// Expands the cgroup-parent template for a user: `{group}` is the slice group (the
     /// name of the user's primary group), `{user}` the login as DS01's slice rules spell it.
-    pub fn cgroup_parent_for(
-        template: &str,
-        group: &str,
-        login: &str,
-    ) -> Result<String, CliError> {
+    pub fn cgroup_parent_for(template: &str, group: &str, login: &str) -> Result<String, CliError> {
         if !template.contains('{') {
             return Ok(template.to_owned());
         }
@@ -169,7 +170,10 @@ mod tests {
                 "/etc".into(),
                 file("shm_size = \"8g\"\nprivileged = true\n[labels]\na = \"1\"\nb = \"1\"\n"),
             ),
-            ("~".into(), file("shm_size = \"16g\"\n[labels]\nb = \"2\"\n")),
+            (
+                "~".into(),
+                file("shm_size = \"16g\"\n[labels]\nb = \"2\"\n"),
+            ),
         ]);
         assert_eq!(merged.shm_size.as_deref(), Some("16g"));
         assert!(merged.privileged);

@@ -1,7 +1,6 @@
 //! What every engine command needs: who it acts for, the configuration, the connected
 //! engine, where image specs live, and the labels its resources must carry.
 
-use std::future::Future;
 use std::path::PathBuf;
 
 use ds01_engine::{Engine, Identity};
@@ -82,7 +81,10 @@ fn spec_store(who: &Identity, acting_for_other: bool, config: &Config) -> SpecSt
 }
 
 fn per_user(state: PathBuf, who: &Identity) -> PathBuf {
-    state.join("users").join(who.uid().to_string()).join("images")
+    state
+        .join("users")
+        .join(who.uid().to_string())
+        .join("images")
 }
 
 fn resource_labels() -> Result<Vec<(String, String)>, CliError> {
@@ -103,11 +105,9 @@ fn resource_labels() -> Result<Vec<(String, String)>, CliError> {
 }
 
 /// Resolves when the user presses Ctrl-C; engine flows then roll back what they made.
-pub fn ctrl_c() -> impl Future<Output = ()> {
-    async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // Without a signal handler there is nothing to wait for.
-            std::future::pending::<()>().await;
-        }
+pub async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // Without a signal handler there is nothing to wait for.
+        std::future::pending::<()>().await;
     }
 }

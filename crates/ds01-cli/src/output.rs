@@ -70,7 +70,10 @@ impl Output {
     /// Something the user should notice, in yellow on a colour terminal.
     pub fn warn(&self, message: impl AsRef<str>) {
         if !self.json && !self.quiet {
-            eprintln!("{}", self.paint("33", &format!("note: {}", message.as_ref())));
+            eprintln!(
+                "{}",
+                self.paint("33", &format!("note: {}", message.as_ref()))
+            );
         }
     }
 
@@ -153,9 +156,10 @@ impl ProgressSink for ProgressView {
                     bar.set_message(line);
                 }
             }
-            (Some(bar), Progress::Fallback(why)) => {
-                bar.println(self.out.paint("33", &format!("note: {why}; setting the user up instead")))
-            }
+            (Some(bar), Progress::Fallback(why)) => bar.println(
+                self.out
+                    .paint("33", &format!("note: {why}; setting the user up instead")),
+            ),
             (None, Progress::Stage(stage)) => self.out.info(format!("{stage}...")),
             (None, Progress::BuildOutput(line)) => self.out.detail(line),
             (None, Progress::Fallback(why)) => {

@@ -60,9 +60,8 @@ impl SpecStore {
 
     /// Saves the spec and its rendered Dockerfile (both written atomically).
     pub fn save(&self, spec: &ImageSpec) -> Result<(), CliError> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            CliError::failure(format!("cannot create {}", self.dir.display()), e)
-        })?;
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| CliError::failure(format!("cannot create {}", self.dir.display()), e))?;
         let dockerfile = ds01_dockerfile::render(spec);
         spec.save(&self.spec_path(&spec.name))
             .map_err(|e| CliError::msg(e.to_string()))?;

@@ -66,9 +66,11 @@ enum ContainerCommand {
     /// Open an interactive shell in a container as your account, starting it if needed
     Open(NameArg),
     /// Run a command in a running container as your account
-    #[command(after_help = "Example:\n  ds01 container exec thesis -- python -c 'print(42)'\n\
+    #[command(
+        after_help = "Example:\n  ds01 container exec thesis -- python -c 'print(42)'\n\
         The exit status is 0 when the command succeeded, 1 otherwise.\n\
-        With --json: {\"status\", \"stdout\", \"stderr\"}")]
+        With --json: {\"status\", \"stdout\", \"stderr\"}"
+    )]
     Exec {
         /// The container name
         name: ContainerName,
@@ -108,7 +110,12 @@ struct CreateArgs {
     #[arg(long, value_name = "FW")]
     framework: Option<String>,
     /// The framework version (default: the newest)
-    #[arg(long = "version", id = "framework_version", value_name = "V", requires = "framework")]
+    #[arg(
+        long = "version",
+        id = "framework_version",
+        value_name = "V",
+        requires = "framework"
+    )]
     version: Option<String>,
     /// The GPU architecture (default: the configured one)
     #[arg(long, value_name = "ARCH")]
@@ -290,7 +297,7 @@ async fn choose_image(
         )),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => Err(CliError::usage(format!(
+        }) => Err(CliError::msg(format!(
             "no image given and image {own} not found; build it with `ds01 image create {}` or pass --image IMAGE",
             args.name
         ))),
@@ -325,9 +332,10 @@ fn container_options(
     };
     let shm_size = match (&args.shm_size, &ctx.config.shm_size) {
         (Some(size), _) => Some(*size),
-        (None, Some(text)) => Some(text.parse::<ByteSize>().map_err(|e| {
-            CliError::msg(format!("shm_size in the configuration: {e}"))
-        })?),
+        (None, Some(text)) => Some(
+            text.parse::<ByteSize>()
+                .map_err(|e| CliError::msg(format!("shm_size in the configuration: {e}")))?,
+        ),
         (None, None) => None,
     };
     let template = args
@@ -336,7 +344,9 @@ fn container_options(
         .or_else(|| ctx.config.cgroup_parent.clone());
     let cgroup_parent = match template {
         None => None,
-        Some(t) if !t.contains("{group}") => Some(Config::cgroup_parent_for(&t, "", ctx.who.login())?),
+        Some(t) if !t.contains("{group}") => {
+            Some(Config::cgroup_parent_for(&t, "", ctx.who.login())?)
+        }
         Some(t) => {
             let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(ctx.who.gid()))
                 .ok()
@@ -367,7 +377,11 @@ fn container_options(
         workspace,
         data: args.data.as_ref().map(expand),
         models: args.models.as_ref().map(expand),
-        gpus: if args.cpu_only { None } else { args.gpus.clone() },
+        gpus: if args.cpu_only {
+            None
+        } else {
+            args.gpus.clone()
+        },
         shm_size,
         cgroup_parent,
         labels,
@@ -405,14 +419,20 @@ async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
         return Ok(ExitStatus::Success);
     }
     let header = if all_users {
-        format!("{:<24} {:<10} {:<12} {:<40} {}", "NAME", "STATE", "GPUS", "IMAGE", "USER")
+        format!(
+            "{:<24} {:<10} {:<12} {:<40} {}",
+            "NAME", "STATE", "GPUS", "IMAGE", "USER"
+        )
     } else {
         format!("{:<24} {:<10} {:<12} {}", "NAME", "STATE", "GPUS", "IMAGE")
     };
     ctx.out.print(ctx.out.bold(&header))?;
     for c in containers {
         let line = if all_users {
-            format!("{:<24} {:<10} {:<12} {:<40} {}", c.name, c.state, c.gpus, c.image, c.user)
+            format!(
+                "{:<24} {:<10} {:<12} {:<40} {}",
+                c.name, c.state, c.gpus, c.image, c.user
+            )
         } else {
             format!("{:<24} {:<10} {:<12} {}", c.name, c.state, c.gpus, c.image)
         };
@@ -439,7 +459,8 @@ async fn exec(
     if output.status == 0 {
         Ok(ExitStatus::Success)
     } else {
-        ctx.out.detail(format!("the command ended with status {}", output.status));
+        ctx.out
+            .detail(format!("the command ended with status {}", output.status));
         Ok(ExitStatus::Failure)
     }
 }
@@ -452,7 +473,11 @@ async fn install(
 ) -> Result<ExitStatus, CliError> {
     ctx.out.info(format!(
         "installing {} in {}...",
-        packages.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(" "),
+        packages
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         name.docker_name(ctx.who.uid())
     ));
     let committed = ctx

@@ -26,13 +26,26 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
     let mut add = |check, ok, detail: String| checks.push(Check { check, ok, detail });
 
     match Identity::resolve(global.as_user.as_deref()) {
-        Ok(who) => add("identity", true, format!("acting for {who}, account {}", who.username())),
+        Ok(who) => add(
+            "identity",
+            true,
+            format!("acting for {who}, account {}", who.username()),
+        ),
+        // Root administers; it acts for users with --as and owns no containers itself.
+        Err(ds01_engine::IdentityError::Root) => add(
+            "identity",
+            true,
+            "root: pass --as LOGIN:UID:GID to act for a user".into(),
+        ),
         Err(e) => add("identity", false, e.to_string()),
     }
     match Config::load() {
         Ok(config) => {
-            let sources: Vec<String> =
-                config.sources.iter().map(|p| p.display().to_string()).collect();
+            let sources: Vec<String> = config
+                .sources
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             add(
                 "config",
                 true,
@@ -48,10 +61,11 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
                     true,
                     format!("{}: {} images", config.catalog.display(), catalog.entries().len()),
                 ),
+                // Without a catalog only --framework is unavailable; custom bases still work.
                 Err(e) => add(
                     "catalog",
-                    false,
-                    format!("{e} (set `catalog` in the configuration, or pass --catalog)"),
+                    !config.catalog_configured,
+                    format!("{e} (set `catalog` in the configuration, or pass --catalog; needed only for --framework)"),
                 ),
             }
         }
@@ -62,7 +76,11 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
             add(
                 "engine",
                 true,
-                format!("reachable at {}, API {}", engine.host(), engine.api_version()),
+                format!(
+                    "reachable at {}, API {}",
+                    engine.host(),
+                    engine.api_version()
+                ),
             );
             match engine.docker().info().await {
                 Ok(info) => {
@@ -80,14 +98,23 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
                             info.server_version.unwrap_or_default()
                         ),
                     );
-                    let root = info.docker_root_dir.unwrap_or_else(|| "/var/lib/docker".into());
+                    let root = info
+                        .docker_root_dir
+                        .unwrap_or_else(|| "/var/lib/docker".into());
                     match free_bytes(&root) {
                         Some(free) => add(
                             "disk space",
                             free >= LOW_DISK_BYTES,
-                            format!("{:.1} GiB free under {root}", free as f64 / (1u64 << 30) as f64),
+                            format!(
+                                "{:.1} GiB free under {root}",
+                                free as f64 / (1u64 << 30) as f64
+                            ),
                         ),
-                        None => add("disk space", true, format!("cannot measure {root} from here")),
+                        None => add(
+                            "disk space",
+                            true,
+                            format!("cannot measure {root} from here"),
+                        ),
                     }
                 }
                 Err(e) => add("engine access", false, format!("the engine refused: {e}")),

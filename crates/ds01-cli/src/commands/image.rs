@@ -73,7 +73,12 @@ struct CreateArgs {
     #[arg(long, value_name = "FW")]
     framework: Option<String>,
     /// The framework version (default: the newest in the catalog)
-    #[arg(long = "version", id = "framework_version", value_name = "V", requires = "framework")]
+    #[arg(
+        long = "version",
+        id = "framework_version",
+        value_name = "V",
+        requires = "framework"
+    )]
     version: Option<String>,
     /// The GPU architecture (default: the configured one)
     #[arg(long, value_name = "ARCH", requires = "framework")]
@@ -191,8 +196,10 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         "spec": ctx.store.spec_path(&spec.name),
         "dockerfile": ctx.store.dockerfile_path(&spec.name),
     });
-    ctx.out
-        .detail(format!("spec saved to {}", ctx.store.spec_path(&spec.name).display()));
+    ctx.out.detail(format!(
+        "spec saved to {}",
+        ctx.store.spec_path(&spec.name).display()
+    ));
     if args.no_build {
         return report_spec_only(ctx, &reference, paths);
     }
@@ -244,7 +251,8 @@ async fn build(
         merge(&mut value, paths);
         ctx.out.print_json(&value)?;
     } else {
-        ctx.out.success(format!("built {} ({})", built.image, short_id(&built.id)));
+        ctx.out
+            .success(format!("built {} ({})", built.image, short_id(&built.id)));
         ctx.out.print(&built.image)?;
     }
     Ok(ExitStatus::Success)
@@ -302,7 +310,8 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
     let mut spec = ctx.store.load(&args.name)?;
     for name in &args.remove {
         if spec.remove_package(name) == 0 {
-            ctx.out.warn(format!("{name} is not in the spec of {}", args.name));
+            ctx.out
+                .warn(format!("{name} is not in the spec of {}", args.name));
         }
     }
     for package in &args.add_apt {
@@ -324,8 +333,9 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
             ctx.out
                 .print_json(&json!({"image": reference, "id": id, "rebuilt": false}))?;
         } else {
-            ctx.out
-                .success(format!("{reference} is up to date with its spec; not rebuilt"));
+            ctx.out.success(format!(
+                "{reference} is up to date with its spec; not rebuilt"
+            ));
         }
         return Ok(ExitStatus::Success);
     }
@@ -346,17 +356,19 @@ async fn image_labels(
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
-        Err(e) => Err(CliError::failure(format!("inspecting image {reference}"), e)),
+        Err(e) => Err(CliError::failure(
+            format!("inspecting image {reference}"),
+            e,
+        )),
     }
 }
 
 async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
     let repo_prefix = format!("ds01-{}/", ctx.who.uid());
-    let filters = HashMap::from([(
-        "reference".to_owned(),
-        vec![format!("{repo_prefix}*")],
-    )]);
-    let options = ListImagesOptionsBuilder::default().filters(&filters).build();
+    let filters = HashMap::from([("reference".to_owned(), vec![format!("{repo_prefix}*")])]);
+    let options = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
     let images = ctx
         .engine
         .docker()
@@ -366,7 +378,11 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
     let mut rows: Vec<serde_json::Value> = Vec::new();
     let mut seen = Vec::new();
     for image in images {
-        for tag in image.repo_tags.iter().filter(|t| t.starts_with(&repo_prefix)) {
+        for tag in image
+            .repo_tags
+            .iter()
+            .filter(|t| t.starts_with(&repo_prefix))
+        {
             let name = tag[repo_prefix.len()..]
                 .split(':')
                 .next()
@@ -404,10 +420,10 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
             .info("no images yet; create one with `ds01 image create NAME --base IMAGE`");
         return Ok(ExitStatus::Success);
     }
-    ctx.out.print(ctx.out.bold(&format!(
-        "{:<40} {:<14} {:>10}",
-        "IMAGE", "ID", "SIZE"
-    )))?;
+    ctx.out.print(
+        ctx.out
+            .bold(&format!("{:<40} {:<14} {:>10}", "IMAGE", "ID", "SIZE")),
+    )?;
     for row in rows {
         let id = row["id"].as_str().map(short_id).unwrap_or("(not built)");
         let size = row["size"].as_i64().map(human_size).unwrap_or_default();
@@ -423,13 +439,22 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
 
 async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
     let reference = name.image_ref(ctx.who.uid()).to_string();
-    let spec = ctx.store.exists(name).then(|| ctx.store.load(name)).transpose()?;
+    let spec = ctx
+        .store
+        .exists(name)
+        .then(|| ctx.store.load(name))
+        .transpose()?;
     let inspected = match ctx.engine.docker().inspect_image(&reference).await {
         Ok(image) => Some(image),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => None,
-        Err(e) => return Err(CliError::failure(format!("inspecting image {reference}"), e)),
+        Err(e) => {
+            return Err(CliError::failure(
+                format!("inspecting image {reference}"),
+                e,
+            ))
+        }
     };
     if spec.is_none() && inspected.is_none() {
         return Err(CliError::from(EngineError::ImageNotFound {
@@ -474,14 +499,17 @@ async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
         None => ctx.out.print(field("built:", "no".into()))?,
     }
     if let Some(path) = &dockerfile {
-        ctx.out.print(field("dockerfile:", path.display().to_string()))?;
+        ctx.out
+            .print(field("dockerfile:", path.display().to_string()))?;
     }
     if let Some(spec) = &spec {
         ctx.out.print(field(
             "spec:",
             ctx.store.spec_path(name).display().to_string(),
         ))?;
-        let text = spec.to_toml_string().map_err(|e| CliError::msg(e.to_string()))?;
+        let text = spec
+            .to_toml_string()
+            .map_err(|e| CliError::msg(e.to_string()))?;
         for line in text.lines() {
             ctx.out.print(format!("  {line}"))?;
         }
@@ -540,7 +568,9 @@ async fn delete(args: &DeleteArgs, ctx: &Context) -> Result<ExitStatus, CliError
                 containers: users.join(", "),
             }));
         }
-        let options = RemoveImageOptionsBuilder::default().force(args.force).build();
+        let options = RemoveImageOptionsBuilder::default()
+            .force(args.force)
+            .build();
         ctx.engine
             .docker()
             .remove_image(&reference, Some(options), None)

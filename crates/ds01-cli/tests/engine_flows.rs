@@ -1,0 +1,323 @@
+//! `ds01 image ...` and `ds01 container ...` against the real Docker engine: JSON shapes,
+//! exit statuses, and what the engine ends up holding.
+
+mod common;
+
+use common::{docker, json, json_lines, test_uid, TestEnv, DEBIAN11, DEBIAN12};
+use predicates::str::contains;
+
+const LDAP: &str = "h.baker@hertie-school.lan:1722830498:1722800513";
+
+/// The "done when": an image built for the LDAP user carries the account, so the
+/// container is created without a setup commit, and the account really is `h-baker`.
+#[test]
+fn image_built_for_a_user_gives_a_baked_container() {
+    let env = TestEnv::new("baked");
+    let created = env
+        .ds01()
+        .args([
+            "--as", LDAP, "image", "create", "clibaked", "--base", DEBIAN11, "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let image = json(&created);
+    assert_eq!(image["image"], "ds01-1722830498/clibaked:latest");
+    assert!(image["id"].as_str().unwrap().starts_with("sha256:"));
+    assert!(std::path::Path::new(image["spec"].as_str().unwrap()).is_file());
+
+    let out = env
+        .ds01()
+        .args([
+            "--as",
+            LDAP,
+            "container",
+            "create",
+            "clibaked",
+            "--cpu-only",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let container = json(&out);
+    assert_eq!(container["name"], "clibaked._.1722830498");
+    assert_eq!(container["image"], "ds01-1722830498/clibaked:latest");
+    assert_eq!(container["user_setup"], "baked");
+
+    // The image's account as the engine sees it, in a throwaway container of the same image.
+    let who = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &format!("ds01.test={}", env.label),
+        "--user",
+        "1722830498",
+        "ds01-1722830498/clibaked:latest",
+        "id",
+        "-un",
+    ]);
+    assert_eq!(who, "h-baker");
+
+    let listed = env
+        .ds01()
+        .args(["--as", LDAP, "container", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let listed = json_lines(&listed);
+    let mine = listed
+        .iter()
+        .find(|c| c["docker_name"] == "clibaked._.1722830498")
+        .expect("listed");
+    assert_eq!(mine["name"], "clibaked");
+    assert_eq!(mine["user"], "h.baker@hertie-school.lan");
+
+    env.ds01()
+        .args(["--as", LDAP, "image", "delete", "clibaked"])
+        .assert()
+        .code(1)
+        .stderr(contains("is used by container(s) clibaked._.1722830498"));
+
+    let removed = env
+        .ds01()
+        .args(["--as", LDAP, "container", "remove", "clibaked", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&removed)["action"], "removed");
+
+    let deleted = env
+        .ds01()
+        .args(["--as", LDAP, "image", "delete", "clibaked", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&deleted)["deleted"], true);
+    let images = docker(&["images", "-q", "ds01-1722830498/clibaked"]);
+    assert!(images.is_empty(), "image still there: {images}");
+}
+
+/// From a bare base the user is set up and committed, adding little to the base.
+#[test]
+fn bare_base_gives_a_committed_container_of_small_growth() {
+    let env = TestEnv::new("committed");
+    let uid = test_uid(1);
+    let who = format!("cli.commit@example.lan:{uid}:{uid}");
+    let out = env
+        .ds01()
+        .args([
+            "--as",
+            &who,
+            "container",
+            "create",
+            "cli-commit",
+            "--image",
+            DEBIAN11,
+            "--cpu-only",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let created = json(&out);
+    assert_eq!(created["user_setup"], "committed");
+    assert_eq!(created["name"], format!("cli-commit._.{uid}"));
+    let image = created["image"].as_str().unwrap().to_owned();
+    assert_ne!(image, DEBIAN11);
+
+    let size = |r: &str| {
+        docker(&["image", "inspect", "-f", "{{.Size}}", r])
+            .parse::<i64>()
+            .unwrap()
+    };
+    let growth = size(&image) - size(DEBIAN11);
+    assert!(
+        growth < 5 << 20,
+        "the committed image grew by {growth} bytes"
+    );
+    let account = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &format!("ds01.test={}", env.label),
+        "--user",
+        &uid.to_string(),
+        "--entrypoint",
+        "id",
+        &image,
+        "-un",
+    ]);
+    assert_eq!(account, "cli-commit");
+
+    let removed = env
+        .ds01()
+        .args(["--as", &who, "container", "remove", "cli-commit", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&removed)["removed_images"], serde_json::json!([image]));
+}
+
+/// `--no-build` writes spec and Dockerfile; `update` builds only when asked or changed.
+#[test]
+fn update_rebuilds_only_a_changed_spec() {
+    let env = TestEnv::new("update");
+    let uid = test_uid(2);
+    let who = format!("cli.update@example.lan:{uid}:{uid}");
+    let out = env
+        .ds01()
+        .args([
+            "--as",
+            &who,
+            "image",
+            "create",
+            "cliupd",
+            "--base",
+            DEBIAN12,
+            "--no-build",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let spec_only = json(&out);
+    assert_eq!(spec_only["built"], false);
+    assert_eq!(spec_only["image"], format!("ds01-{uid}/cliupd:latest"));
+
+    env.ds01()
+        .args(["--as", &who, "image", "dockerfile", "cliupd"])
+        .assert()
+        .success()
+        .stdout(contains(format!("FROM {DEBIAN12}")));
+
+    let rebuild = env
+        .ds01()
+        .args([
+            "--as",
+            &who,
+            "image",
+            "update",
+            "cliupd",
+            "--rebuild",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let built = json(&rebuild);
+    assert_eq!(built["rebuilt"], true);
+    let id = built["id"].as_str().unwrap().to_owned();
+
+    let again = env
+        .ds01()
+        .args(["--as", &who, "image", "update", "cliupd", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let unchanged = json(&again);
+    assert_eq!(unchanged["rebuilt"], false);
+    assert_eq!(unchanged["id"], id);
+
+    let shown = env
+        .ds01()
+        .args(["--as", &who, "image", "show", "cliupd", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let shown = json(&shown);
+    assert_eq!(shown["id"], id);
+    assert!(shown["labels"]["ds01.spec.sha256"]
+        .as_str()
+        .is_some_and(|s| s.len() == 64));
+    assert_eq!(shown["spec"]["base"]["image"], DEBIAN12);
+
+    let listed = env
+        .ds01()
+        .args(["--as", &who, "image", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let listed = json_lines(&listed);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "cliupd");
+    assert_eq!(listed[0]["spec"], true);
+
+    env.ds01()
+        .args(["--as", &who, "image", "delete", "cliupd"])
+        .assert()
+        .success();
+    env.ds01()
+        .args(["--as", &who, "image", "show", "cliupd"])
+        .assert()
+        .code(1)
+        .stderr(contains("ds01 image create cliupd"));
+}
+
+/// Errors say what to do, with exit status 1; nothing is left behind.
+#[test]
+fn missing_images_and_containers_fail_with_a_hint() {
+    let env = TestEnv::new("missing");
+    let uid = test_uid(3);
+    let who = format!("cli.missing@example.lan:{uid}:{uid}");
+    env.ds01()
+        .args(["--as", &who, "container", "create", "nothing", "--json"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(contains(format!(
+            "image ds01-{uid}/nothing:latest not found"
+        )))
+        .stderr(contains("ds01 image create nothing"));
+    env.ds01()
+        .args([
+            "--as",
+            &who,
+            "container",
+            "create",
+            "x",
+            "--image",
+            "ds01-test/absent:v1",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("image ds01-test/absent:v1 not found"));
+    env.ds01()
+        .args(["--as", &who, "container", "start", "nothing"])
+        .assert()
+        .code(1)
+        .stderr(contains("ds01 container list"));
+    let listed = env
+        .ds01()
+        .args(["--as", &who, "container", "list", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(listed.is_empty());
+}

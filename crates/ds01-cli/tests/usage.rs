@@ -1,0 +1,148 @@
+//! The command line itself: help text (snapshots), usage errors, completions, man page,
+//! and who may use `--as`. None of these needs the Docker engine.
+
+mod common;
+
+use common::TestEnv;
+use predicates::str::contains;
+
+fn help(args: &[&str]) -> String {
+    let env = TestEnv::new("help");
+    let out = env
+        .ds01()
+        .args(args)
+        .env("COLUMNS", "100")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn top_level_help_documents_exit_statuses() {
+    let text = help(&["--help"]);
+    assert!(text.contains("2  usage error"));
+    insta::assert_snapshot!("help", text);
+}
+
+#[test]
+fn image_create_help() {
+    insta::assert_snapshot!("image_create_help", help(&["image", "create", "--help"]));
+}
+
+#[test]
+fn container_create_help() {
+    insta::assert_snapshot!(
+        "container_create_help",
+        help(&["container", "create", "--help"])
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let env = TestEnv::new("usage");
+    env.ds01()
+        .args(["container", "create", "bad name"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid container name"));
+    env.ds01()
+        .args(["container", "create", "x", "--gpus", "lots"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid GPU request"));
+    env.ds01()
+        .args(["container", "create", "x", "--gpus", "1", "--cpu-only"])
+        .assert()
+        .code(2);
+    env.ds01()
+        .args(["image", "create", "x", "--pip", "x; rm -rf /"])
+        .assert()
+        .code(2)
+        .stderr(contains("x; rm -rf /"));
+    env.ds01().args(["image", "frobnicate"]).assert().code(2);
+    env.ds01()
+        .args(["--as", "not-a-spec", "container", "list"])
+        .assert()
+        .code(2)
+        .stderr(contains("LOGIN:UID:GID"));
+}
+
+#[test]
+fn image_create_without_a_base_does_not_prompt_without_a_terminal() {
+    let env = TestEnv::new("noprompt");
+    env.ds01()
+        .args([
+            "--as",
+            "cli.np@example.lan:4000001:4000001",
+            "image",
+            "create",
+            "x",
+        ])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(contains("--base IMAGE or --framework FW"));
+}
+
+#[test]
+fn only_root_may_act_for_another_user() {
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_ds01"),
+        ])
+        .args([
+            "--as",
+            "h.baker@hertie-school.lan:1722830498:1722800513",
+            "container",
+            "list",
+        ])
+        .output()
+        .expect("setpriv runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only root may act for another user"));
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_definition() {
+    let env = TestEnv::new("gen");
+    env.ds01()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(contains("container"))
+        .stdout(contains("--cpu-only"));
+    env.ds01()
+        .args(["completions", "zsh"])
+        .assert()
+        .success()
+        .stdout(contains("#compdef ds01"));
+    env.ds01()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(contains(".TH ds01"))
+        .stdout(contains("container"));
+}
+
+#[test]
+fn configuration_errors_name_the_file() {
+    let env = TestEnv::new("config");
+    let config = env.path().join("config/ds01");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("config.toml"), "shm = 1\n").unwrap();
+    env.ds01()
+        .args([
+            "--as",
+            "cli.cfg@example.lan:4000002:4000002",
+            "container",
+            "list",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("config/ds01/config.toml is not valid"));
+}
