@@ -1,1 +1,169 @@
-//! Shared helpers for ds01's engine-level integration tests and benchmarks.
+//! Shared helpers for ds01's engine-level integration tests and benchmarks: the fixture
+//! images, test identities, and a sweeper that removes everything a test labelled.
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
+use ds01_dockerfile::ImageRef;
+use ds01_engine::Engine;
+use std::collections::HashMap;
+
+/// The label key every test resource carries; the value names the test.
+pub const TEST_LABEL: &str = "ds01.test";
+
+/// Debian 12 minbase with sudo.
+pub const DEBIAN12: &str = "ds01-fixture/debian12:latest";
+/// Debian 11 minbase: shadow 4.8.1, whose useradd grows lastlog with the UID.
+pub const DEBIAN11: &str = "ds01-fixture/debian11:latest";
+/// Debian 12 with an `ubuntu` account at 1000:1000, like ubuntu:24.04.
+pub const UBUNTU_ACCOUNT: &str = "ds01-fixture/ubuntu-account:latest";
+
+/// The LDAP identity from the issue, with its real high UID.
+pub const LDAP_LOGIN: &str = "h.baker@hertie-school.lan";
+/// Its UID.
+pub const LDAP_UID: u32 = 1_722_830_498;
+/// Its GID.
+pub const LDAP_GID: u32 = 1_722_800_513;
+
+/// Container options that this host can start: MLC's `memlock=-1` needs a hard limit of
+/// "unlimited", which sandboxed engines (like the CI machine's) do not have.
+pub fn host_options() -> ds01_engine::ContainerOptions {
+    ds01_engine::ContainerOptions {
+        memlock: hard_memlock_limit().map(|kib| format!("{kib}k").parse().unwrap()),
+        ..Default::default()
+    }
+}
+
+/// The hard locked-memory limit in KiB, or `None` when unlimited.
+fn hard_memlock_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))?;
+    let hard = line.split_whitespace().nth(4)?;
+    hard.parse::<u64>().ok().map(|bytes| bytes / 1024)
+}
+
+/// Connects to the engine, failing the test loudly when there is none: engine tests never
+/// skip.
+pub async fn engine() -> Engine {
+    Engine::connect().await.unwrap_or_else(|e| {
+        panic!("engine tests need a Docker engine (run scripts/ensure-engine.sh): {e}")
+    })
+}
+
+/// A fixture image, checked to exist.
+pub async fn fixture(engine: &Engine, name: &str) -> ImageRef {
+    engine
+        .docker()
+        .inspect_image(name)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("fixture image {name} is missing (run scripts/fixture-images.sh): {e}")
+        });
+    name.parse().unwrap()
+}
+
+/// Removes, when dropped, every container and image labelled `ds01.test=<value>`: tests
+/// clean up even when an assertion fails half-way.
+pub struct Sweeper {
+    value: String,
+}
+
+impl Sweeper {
+    /// A sweeper for resources labelled with `value` (unique per test), sweeping once now
+    /// so that a crashed earlier run cannot disturb this one.
+    pub fn new(value: &str) -> Self {
+        let value = format!("{value}-{}", std::process::id());
+        let sweeper = Sweeper { value };
+        sweeper.sweep();
+        sweeper
+    }
+
+    /// The label pair to put on the test's resources.
+    pub fn label(&self) -> (String, String) {
+        (TEST_LABEL.to_owned(), self.value.clone())
+    }
+
+    /// Counts the labelled containers and images that exist now.
+    pub async fn count(&self, engine: &Engine) -> (usize, usize) {
+        let (containers, images) = self.find(engine).await;
+        (containers.len(), images.len())
+    }
+
+    async fn find(&self, engine: &Engine) -> (Vec<String>, Vec<String>) {
+        let filters = HashMap::from([(
+            "label".to_owned(),
+            vec![format!("{TEST_LABEL}={}", self.value)],
+        )]);
+        let containers = engine
+            .docker()
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|c| c.id)
+            .collect();
+        let images = engine
+            .docker()
+            .list_images(Some(
+                ListImagesOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        (containers, images)
+    }
+
+    fn sweep(&self) {
+        let value = self.value.clone();
+        // Drop may run inside a runtime; a fresh thread with its own runtime avoids nesting.
+        let job = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let engine = engine().await;
+                let sweeper = Sweeper { value };
+                let (containers, images) = sweeper.find(&engine).await;
+                let force = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
+                for id in containers {
+                    let _ = engine
+                        .docker()
+                        .remove_container(&id, Some(force.clone()))
+                        .await;
+                }
+                let force = RemoveImageOptionsBuilder::default().force(true).build();
+                for id in images {
+                    let _ = engine
+                        .docker()
+                        .remove_image(&id, Some(force.clone()), None)
+                        .await;
+                }
+                std::mem::forget(sweeper);
+            });
+        });
+        let _ = job.join();
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.sweep();
+    }
+}

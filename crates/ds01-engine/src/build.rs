@@ -1,0 +1,129 @@
+//! Building a user's image from a `ds01-dockerfile` spec.
+
+use crate::cleanup::Created;
+use crate::client::Engine;
+use crate::error::{Context, EngineError, Result};
+use crate::identity::Identity;
+use crate::progress::{Progress, ProgressSink};
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use ds01_dockerfile::{build_context, labels as image_labels, ImageSpec};
+use futures_util::StreamExt;
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+
+/// How many lines of build output a failure report carries.
+const LOG_TAIL_LINES: usize = 30;
+
+/// A finished build.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuiltImage {
+    /// The tag, `ds01-<uid>/<name>:latest`.
+    pub image: String,
+    /// The image ID (`sha256:...`).
+    pub id: String,
+    /// The hash of the rendered Dockerfile, stored as the `ds01.spec.sha256` label.
+    pub spec_sha256: String,
+}
+
+/// Options of one build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Build every step again instead of reusing the layer cache.
+    pub no_cache: bool,
+    /// Labels added to the image (tests mark their images with these).
+    pub resource_labels: Vec<(String, String)>,
+}
+
+impl Engine {
+    /// Builds `spec` for `who` and tags it `ds01-<uid>/<name>:latest`. The engine applies the
+    /// tag only when the build succeeds, so until then the previous image stays in place.
+    pub async fn build_image(
+        &self,
+        who: &Identity,
+        spec: &ImageSpec,
+        options: &BuildOptions,
+        progress: &mut dyn ProgressSink,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<BuiltImage> {
+        let mut created = Created::new();
+        let outcome = tokio::select! {
+            result = self.build_steps(who, spec, options, progress, &mut created) => result,
+            () = interrupt => Err(EngineError::Interrupted),
+        };
+        if outcome.is_err() {
+            created.roll_back(self.docker()).await;
+        }
+        outcome
+    }
+
+    async fn build_steps(
+        &self,
+        who: &Identity,
+        spec: &ImageSpec,
+        options: &BuildOptions,
+        progress: &mut dyn ProgressSink,
+        created: &mut Created,
+    ) -> Result<BuiltImage> {
+        let context = build_context(spec);
+        let sha = context.dockerfile_sha256().to_owned();
+        let tag = spec.name.image_ref(who.uid()).to_string();
+        let build_args: HashMap<String, String> =
+            who.user_identity().build_args().into_iter().collect();
+        let mut labels: HashMap<String, String> = options.resource_labels.iter().cloned().collect();
+        labels.insert(image_labels::SPEC_SHA256.into(), sha.clone());
+        let (op_key, op_value) = created.operation_label();
+        labels.insert(op_key, op_value);
+        let build_options = BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(&tag)
+            .rm(true)
+            .forcerm(true)
+            .nocache(options.no_cache)
+            .buildargs(&build_args)
+            .labels(&labels)
+            .build();
+        progress.report(Progress::Stage(format!("building {tag}")));
+        let body = bollard::body_full(context.as_bytes().to_vec().into());
+        let mut stream = self.docker().build_image(build_options, None, Some(body));
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
+        while let Some(item) = stream.next().await {
+            let info = match item {
+                Ok(info) => info,
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(build_failed(&tag, error, tail))
+                }
+                Err(e) => return Err(e).context(|| format!("building {tag}")),
+            };
+            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                return Err(build_failed(&tag, error, tail));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if tail.len() == LOG_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line.to_owned());
+                    progress.report(Progress::BuildOutput(line.to_owned()));
+                }
+            }
+        }
+        let image = self
+            .docker()
+            .inspect_image(&tag)
+            .await
+            .context(|| format!("inspecting the built image {tag}"))?;
+        Ok(BuiltImage {
+            image: tag,
+            id: image.id.unwrap_or_default(),
+            spec_sha256: sha,
+        })
+    }
+}
+
+fn build_failed(tag: &str, message: String, tail: VecDeque<String>) -> EngineError {
+    EngineError::BuildFailed {
+        image: tag.to_owned(),
+        message: message.trim().to_owned(),
+        log_tail: Vec::from(tail).join("\n"),
+    }
+}

@@ -1,0 +1,66 @@
+//! The connection to the Docker engine.
+
+use crate::error::{EngineError, Result};
+use bollard::Docker;
+use std::time::Duration;
+
+/// How long one API request may take. Commits of large images and builds stream for
+/// minutes; bollard's default of 120 s would cut them off half-way.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
+
+/// A connected, version-negotiated Docker engine.
+///
+/// ```no_run
+/// # async fn demo() -> ds01_engine::Result<()> {
+/// let engine = ds01_engine::Engine::connect().await?;
+/// println!("API {}", engine.api_version());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: Docker,
+    host: String,
+}
+
+impl Engine {
+    /// Connects the way the `docker` CLI does: `DOCKER_HOST` if set, else the local socket;
+    /// then negotiates the API version down to what the daemon speaks (1.41 for Engine 20.10).
+    pub async fn connect() -> Result<Self> {
+        let host =
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        Self::connect_to(&host).await
+    }
+
+    /// Connects to an explicit host such as `unix:///run/ds01-test/docker.sock`.
+    pub async fn connect_to(host: &str) -> Result<Self> {
+        let connect_err = |source| EngineError::Connect {
+            host: host.to_owned(),
+            source,
+        };
+        let docker = Docker::connect_with_host(host)
+            .map_err(connect_err)?
+            .with_timeout(REQUEST_TIMEOUT)
+            .negotiate_version()
+            .await
+            .map_err(connect_err)?;
+        Ok(Engine {
+            docker,
+            host: host.to_owned(),
+        })
+    }
+
+    /// The negotiated API version, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    /// Where the engine was reached.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The underlying bollard client, for callers that need an API ds01 does not wrap.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+}

@@ -1,0 +1,255 @@
+//! The create request for a user's container: mounts, limits, GPUs and DS01's labels. Kept
+//! free of I/O so that what this machine cannot run (GPUs, cgroup parents) is checked by
+//! snapshotting the request itself.
+
+use crate::identity::Identity;
+use crate::labels;
+use crate::names::ContainerName;
+use crate::options::ContainerOptions;
+use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Where an image for a container came from, for the `aime.mlc.*` labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provenance {
+    /// A custom image (the user's own build, or any local image), as the user named it.
+    Custom(String),
+    /// An AIME catalog image.
+    Catalog {
+        /// Framework as the catalog spells it (`Pytorch`).
+        framework: String,
+        /// Version (`2.5.1`).
+        version: String,
+    },
+}
+
+/// How the user got into the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSetup {
+    /// The image already carried the verified account: no setup, no commit.
+    Baked,
+    /// A setup container created the account and was committed to a per-container image.
+    Committed,
+}
+
+impl UserSetup {
+    /// `baked` or `committed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSetup::Baked => "baked",
+            UserSetup::Committed => "committed",
+        }
+    }
+}
+
+/// Everything that decides the final container's create request.
+#[derive(Debug)]
+pub struct ContainerSpec<'a> {
+    /// Whose container.
+    pub who: &'a Identity,
+    /// Its name.
+    pub name: &'a ContainerName,
+    /// The image reference it runs (for the commit flow: the committed image).
+    pub image: &'a str,
+    /// Where the image came from.
+    pub provenance: &'a Provenance,
+    /// The user's choices.
+    pub options: &'a ContainerOptions,
+    /// How the user was set up.
+    pub user_setup: UserSetup,
+    /// Labels put on everything this call makes (tests use them to find their resources).
+    pub resource_labels: &'a [(String, String)],
+    /// Creation time, UTC, ISO 8601 (passed in so that snapshots are stable).
+    pub created_at: &'a str,
+}
+
+fn mount_label(dir: &Option<std::path::PathBuf>) -> String {
+    dir.as_deref()
+        .map(Path::to_string_lossy)
+        .map(|p| p.into_owned())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+impl ContainerSpec<'_> {
+    /// The labels of the final container: MLC's and DS01's keys first, then the extra ones
+    /// (which [`labels::parse_extra_label`] has kept out of those namespaces).
+    pub fn labels(&self) -> HashMap<String, String> {
+        let o = self.options;
+        let login = self.who.login().to_owned();
+        let (framework, custom_image) = match self.provenance {
+            Provenance::Custom(image) => ("custom-latest".to_owned(), image.clone()),
+            Provenance::Catalog { framework, version } => {
+                (format!("{framework}-{version}"), String::new())
+            }
+        };
+        let mut map: HashMap<String, String> = [
+            (labels::MLC, login.clone()),
+            (labels::NAME, self.name.to_string()),
+            (labels::USER, login.clone()),
+            (labels::ARCH, o.arch.clone().unwrap_or_else(|| "-".into())),
+            (labels::MLC_VERSION, labels::MLC_CONTAINER_VERSION.into()),
+            (labels::WORK_MOUNT, mount_label(&o.workspace)),
+            (labels::DATA_MOUNT, mount_label(&o.data)),
+            (labels::MODELS_MOUNT, mount_label(&o.models)),
+            (labels::FRAMEWORK, framework),
+            (labels::GPUS, o.gpu_request().to_string()),
+            (labels::DS01_MANAGED, "true".into()),
+            (labels::CUSTOM_IMAGE, custom_image),
+            (labels::MANAGED, "true".into()),
+            (labels::DS01_USER, login),
+            (labels::DS01_USER_SANITIZED, self.who.username().to_string()),
+            (labels::CREATED_AT, self.created_at.to_owned()),
+            (labels::USER_SETUP, self.user_setup.as_str().into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in self.resource_labels.iter().chain(&o.labels) {
+            map.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        map
+    }
+
+    /// The full create request.
+    pub fn body(&self) -> ContainerCreateBody {
+        let o = self.options;
+        let mut binds = Vec::new();
+        for (dir, target) in [
+            (&o.workspace, "/workspace"),
+            (&o.data, "/data"),
+            (&o.models, "/models"),
+        ] {
+            if let Some(dir) = dir {
+                binds.push(format!("{}:{target}", dir.display()));
+            }
+        }
+        let ulimit = |name: &str, limit: i64| ResourcesUlimits {
+            name: Some(name.to_owned()),
+            soft: Some(limit),
+            hard: Some(limit),
+        };
+        let host_config = HostConfig {
+            binds: (!binds.is_empty()).then_some(binds),
+            // MLC's ulimits: unlimited locked memory (GPU pinned buffers), 64 MiB stacks.
+            ulimits: Some(vec![
+                ulimit("memlock", o.memlock.map_or(-1, |m| m.bytes() as i64)),
+                ulimit("stack", 67_108_864),
+            ]),
+            device_requests: o.gpu_request().device_request().map(|r| vec![r]),
+            shm_size: o.shm_size.map(|s| s.bytes() as i64),
+            cgroup_parent: o.cgroup_parent.clone(),
+            memory: o.memory.map(|m| m.bytes() as i64),
+            memory_swap: o.memory.map(|m| m.bytes() as i64),
+            nano_cpus: o.cpus.map(|c| (c * 1e9) as i64),
+            pids_limit: o.pids_limit,
+            privileged: Some(o.privileged),
+            network_mode: Some("host".to_owned()),
+            ..Default::default()
+        };
+        ContainerCreateBody {
+            image: Some(self.image.to_owned()),
+            user: Some(format!("{}:{}", self.who.uid(), self.who.gid())),
+            working_dir: Some("/workspace".to_owned()),
+            cmd: Some(vec!["bash".to_owned()]),
+            tty: Some(true),
+            open_stdin: Some(true),
+            labels: Some(self.labels()),
+            host_config: Some(host_config),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::GpuRequest;
+
+    fn snapshot(name: &str, options: ContainerOptions, provenance: Provenance) {
+        let who = Identity::new("h.baker@hertie-school.lan", 1722830498, 1722800513).unwrap();
+        let container = ContainerName::new("thesis").unwrap();
+        let spec = ContainerSpec {
+            who: &who,
+            name: &container,
+            image: "ds01-1722830498/thesis:latest",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Baked,
+            resource_labels: &[],
+            created_at: "2026-11-27T12:00:00Z",
+        };
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_json_snapshot!(name, spec.body());
+        });
+    }
+
+    /// What this machine cannot run: GPU device requests, cgroup parents, limits.
+    #[test]
+    fn request_shape_with_gpus_and_limits() {
+        let options = ContainerOptions {
+            workspace: Some("/home/h.baker/workspace".into()),
+            data: Some("/data/h.baker".into()),
+            gpus: Some(GpuRequest::Devices(vec!["MIG-1a2b".into(), "1".into()])),
+            shm_size: Some("16g".parse().unwrap()),
+            cgroup_parent: Some("ds01-student-h_baker.slice".into()),
+            memory: Some("32g".parse().unwrap()),
+            cpus: Some(16.0),
+            pids_limit: Some(4096),
+            labels: vec![("ds01.gpu.allocated".into(), "1.1".into())],
+            arch: Some("CUDA_AMPERE".into()),
+            ..Default::default()
+        };
+        let provenance = Provenance::Catalog {
+            framework: "Pytorch".into(),
+            version: "2.5.1".into(),
+        };
+        snapshot("gpus_and_limits", options, provenance);
+    }
+
+    #[test]
+    fn request_shape_gpu_count_and_all() {
+        let options = ContainerOptions {
+            gpus: Some(GpuRequest::Count(2)),
+            ..Default::default()
+        };
+        snapshot(
+            "gpu_count",
+            options,
+            Provenance::Custom("ds01-1722830498/thesis:latest".into()),
+        );
+        let options = ContainerOptions {
+            gpus: Some(GpuRequest::All),
+            privileged: true,
+            ..Default::default()
+        };
+        snapshot(
+            "gpu_all_privileged",
+            options,
+            Provenance::Custom("x".into()),
+        );
+    }
+
+    #[test]
+    fn cpu_only_has_no_device_request_and_is_not_privileged() {
+        let who = Identity::new("alice", 1000, 1000).unwrap();
+        let name = ContainerName::new("x").unwrap();
+        let options = ContainerOptions::default();
+        let provenance = Provenance::Custom("x".into());
+        let spec = ContainerSpec {
+            who: &who,
+            name: &name,
+            image: "x",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Committed,
+            resource_labels: &[],
+            created_at: "",
+        };
+        let host = spec.body().host_config.unwrap();
+        assert_eq!(host.device_requests, None);
+        assert_eq!(host.privileged, Some(false));
+        assert_eq!(spec.labels()["aime.mlc.GPUS"], "none");
+    }
+}

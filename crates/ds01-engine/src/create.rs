@@ -1,0 +1,325 @@
+//! Creating a user's container: the baked path when the image really carries the account,
+//! otherwise setup + guard + commit. Either way, a failure or an interrupt removes whatever
+//! the call made, and nothing the call did not make is touched.
+
+use crate::accounts::verify_container;
+use crate::cleanup::Created;
+use crate::client::Engine;
+use crate::container_spec::{ContainerSpec, Provenance, UserSetup};
+use crate::error::{is_conflict, is_not_found, Context, EngineError, Result};
+use crate::identity::Identity;
+use crate::labels;
+use crate::names::ContainerName;
+use crate::options::ContainerOptions;
+use crate::progress::{Progress, ProgressSink};
+use crate::setup;
+use bollard::models::ImageInspect;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use ds01_dockerfile::{labels as image_labels, ImageRef};
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The container's name (the Docker name becomes `<name>._.<uid>`).
+    pub name: ContainerName,
+    /// The image to start from.
+    pub image: ImageRef,
+    /// Where the image came from (labels).
+    pub provenance: Provenance,
+    /// Try `docker pull` when the image is absent (catalog images); custom images must exist.
+    pub pull_if_missing: bool,
+    /// Mounts, GPUs, limits, extra labels.
+    pub options: ContainerOptions,
+    /// Labels put on *everything* the call creates, setup containers and committed images
+    /// included (tests mark their resources with these).
+    pub resource_labels: Vec<(String, String)>,
+}
+
+/// A container that now exists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CreatedContainer {
+    /// The Docker name, `<name>._.<uid>`.
+    pub name: String,
+    /// The container ID.
+    pub id: String,
+    /// The image reference the container runs.
+    pub image: String,
+    /// How the user got into it.
+    pub user_setup: UserSetup,
+    /// Why the baked path was not taken, when the image claimed to carry the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+impl Engine {
+    /// Creates `who`'s container (not started). `interrupt` is raced against the flow, e.g.
+    /// `tokio::signal::ctrl_c()`: when it fires first, everything made so far is removed and
+    /// [`EngineError::Interrupted`] returned.
+    pub async fn create_container(
+        &self,
+        who: &Identity,
+        request: &CreateRequest,
+        progress: &mut dyn ProgressSink,
+        interrupt: impl Future<Output = ()>,
+    ) -> Result<CreatedContainer> {
+        request.options.validate()?;
+        let mut created = Created::new();
+        let outcome = tokio::select! {
+            result = self.create_steps(who, request, progress, &mut created) => result,
+            () = interrupt => Err(EngineError::Interrupted),
+        };
+        if outcome.is_err() {
+            created.roll_back(self.docker()).await;
+        }
+        outcome
+    }
+
+    async fn create_steps(
+        &self,
+        who: &Identity,
+        request: &CreateRequest,
+        progress: &mut dyn ProgressSink,
+        created: &mut Created,
+    ) -> Result<CreatedContainer> {
+        let docker = self.docker();
+        let docker_name = request.name.docker_name(who.uid());
+        match docker.inspect_container(&docker_name, None).await {
+            Ok(_) => return Err(exists(&docker_name, &request.name)),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).context(|| format!("looking up container {docker_name}")),
+        }
+        let base = self
+            .local_image(&request.image, request.pull_if_missing, progress)
+            .await?;
+
+        let mut fallback = None;
+        match baked_claim(&base, who) {
+            Claim::Matches => {
+                progress.report(Progress::Stage(format!(
+                    "checking the account baked into {}",
+                    request.image
+                )));
+                let image = request.image.to_string();
+                let spec = self.spec(who, request, &image, UserSetup::Baked);
+                let id = self.create_final(created, &spec, &docker_name).await?;
+                match verify_container(docker, &id, who).await? {
+                    Ok(()) => {
+                        return Ok(CreatedContainer {
+                            name: docker_name,
+                            id,
+                            image: request.image.to_string(),
+                            user_setup: UserSetup::Baked,
+                            fallback: None,
+                        })
+                    }
+                    Err(reason) => {
+                        let remove = RemoveContainerOptionsBuilder::default().force(true).build();
+                        docker
+                            .remove_container(&id, Some(remove))
+                            .await
+                            .context(|| format!("removing container {docker_name}"))?;
+                        created.container_removed(&id);
+                        let why = format!("the image's labels claim the user, but {reason}");
+                        progress.report(Progress::Fallback(why.clone()));
+                        fallback = Some(why);
+                    }
+                }
+            }
+            Claim::Other(why) => {
+                progress.report(Progress::Fallback(why.clone()));
+                fallback = Some(why);
+            }
+            Claim::None => {}
+        }
+
+        progress.report(Progress::Stage(format!(
+            "setting up user {} in {}",
+            who.username(),
+            request.image
+        )));
+        let mut setup_labels: HashMap<String, String> =
+            request.resource_labels.iter().cloned().collect();
+        let (op_key, op_value) = created.operation_label();
+        setup_labels.insert(op_key, op_value);
+        setup_labels.insert(labels::MANAGED.into(), "true".into());
+        let setup_id = setup::run_setup(
+            docker,
+            created,
+            who,
+            &request.image,
+            &docker_name,
+            setup_labels.clone(),
+        )
+        .await?;
+        let target = setup::commit_target(&request.image, &docker_name)?;
+        progress.report(Progress::Stage(format!("committing {target}")));
+        setup::commit_setup(
+            docker,
+            created,
+            &setup_id,
+            &base,
+            &target,
+            who,
+            &setup_labels,
+        )
+        .await?;
+
+        let image = target.to_string();
+        let spec = self.spec(who, request, &image, UserSetup::Committed);
+        let id = self.create_final(created, &spec, &docker_name).await?;
+        if let Err(reason) = verify_container(docker, &id, who).await? {
+            return Err(EngineError::UserMismatch { image, reason });
+        }
+        Ok(CreatedContainer {
+            name: docker_name,
+            id,
+            image,
+            user_setup: UserSetup::Committed,
+            fallback,
+        })
+    }
+
+    fn spec<'a>(
+        &self,
+        who: &'a Identity,
+        request: &'a CreateRequest,
+        image: &'a str,
+        user_setup: UserSetup,
+    ) -> ContainerSpec<'a> {
+        ContainerSpec {
+            who,
+            name: &request.name,
+            image,
+            provenance: &request.provenance,
+            options: &request.options,
+            user_setup,
+            resource_labels: &request.resource_labels,
+            created_at: "",
+        }
+    }
+
+    async fn create_final(
+        &self,
+        created: &mut Created,
+        spec: &ContainerSpec<'_>,
+        docker_name: &str,
+    ) -> Result<String> {
+        let now = now_utc();
+        let spec = ContainerSpec {
+            created_at: &now,
+            ..*spec
+        };
+        let mut body = spec.body();
+        let (op_key, op_value) = created.operation_label();
+        body.labels
+            .get_or_insert_with(Default::default)
+            .insert(op_key, op_value);
+        let options = CreateContainerOptionsBuilder::default()
+            .name(docker_name)
+            .build();
+        match self.docker().create_container(Some(options), body).await {
+            Ok(r) => {
+                created.container(&r.id);
+                Ok(r.id)
+            }
+            Err(e) if is_conflict(&e) => Err(exists(docker_name, spec.name)),
+            Err(e) => Err(e).context(|| format!("creating container {docker_name}")),
+        }
+    }
+
+    /// Inspects the image, pulling it first when allowed and absent.
+    pub(crate) async fn local_image(
+        &self,
+        image: &ImageRef,
+        pull_if_missing: bool,
+        progress: &mut dyn ProgressSink,
+    ) -> Result<ImageInspect> {
+        let docker = self.docker();
+        let reference = image.to_string();
+        match docker.inspect_image(&reference).await {
+            Ok(found) => return Ok(found),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).context(|| format!("inspecting image {image}")),
+        }
+        if !pull_if_missing {
+            return Err(EngineError::ImageNotFound {
+                image: reference,
+                hint: "; build it with `ds01 image create`, or name a local image (`docker images` lists them)".into(),
+            });
+        }
+        progress.report(Progress::Stage(format!("pulling {image}")));
+        let pulled = image.tagged_or_latest();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(pulled.repository())
+            .tag(pulled.tag().or(pulled.digest()).unwrap_or("latest"))
+            .build();
+        if let Err(e) = docker
+            .create_image(Some(options), None, None)
+            .try_collect::<Vec<_>>()
+            .await
+        {
+            return Err(EngineError::ImageNotFound {
+                image: reference,
+                hint: format!(" locally, and pulling it failed ({e}); ask your admin to load it"),
+            });
+        }
+        docker
+            .inspect_image(&pulled.to_string())
+            .await
+            .context(|| format!("inspecting image {pulled}"))
+    }
+}
+
+fn exists(docker_name: &str, name: &ContainerName) -> EngineError {
+    EngineError::ContainerExists {
+        name: docker_name.to_owned(),
+        display: name.to_string(),
+    }
+}
+
+/// What an image's labels say about the user.
+enum Claim {
+    /// They claim exactly this user: worth checking `/etc/passwd`.
+    Matches,
+    /// They claim another user; the reason is reported.
+    Other(String),
+    /// No claim at all.
+    None,
+}
+
+fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
+    let labels = image.config.as_ref().and_then(|c| c.labels.clone());
+    let get = |key| labels::get(&labels, key).unwrap_or("");
+    if get(image_labels::HAS_USER_SETUP) != "true" {
+        return Claim::None;
+    }
+    let (uid, gid, name) = (
+        get(image_labels::USER_ID),
+        get(image_labels::GROUP_ID),
+        get(image_labels::USERNAME),
+    );
+    if uid == who.uid().to_string()
+        && gid == who.gid().to_string()
+        && name == who.username().as_str()
+    {
+        Claim::Matches
+    } else {
+        Claim::Other(format!(
+            "the image carries user {name} ({uid}:{gid}), not {} ({}:{})",
+            who.username(),
+            who.uid(),
+            who.gid()
+        ))
+    }
+}
+
+pub(crate) fn now_utc() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}

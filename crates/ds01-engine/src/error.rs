@@ -1,0 +1,175 @@
+//! The engine's errors. Each message says what went wrong and, where there is one, what to
+//! do next: they are shown to users as they are.
+
+use std::path::PathBuf;
+
+/// Everything an engine flow can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The daemon could not be reached or did not answer the version handshake.
+    #[error("cannot reach the Docker engine at {host}: {source}\n  is the daemon running, and may you use its socket? (`docker info` should work)")]
+    Connect {
+        /// Where ds01 looked (`DOCKER_HOST` or the local socket).
+        host: String,
+        /// What bollard reported.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// A Docker API call failed for a reason ds01 has no better words for.
+    #[error("{action} failed: {source}")]
+    Docker {
+        /// What ds01 was doing, e.g. "committing container x._.1000".
+        action: String,
+        /// The engine's answer.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The image does not exist locally (and could not be pulled, where pulling was tried).
+    #[error("image {image} not found{hint}")]
+    ImageNotFound {
+        /// The reference as given.
+        image: String,
+        /// A suggestion such as "; build it with `ds01 image create x`".
+        hint: String,
+    },
+    /// A container of that name exists already.
+    #[error("container {name} already exists; pick another name, or remove it with `ds01 container remove {display}`")]
+    ContainerExists {
+        /// The Docker name (`x._.1000`).
+        name: String,
+        /// The name the user typed.
+        display: String,
+    },
+    /// No container of that name belongs to the user.
+    #[error("no container {name} of yours; `ds01 container list` shows yours")]
+    ContainerNotFound {
+        /// The Docker name looked for.
+        name: String,
+    },
+    /// A container exists but was made for another user.
+    #[error("container {name} belongs to {owner}, not to you")]
+    NotYours {
+        /// The Docker name.
+        name: String,
+        /// The owner according to its labels.
+        owner: String,
+    },
+    /// A host directory to mount does not exist (Docker would create it, owned by root).
+    #[error("{what} directory {path} does not exist; create it first or pass another one")]
+    MissingDirectory {
+        /// "workspace", "data" or "models".
+        what: &'static str,
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A user-supplied option was refused.
+    #[error("{0}")]
+    InvalidOption(String),
+    /// The user-setup script failed inside the setup container.
+    #[error("setting up user {user} in {image} failed (exit status {status}):\n{log_tail}")]
+    SetupFailed {
+        /// The account name.
+        user: String,
+        /// The image the setup ran on.
+        image: String,
+        /// The script's exit status.
+        status: i64,
+        /// The last lines the script printed.
+        log_tail: String,
+    },
+    /// The sparse-file guard refused a commit.
+    #[error("refusing to commit: {path} in the setup container has an apparent size of {size} bytes (limit {limit}); committing it would write that much to disk. The setup container was removed; report this image to your admin")]
+    OversizedFile {
+        /// The file.
+        path: String,
+        /// Its apparent size.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// The account the image or setup should carry is not there after all.
+    #[error("the user account in {image} is not as expected: {reason}")]
+    UserMismatch {
+        /// The image checked.
+        image: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// An image build failed.
+    #[error("building {image} failed: {message}\n--- last lines of the build log ---\n{log_tail}")]
+    BuildFailed {
+        /// The tag that was being built.
+        image: String,
+        /// The engine's error message.
+        message: String,
+        /// The tail of the build output.
+        log_tail: String,
+    },
+    /// The image is still used by a container, so it is kept.
+    #[error(
+        "image {image} is used by container(s) {containers}; remove them first, or pass --force"
+    )]
+    ImageInUse {
+        /// The image.
+        image: String,
+        /// The containers using it, comma-separated.
+        containers: String,
+    },
+    /// The operation was interrupted (Ctrl-C); what it had made was removed.
+    #[error("interrupted; everything this command had created was removed")]
+    Interrupted,
+    /// A command run inside a container failed.
+    #[error("`{command}` failed in {container} with exit status {status}")]
+    ExecFailed {
+        /// The command line.
+        command: String,
+        /// The container.
+        container: String,
+        /// Its exit status.
+        status: i64,
+    },
+    /// The image spec could not be rendered.
+    #[error(transparent)]
+    Spec(#[from] ds01_dockerfile::SpecError),
+    /// The AIME catalog lookup failed.
+    #[error(transparent)]
+    Catalog(#[from] ds01_dockerfile::CatalogError),
+}
+
+/// Shorthand for results of engine flows.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+pub(crate) trait Context<T> {
+    fn context(self, action: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, bollard::errors::Error> {
+    fn context(self, action: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| EngineError::Docker {
+            action: action(),
+            source,
+        })
+    }
+}
+
+/// Whether an engine error is a "404 not found".
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// Whether an engine error is a "409 conflict" (name taken, image in use).
+pub(crate) fn is_conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}

@@ -1,0 +1,65 @@
+//! ds01's Docker engine flows, on bollard and tokio.
+//!
+//! * [`Engine::build_image`]: a user's image from a `ds01-dockerfile` spec, with the account
+//!   baked in through build args.
+//! * [`Engine::create_container`]: a user's container, by the **baked** path when the image
+//!   really carries the account (checked in `/etc/passwd`, not just labels), otherwise by
+//!   the **commit** path (root setup container, sparse-file guard, commit). Failures and
+//!   interrupts leave nothing behind.
+//! * Lifecycle: [`Engine::list_containers`], start, stop, remove, exec, stats, install.
+//!
+//! Names and labels are DS01's and AIME MLC's (`<name>._.<uid>`, `aime.mlc.*`), so
+//! containers made by either tool are seen by the other.
+//!
+//! ```no_run
+//! use ds01_engine::{ContainerName, ContainerOptions, CreateRequest, Engine, Identity, Provenance};
+//! # async fn demo() -> ds01_engine::Result<()> {
+//! let engine = Engine::connect().await?;
+//! let who = Identity::new("h.baker@hertie-school.lan", 1722830498, 1722800513).unwrap();
+//! let image: ds01_dockerfile::ImageRef = "ds01-1722830498/thesis:latest".parse().unwrap();
+//! let request = CreateRequest {
+//!     name: "thesis".parse().unwrap(),
+//!     provenance: Provenance::Custom(image.to_string()),
+//!     image,
+//!     pull_if_missing: false,
+//!     options: ContainerOptions::default(),
+//!     resource_labels: vec![],
+//! };
+//! let created = engine
+//!     .create_container(&who, &request, &mut (), std::future::pending())
+//!     .await?;
+//! println!("{} ({})", created.name, created.user_setup.as_str());
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod accounts;
+mod build;
+mod cleanup;
+mod client;
+mod container_spec;
+mod create;
+mod error;
+mod gpu;
+mod guard;
+mod identity;
+pub mod labels;
+mod lifecycle;
+mod names;
+mod options;
+mod progress;
+mod setup;
+
+pub use build::{BuildOptions, BuiltImage};
+pub use cleanup::OPERATION_LABEL;
+pub use client::Engine;
+pub use container_spec::{ContainerSpec, Provenance, UserSetup};
+pub use create::{CreateRequest, CreatedContainer};
+pub use error::{EngineError, Result};
+pub use gpu::{GpuRequest, GpuRequestError};
+pub use guard::DEFAULT_FILE_LIMIT;
+pub use identity::{Identity, IdentityError};
+pub use lifecycle::{ContainerInfo, ContainerStats, ExecOutput, Scope};
+pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
+pub use options::{ByteSize, ContainerOptions};
+pub use progress::{Progress, ProgressSink};

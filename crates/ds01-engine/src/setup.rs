@@ -1,0 +1,204 @@
+//! The commit flow's middle: a root setup container runs the user-setup script on the base
+//! image, the guard checks what it wrote, and the result is committed to
+//! `<repository>:<name>._.<uid>`.
+
+use crate::cleanup::Created;
+use crate::error::{Context, EngineError, Result};
+use crate::guard;
+use crate::identity::Identity;
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bollard::Docker;
+use ds01_dockerfile::{labels as image_labels, ImageRef, Tag, USER_SETUP_DONE, USER_SETUP_SCRIPT};
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+
+/// Runs the shared user-setup script with the IDs as *arguments*: nothing user-derived is
+/// spliced into shell text, and (unlike `Env`) arguments do not leak into the committed
+/// image's configuration.
+fn setup_entrypoint(who: &Identity) -> Vec<String> {
+    let prelude = "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\"\n";
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("{prelude}{USER_SETUP_SCRIPT}"),
+        "ds01-user-setup".into(),
+        who.uid().to_string(),
+        who.gid().to_string(),
+        who.username().to_string(),
+    ]
+}
+
+/// Creates, runs and checks the setup container; returns its ID. It is named `docker_name`
+/// so that it holds the final name: a concurrent create of the same name fails right here.
+pub(crate) async fn run_setup(
+    docker: &Docker,
+    created: &mut Created,
+    who: &Identity,
+    base: &ImageRef,
+    docker_name: &str,
+    labels: HashMap<String, String>,
+) -> Result<String> {
+    let body = ContainerCreateBody {
+        image: Some(base.to_string()),
+        user: Some("0:0".into()),
+        entrypoint: Some(setup_entrypoint(who)),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default()
+        .name(docker_name)
+        .build();
+    let id = match docker.create_container(Some(options), body).await {
+        Ok(r) => r.id,
+        Err(e) if crate::error::is_conflict(&e) => {
+            return Err(EngineError::ContainerExists {
+                name: docker_name.to_owned(),
+                display: docker_name
+                    .split("._.")
+                    .next()
+                    .unwrap_or(docker_name)
+                    .to_owned(),
+            })
+        }
+        Err(e) => return Err(e).context(|| format!("creating setup container from {base}")),
+    };
+    created.container(&id);
+    docker
+        .start_container(&id, None)
+        .await
+        .context(|| format!("starting setup container {docker_name}"))?;
+    let status = wait_for_exit(docker, &id).await?;
+    let log = logs(docker, &id).await?;
+    if status != 0 || !log.contains(USER_SETUP_DONE) {
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(EngineError::SetupFailed {
+            user: who.username().to_string(),
+            image: base.to_string(),
+            status,
+            log_tail: tail.join("\n"),
+        });
+    }
+    Ok(id)
+}
+
+async fn wait_for_exit(docker: &Docker, id: &str) -> Result<i64> {
+    let options = WaitContainerOptionsBuilder::default()
+        .condition("not-running")
+        .build();
+    let mut stream = docker.wait_container(id, Some(options));
+    match stream.next().await {
+        Some(Ok(r)) => Ok(r.status_code),
+        // bollard reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(e).context(|| format!("waiting for setup container {id}")),
+        None => Ok(-1),
+    }
+}
+
+async fn logs(docker: &Docker, id: &str) -> Result<String> {
+    let options = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .build();
+    let chunks: Vec<_> = docker
+        .logs(id, Some(options))
+        .try_collect()
+        .await
+        .context(|| format!("reading the output of setup container {id}"))?;
+    Ok(chunks.iter().map(|c| c.to_string()).collect())
+}
+
+/// Guards, commits and removes the setup container. Returns the committed image's ID.
+pub(crate) async fn commit_setup(
+    docker: &Docker,
+    created: &mut Created,
+    setup_id: &str,
+    base: &ImageInspect,
+    target: &ImageRef,
+    who: &Identity,
+    call_labels: &HashMap<String, String>,
+) -> Result<String> {
+    guard::check_changed_files(docker, setup_id, guard::DEFAULT_FILE_LIMIT).await?;
+
+    // Docker merges the container's config into the commit config field by field; passing
+    // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
+    let base_config = base.config.clone().unwrap_or_default();
+    let mut labels = base_config.labels.clone().unwrap_or_default();
+    labels.extend(user_labels(who));
+    // The call's own labels (operation, resource labels) mark the image as this call's, so
+    // a rollback finds it even when the commit's answer never arrived.
+    labels.extend(call_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let config = ContainerConfig {
+        cmd: Some(
+            base_config
+                .cmd
+                .clone()
+                .filter(|c| !c.is_empty())
+                .unwrap_or_else(|| vec!["/bin/bash".into()]),
+        ),
+        // An empty list, not None: for None the engine would keep the setup entrypoint.
+        entrypoint: Some(base_config.entrypoint.clone().unwrap_or_default()),
+        env: base_config.env.clone(),
+        working_dir: base_config.working_dir.clone(),
+        user: base_config
+            .user
+            .clone()
+            .filter(|u| !u.is_empty())
+            .or(Some("0".into())),
+        labels: Some(labels),
+        ..Default::default()
+    };
+    let tag = target.tag().unwrap_or("latest");
+    let options = CommitContainerOptionsBuilder::default()
+        .container(setup_id)
+        .repo(target.repository())
+        .tag(tag)
+        .comment("ds01: user account added")
+        .pause(false)
+        .build();
+    let committed = docker
+        .commit_container(options, config)
+        .await
+        .context(|| format!("committing the setup container to {target}"))?;
+    let image_id = committed.id;
+    created.image(&image_id);
+
+    let remove = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    docker
+        .remove_container(setup_id, Some(remove))
+        .await
+        .context(|| format!("removing setup container {setup_id}"))?;
+    created.container_removed(setup_id);
+    Ok(image_id)
+}
+
+/// The image labels that say the account is baked in, as the Dockerfile's user block writes
+/// them: an image committed here is then taken by the baked path next time (after checking).
+pub(crate) fn user_labels(who: &Identity) -> Vec<(String, String)> {
+    vec![
+        (image_labels::HAS_USER_SETUP.into(), "true".into()),
+        (image_labels::USER_ID.into(), who.uid().to_string()),
+        (image_labels::GROUP_ID.into(), who.gid().to_string()),
+        (image_labels::USERNAME.into(), who.username().to_string()),
+    ]
+}
+
+/// The per-container image reference: the base's repository, tagged with the Docker name.
+/// Parsing the reference (not slicing at the first `:`) keeps `registry:5000/x:y` and
+/// `x@sha256:...` intact, which DS01's string surgery broke.
+pub(crate) fn commit_target(base: &ImageRef, docker_name: &str) -> Result<ImageRef> {
+    let tag = Tag::parse(docker_name).map_err(|e| EngineError::InvalidOption(e.to_string()))?;
+    Ok(base.with_tag(&tag))
+}

@@ -1,0 +1,280 @@
+//! Failures of the create flow on a real engine: each one is reported clearly and leaves no
+//! container or image behind, and a retry works.
+
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use ds01_dockerfile::ImageRef;
+use ds01_engine::{
+    ContainerName, CreateRequest, Engine, EngineError, Identity, Progress, Provenance, UserSetup,
+};
+use ds01_tests::*;
+use futures_util::TryStreamExt;
+use std::collections::HashMap;
+use std::future::pending;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+fn identity(uid: u32) -> Identity {
+    Identity::new(&format!("fail.user{uid}@example.lan"), uid, uid).unwrap()
+}
+
+fn request(name: &str, image: &ImageRef, sweeper: &Sweeper) -> CreateRequest {
+    CreateRequest {
+        name: ContainerName::new(name).unwrap(),
+        image: image.clone(),
+        provenance: Provenance::Custom(image.to_string()),
+        pull_if_missing: false,
+        options: host_options(),
+        resource_labels: vec![sweeper.label()],
+    }
+}
+
+/// Builds a small derived image from raw Dockerfile text (the test's own, labelled).
+async fn derived_image(
+    engine: &Engine,
+    tag: &str,
+    dockerfile: &str,
+    sweeper: &Sweeper,
+) -> ImageRef {
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tarball
+        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+        .unwrap();
+    let context = tarball.into_inner().unwrap();
+    let (k, v) = sweeper.label();
+    let labels = HashMap::from([(k, v)]);
+    let options = BuildImageOptionsBuilder::default()
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let infos: Vec<_> = engine
+        .docker()
+        .build_image(options, None, Some(bollard::body_full(context.into())))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(infos.iter().all(|i| i.error_detail.is_none()), "{infos:?}");
+    tag.parse().unwrap()
+}
+
+async fn assert_only_images_left(engine: &Engine, sweeper: &Sweeper, images: usize) {
+    assert_eq!(
+        sweeper.count(engine).await,
+        (0, images),
+        "leftovers after the failure"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_setup_script_is_reported_and_cleaned_up() {
+    let sweeper = Sweeper::new("fail-setup");
+    let engine = engine().await;
+    fixture(&engine, DEBIAN12).await;
+    let dockerfile = format!("FROM {DEBIAN12}\nRUN rm /usr/sbin/useradd\n");
+    let image = derived_image(
+        &engine,
+        "ds01-test/no-useradd:latest",
+        &dockerfile,
+        &sweeper,
+    )
+    .await;
+    let err = engine
+        .create_container(
+            &identity(1003),
+            &request("t-fail-setup", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        EngineError::SetupFailed { log_tail, .. } => assert!(log_tail.contains("useradd"), "{err}"),
+        other => panic!("expected a setup failure, got {other}"),
+    }
+    assert_only_images_left(&engine, &sweeper, 1).await;
+}
+
+#[tokio::test]
+async fn the_sparse_file_guard_refuses_the_commit() {
+    let sweeper = Sweeper::new("fail-guard");
+    let engine = engine().await;
+    fixture(&engine, DEBIAN12).await;
+    // A useradd that leaves a huge sparse file behind, as shadow 4.8.1 does with lastlog.
+    let dockerfile = format!(
+        "FROM {DEBIAN12}\nRUN mv /usr/sbin/useradd /usr/sbin/useradd.real && \
+         printf '#!/bin/sh\\n/usr/sbin/useradd.real \"$@\" && truncate -s 300M /var/tmp/sparse\\n' > /usr/sbin/useradd && \
+         chmod 755 /usr/sbin/useradd\n"
+    );
+    let image = derived_image(
+        &engine,
+        "ds01-test/sparse-useradd:latest",
+        &dockerfile,
+        &sweeper,
+    )
+    .await;
+    let err = engine
+        .create_container(
+            &identity(1004),
+            &request("t-fail-guard", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        EngineError::OversizedFile { path, size, .. } => {
+            assert_eq!(path, "/var/tmp/sparse");
+            assert_eq!(*size, 300 << 20);
+        }
+        other => panic!("expected the guard to refuse, got {other}"),
+    }
+    assert!(err.to_string().contains("/var/tmp/sparse"));
+    assert_only_images_left(&engine, &sweeper, 1).await;
+}
+
+#[tokio::test]
+async fn a_taken_name_is_refused_without_touching_the_existing_container() {
+    let sweeper = Sweeper::new("fail-conflict");
+    let engine = engine().await;
+    let base = fixture(&engine, DEBIAN11).await;
+    let who = identity(1005);
+    let req = request("t-conflict", &base, &sweeper);
+    let first = engine
+        .create_container(&who, &req, &mut (), pending())
+        .await
+        .unwrap();
+    let err = engine
+        .create_container(&who, &req, &mut (), pending())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::ContainerExists { .. }), "{err}");
+    assert!(err.to_string().contains("already exists"));
+    engine
+        .docker()
+        .inspect_container(&first.name, None)
+        .await
+        .unwrap();
+    assert_eq!(sweeper.count(&engine).await, (1, 1));
+}
+
+#[tokio::test]
+async fn of_two_concurrent_creates_exactly_one_wins() {
+    let sweeper = Sweeper::new("fail-race");
+    let engine = engine().await;
+    let base = fixture(&engine, DEBIAN11).await;
+    let who = identity(1006);
+    let req = request("t-race", &base, &sweeper);
+    let (mut quiet_a, mut quiet_b) = ((), ());
+    let (a, b) = tokio::join!(
+        engine.create_container(&who, &req, &mut quiet_a, pending()),
+        engine.create_container(&who, &req, &mut quiet_b, pending()),
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(w), Err(l)) | (Err(l), Ok(w)) => (w, l),
+        (a, b) => panic!("expected one winner: {a:?} / {b:?}"),
+    };
+    assert!(
+        matches!(lost, EngineError::ContainerExists { .. }),
+        "{lost}"
+    );
+    assert_eq!(won.user_setup, UserSetup::Committed);
+    assert_eq!(sweeper.count(&engine).await, (1, 1));
+}
+
+/// Interrupts the flow when it reports a stage starting with `stage`.
+async fn interrupted_at(stage: &'static str, name: &str, uid: u32) {
+    let sweeper = Sweeper::new(name);
+    let engine = engine().await;
+    let base = fixture(&engine, DEBIAN11).await;
+    let who = identity(uid);
+    let req = request(name, &base, &sweeper);
+    let signal = Arc::new(Notify::new());
+    let notifier = signal.clone();
+    let mut progress = move |event: Progress| {
+        if matches!(&event, Progress::Stage(s) if s.starts_with(stage)) {
+            notifier.notify_one();
+        }
+    };
+    let err = engine
+        .create_container(&who, &req, &mut progress, signal.notified())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Interrupted), "{err}");
+    assert_eq!(
+        sweeper.count(&engine).await,
+        (0, 0),
+        "leftovers after the interrupt"
+    );
+    // And the same create works afterwards.
+    let created = engine
+        .create_container(&who, &req, &mut (), pending())
+        .await
+        .unwrap();
+    assert_eq!(created.user_setup, UserSetup::Committed);
+}
+
+#[tokio::test]
+async fn an_interrupt_during_setup_leaves_nothing() {
+    interrupted_at("setting up user", "t-int-setup", 1007).await;
+}
+
+#[tokio::test]
+async fn an_interrupt_before_the_commit_leaves_nothing() {
+    interrupted_at("committing", "t-int-commit", 1008).await;
+}
+
+#[tokio::test]
+async fn labels_claiming_an_absent_user_are_not_trusted() {
+    let sweeper = Sweeper::new("lying-labels");
+    let engine = engine().await;
+    fixture(&engine, DEBIAN12).await;
+    let who = identity(1009);
+    // What DS01's image-create produced when built without build args (bug B1).
+    let dockerfile = format!(
+        "FROM {DEBIAN12}\nLABEL aime.mlc.DS01_HAS_USER_SETUP=true aime.mlc.DS01_USER_ID=1009 \
+         aime.mlc.DS01_GROUP_ID=1009 aime.mlc.DS01_USERNAME={}\n",
+        who.username()
+    );
+    let image = derived_image(
+        &engine,
+        "ds01-test/lying-labels:latest",
+        &dockerfile,
+        &sweeper,
+    )
+    .await;
+    let created = engine
+        .create_container(
+            &who,
+            &request("t-lying", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.user_setup, UserSetup::Committed);
+    let reason = created.fallback.expect("the fallback is explained");
+    assert!(reason.contains("no account has UID 1009"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_missing_image_says_how_to_get_one() {
+    let engine = engine().await;
+    let sweeper = Sweeper::new("missing-image");
+    let image: ImageRef = "ds01-1010/never-built:latest".parse().unwrap();
+    let err = engine
+        .create_container(
+            &identity(1010),
+            &request("t-missing", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ds01 image create"), "{err}");
+    assert_eq!(sweeper.count(&engine).await, (0, 0));
+}
