@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Tools the test suite drives besides Docker: tmux (the `ds01 container open` test types into
+# a real terminal through it). Installed from Debian when missing; the tests install nothing.
+set -euo pipefail
+
+if ! command -v tmux >/dev/null 2>&1; then
+  echo "ci-deps: installing tmux" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+fi
