@@ -37,6 +37,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# MLC gives containers unlimited locked memory (pinned GPU buffers); an engine that may not
+# lift its own hard limit (sandboxes, unprivileged engines) fails to start them. Such a host
+# says so in ds01's system configuration, as its admin would in /etc/ds01/config.toml.
+hard_kib=$(ulimit -H -l)
+if [ "$hard_kib" != unlimited ] && [ -z "${DS01_SYSTEM_CONFIG:-}" ]; then
+  DS01_SYSTEM_CONFIG=$(mktemp)
+  printf 'memlock = "%sk"\n' "$hard_kib" >"$DS01_SYSTEM_CONFIG"
+  export DS01_SYSTEM_CONFIG
+  echo "note: locked memory is capped at ${hard_kib} KiB here; using $DS01_SYSTEM_CONFIG:" >&2
+  cat "$DS01_SYSTEM_CONFIG" >&2
+fi
+
 # The image spec and Dockerfile of a user root acts for live under the state directory.
 export DS01_STATE_DIR="${DS01_STATE_DIR:-$(mktemp -d)}"
 

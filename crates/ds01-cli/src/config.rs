@@ -26,6 +26,7 @@ struct ConfigFile {
     catalog: Option<PathBuf>,
     architecture: Option<String>,
     shm_size: Option<String>,
+    memlock: Option<String>,
     cgroup_parent: Option<String>,
     privileged: Option<bool>,
     state_dir: Option<PathBuf>,
@@ -46,6 +47,8 @@ pub struct Config {
     pub architecture: String,
     /// Default `/dev/shm` size (`16g`).
     pub shm_size: Option<String>,
+    /// Default locked-memory limit (`8m`); unset means unlimited, as MLC has it.
+    pub memlock: Option<String>,
     /// Cgroup parent template; `{group}` and `{user}` follow the slice rules.
     pub cgroup_parent: Option<String>,
     /// Whether containers run privileged.
@@ -108,6 +111,7 @@ impl Config {
             config.architecture = file.architecture.unwrap_or(config.architecture);
             config.shm_size = file.shm_size.or(config.shm_size);
             config.cgroup_parent = file.cgroup_parent.or(config.cgroup_parent);
+            config.memlock = file.memlock.or(config.memlock);
             config.privileged = file.privileged.unwrap_or(config.privileged);
             config.state_dir = file.state_dir.unwrap_or(config.state_dir);
             config.labels.extend(file.labels);

@@ -141,6 +141,18 @@ struct CreateArgs {
     /// Size of /dev/shm, e.g. 16g
     #[arg(long, value_name = "SIZE")]
     shm_size: Option<ByteSize>,
+    /// Locked-memory limit, e.g. 8m (default: the configured one, else unlimited as MLC)
+    #[arg(long, value_name = "SIZE")]
+    memlock: Option<ByteSize>,
+    /// Memory limit, e.g. 32g (no swap on top)
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<ByteSize>,
+    /// CPU limit in CPUs, e.g. 4 or 0.5
+    #[arg(long, value_name = "N")]
+    cpus: Option<f64>,
+    /// Maximum number of processes
+    #[arg(long, value_name = "N")]
+    pids_limit: Option<i64>,
     /// The cgroup parent (systemd slice); `{group}` and `{user}` are filled in
     #[arg(long, value_name = "SLICE")]
     cgroup_parent: Option<String>,
@@ -338,6 +350,14 @@ fn container_options(
         ),
         (None, None) => None,
     };
+    let memlock = match (&args.memlock, &ctx.config.memlock) {
+        (Some(size), _) => Some(*size),
+        (None, Some(text)) => Some(
+            text.parse::<ByteSize>()
+                .map_err(|e| CliError::msg(format!("memlock in the configuration: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     let template = args
         .cgroup_parent
         .clone()
@@ -387,6 +407,10 @@ fn container_options(
         labels,
         privileged: ctx.config.privileged,
         arch,
+        memlock,
+        memory: args.memory,
+        cpus: args.cpus,
+        pids_limit: args.pids_limit,
         ..ContainerOptions::default()
     })
 }

@@ -34,12 +34,17 @@ impl TestEnv {
             .env("DS01_STATE_DIR", self.dir.path().join("state"))
             .env(
                 "DS01_SYSTEM_CONFIG",
-                self.dir.path().join("no-system-config.toml"),
+                self.dir.path().join("system-config.toml"),
             )
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("NO_COLOR", "1")
             .env_remove("RUST_BACKTRACE");
         cmd
+    }
+
+    /// Writes the system-wide configuration file this test's `ds01` reads.
+    pub fn system_config(&self, text: &str) {
+        std::fs::write(self.dir.path().join("system-config.toml"), text).expect("config written");
     }
 
     pub fn path(&self) -> &Path {
