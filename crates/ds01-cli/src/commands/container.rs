@@ -411,7 +411,6 @@ fn container_options(
         memory: args.memory,
         cpus: args.cpus,
         pids_limit: args.pids_limit,
-        ..ContainerOptions::default()
     })
 }
 
