@@ -7,7 +7,9 @@
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec};
-use ds01_engine::{BuildOptions, ContainerName, CreateRequest, Engine, Identity, Provenance};
+use ds01_engine::{
+    BuildOptions, ContainerName, CreateRequest, Engine, Identity, Provenance, VerdictCache,
+};
 use ds01_tests::*;
 use std::future::pending;
 use std::time::{Duration, Instant};
@@ -91,7 +93,11 @@ async fn main() {
         return; // `cargo test --benches` lists benches; nothing to list here.
     }
     let sweeper = Sweeper::new("bench-create");
-    let engine = engine().await;
+    let cache_dir =
+        std::env::temp_dir().join(format!("ds01-bench-verdicts-{}", std::process::id()));
+    let engine = engine()
+        .await
+        .with_verdict_cache(VerdictCache::new(&cache_dir));
     let base = fixture(&engine, DEBIAN11).await;
     let low = Identity::new("bench.user@example.lan", 1000, 1000).unwrap();
     let high = Identity::new(LDAP_LOGIN, LDAP_UID, LDAP_GID).unwrap();
@@ -114,11 +120,17 @@ async fn main() {
         .unwrap();
 
     println!(
-        "ds01 create benchmark: median of {RUNS} runs, engine API {}",
+        "ds01 create benchmark: median of {RUNS} runs after one warm-up, engine API {}",
         engine.api_version()
     );
+    println!("(the baked flow's account check is cached by image ID after the warm-up)");
     let t_bare = series("bare docker create (floor)", |r| {
         bare(&engine, &baked, &sweeper, r)
+    })
+    .await;
+    let uncached = engine().await;
+    series("baked flow, account read from /etc/passwd", |r| {
+        flow(&uncached, &low, &baked, &sweeper, r)
     })
     .await;
     let t_baked = series("baked flow, UID 1000", |r| {
@@ -148,4 +160,5 @@ async fn main() {
         "commit UID 1722830498 / 1000 {:>4.2}x  (target <= 2)",
         ratio(t_high, t_commit)
     );
+    let _ = std::fs::remove_dir_all(&cache_dir);
 }

@@ -4,7 +4,7 @@
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec};
 use ds01_engine::{
     BuildOptions, ContainerName, CreateRequest, CreatedContainer, Engine, Identity, Provenance,
-    UserSetup,
+    UserSetup, VerdictCache,
 };
 use ds01_tests::*;
 use std::future::pending;
@@ -231,4 +231,56 @@ async fn catalog_flow_resolves_through_a_fixture_catalog() {
     assert_eq!(labels["aime.mlc.USER"], who.login());
     assert_eq!(labels["aime.mlc.GPUS"], "none");
     check_inside(&engine, &who, &created, true).await;
+}
+
+#[tokio::test]
+async fn a_verified_account_is_cached_by_image_id() {
+    let sweeper = Sweeper::new("verdict-cache");
+    let cache_dir = tempfile::tempdir().unwrap();
+    let engine = engine()
+        .await
+        .with_verdict_cache(VerdictCache::new(cache_dir.path()));
+    fixture(&engine, DEBIAN12).await;
+    let who = identity(1011);
+    let image = build(&engine, &who, DEBIAN12, "t-verdict", &sweeper).await;
+    let cached = || {
+        std::fs::read_dir(cache_dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(cached(), 0);
+    let first = engine
+        .create_container(
+            &who,
+            &request("t-verdict-1", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.user_setup, UserSetup::Baked);
+    assert_eq!(cached(), 1, "the verified account is remembered");
+    let second = engine
+        .create_container(
+            &who,
+            &request("t-verdict-2", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.user_setup, UserSetup::Baked);
+    check_inside(&engine, &who, &second, true).await;
+    // Another account on the same image is not covered by that verdict.
+    let other = identity(1012);
+    let third = engine
+        .create_container(
+            &other,
+            &request("t-verdict-3", &image, &sweeper),
+            &mut (),
+            pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.user_setup, UserSetup::Committed);
 }

@@ -67,8 +67,13 @@ impl Engine {
         let context = build_context(spec);
         let sha = context.dockerfile_sha256().to_owned();
         let tag = spec.name.image_ref(who.uid()).to_string();
-        let build_args: HashMap<String, String> =
-            who.user_identity().build_args().into_iter().collect();
+        // Without a user block the Dockerfile declares no such ARGs, and the engine would
+        // warn that they went unused.
+        let build_args: HashMap<String, String> = if spec.user.bake {
+            who.user_identity().build_args().into_iter().collect()
+        } else {
+            HashMap::new()
+        };
         let mut labels: HashMap<String, String> = options.resource_labels.iter().cloned().collect();
         labels.insert(image_labels::SPEC_SHA256.into(), sha.clone());
         let (op_key, op_value) = created.operation_label();

@@ -1,6 +1,7 @@
 //! The connection to the Docker engine.
 
 use crate::error::{EngineError, Result};
+use crate::verdicts::VerdictCache;
 use bollard::Docker;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(3 * 60 * 60);
 pub struct Engine {
     docker: Docker,
     host: String,
+    verdicts: Option<VerdictCache>,
 }
 
 impl Engine {
@@ -46,7 +48,20 @@ impl Engine {
         Ok(Engine {
             docker,
             host: host.to_owned(),
+            verdicts: None,
         })
+    }
+
+    /// Remembers verified accounts in `cache`, so that creating from the same image again
+    /// skips reading its `/etc/passwd` (the baked path then costs little more than a bare
+    /// `docker create`).
+    pub fn with_verdict_cache(mut self, cache: VerdictCache) -> Self {
+        self.verdicts = Some(cache);
+        self
+    }
+
+    pub(crate) fn verdicts(&self) -> Option<&VerdictCache> {
+        self.verdicts.as_ref()
     }
 
     /// The negotiated API version, e.g. `1.41`.

@@ -87,12 +87,9 @@ impl Engine {
         created: &mut Created,
     ) -> Result<CreatedContainer> {
         let docker = self.docker();
+        // No separate "does the name exist" look-up: creating under the final name is the
+        // check (409), and it cannot race.
         let docker_name = request.name.docker_name(who.uid());
-        match docker.inspect_container(&docker_name, None).await {
-            Ok(_) => return Err(exists(&docker_name, &request.name)),
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(e).context(|| format!("looking up container {docker_name}")),
-        }
         let base = self
             .local_image(&request.image, request.pull_if_missing, progress)
             .await?;
@@ -107,15 +104,23 @@ impl Engine {
                 let image = request.image.to_string();
                 let spec = self.spec(who, request, &image, UserSetup::Baked);
                 let id = self.create_final(created, &spec, &docker_name).await?;
-                match verify_container(docker, &id, who).await? {
+                let image_id = base.id.as_deref().unwrap_or_default();
+                let verdict = match self.verdicts() {
+                    Some(cache) if cache.is_verified(image_id, who) => Ok(()),
+                    _ => verify_container(docker, &id, who).await?,
+                };
+                match verdict {
                     Ok(()) => {
+                        if let Some(cache) = self.verdicts() {
+                            cache.record(image_id, who);
+                        }
                         return Ok(CreatedContainer {
                             name: docker_name,
                             id,
                             image: request.image.to_string(),
                             user_setup: UserSetup::Baked,
                             fallback: None,
-                        })
+                        });
                     }
                     Err(reason) => {
                         let remove = RemoveContainerOptionsBuilder::default().force(true).build();

@@ -49,6 +49,7 @@ mod names;
 mod options;
 mod progress;
 mod setup;
+mod verdicts;
 
 pub use build::{BuildOptions, BuiltImage};
 pub use cleanup::OPERATION_LABEL;
@@ -63,3 +64,4 @@ pub use lifecycle::{ContainerInfo, ContainerStats, ExecOutput, Scope};
 pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
 pub use options::{ByteSize, ContainerOptions};
 pub use progress::{Progress, ProgressSink};
+pub use verdicts::VerdictCache;
