@@ -128,7 +128,7 @@ async fn main() {
         bare(&engine, &baked, &sweeper, r)
     })
     .await;
-    let uncached = engine().await;
+    let uncached = ds01_tests::engine().await;
     series("baked flow, account read from /etc/passwd", |r| {
         flow(&uncached, &low, &baked, &sweeper, r)
     })
