@@ -28,6 +28,9 @@ fn mlc_create(env: &TestEnv, name: &str, login: &str, uid: u32, image: &str) {
         "aime.mlc.DS01_MANAGED=true",
         "--label",
         &format!("ds01.test={}", env.label),
+        // MLC's network mode; it needs no bridge on the test host either.
+        "--network",
+        "host",
         "--user",
         &format!("{uid}:{uid}"),
         image,
@@ -188,6 +191,20 @@ fn mlc_made_containers_are_handled_like_our_own() {
     assert!(screen.contains("WHO=cli-mlc TTY=40 132"), "{screen}");
     tmux.cmd(&["send-keys", "-t", "ds01", "exit 0", "Enter"]);
     tmux.wait_for("OPEN-ENDED=0");
+
+    // The fixture has no pip: the install fails and says which command failed.
+    env.ds01()
+        .args([
+            "--as",
+            &who,
+            "container",
+            "install",
+            "climlc",
+            "requests>=2",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("pip install --no-cache-dir -- requests>=2"));
 
     env.ds01()
         .args(["--as", &who, "container", "stop", "climlc"])
