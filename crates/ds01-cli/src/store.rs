@@ -107,3 +107,50 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), CliError> {
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| CliError::failure(format!("cannot write {}", path.display()), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ds01_dockerfile::{Base, ImageRef};
+
+    fn spec(name: &str) -> ImageSpec {
+        ImageSpec::new(
+            ImageName::parse(name).unwrap(),
+            Base::Custom {
+                image: ImageRef::parse("debian:12").unwrap(),
+            },
+        )
+    }
+
+    #[test]
+    fn saves_lists_loads_and_removes_specs_with_their_dockerfiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SpecStore::new(dir.path().join("images"), None);
+        let name = ImageName::parse("thesis").unwrap();
+        store.save(&spec("thesis")).unwrap();
+        store.save(&spec("alpha")).unwrap();
+        assert_eq!(store.names(), ["alpha", "thesis"]);
+        assert_eq!(store.load(&name).unwrap(), spec("thesis"));
+        let dockerfile = std::fs::read_to_string(store.dockerfile_path(&name)).unwrap();
+        assert!(dockerfile.contains("FROM debian:12"));
+        store.remove(&name).unwrap();
+        assert!(!store.exists(&name) && !store.dockerfile_path(&name).exists());
+        store.remove(&name).unwrap();
+    }
+
+    #[test]
+    fn a_ds01_dockerfile_alone_is_found_and_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("dockerfiles");
+        std::fs::create_dir_all(&legacy).unwrap();
+        std::fs::write(legacy.join("old.Dockerfile"), "FROM x\n").unwrap();
+        let store = SpecStore::new(dir.path().join("images"), Some(legacy.clone()));
+        let name = ImageName::parse("old").unwrap();
+        assert_eq!(
+            store.legacy_dockerfile(&name),
+            Some(legacy.join("old.Dockerfile"))
+        );
+        let err = store.load(&name).unwrap_err().to_string();
+        assert!(err.contains("old.Dockerfile"), "{err}");
+    }
+}
