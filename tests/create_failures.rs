@@ -278,3 +278,56 @@ async fn a_missing_image_says_how_to_get_one() {
     assert!(err.to_string().contains("ds01 image create"), "{err}");
     assert_eq!(sweeper.count(&engine).await, (0, 0));
 }
+
+#[tokio::test]
+async fn a_setup_container_left_by_a_dead_run_does_not_block_the_retry() {
+    use bollard::models::ContainerCreateBody;
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let sweeper = Sweeper::new("dead-run");
+    let engine = engine().await;
+    let base = fixture(&engine, DEBIAN11).await;
+    let who = identity(1013);
+    // What a ds01 run killed mid-setup leaves: a setup container under the final name.
+    let (k, v) = sweeper.label();
+    let leftover = ContainerCreateBody {
+        image: Some(base.to_string()),
+        cmd: Some(vec!["true".into()]),
+        labels: Some(HashMap::from([
+            (k, v),
+            ("ds01.role".into(), "setup".into()),
+        ])),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default()
+        .name("t-dead-run._.1013")
+        .build();
+    engine
+        .docker()
+        .create_container(Some(options), leftover)
+        .await
+        .unwrap();
+
+    let mut stages = Vec::new();
+    let mut progress = |event: Progress| {
+        if let Progress::Stage(s) = event {
+            stages.push(s);
+        }
+    };
+    let created = engine
+        .create_container(
+            &who,
+            &request("t-dead-run", &base, &sweeper),
+            &mut progress,
+            pending(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.user_setup, UserSetup::Committed);
+    assert!(
+        stages
+            .iter()
+            .any(|s| s.contains("left by an interrupted run")),
+        "{stages:?}"
+    );
+    assert_eq!(sweeper.count(&engine).await, (1, 1));
+}

@@ -102,6 +102,7 @@ impl ContainerSpec<'_> {
             (labels::DS01_USER_SANITIZED, self.who.username().to_string()),
             (labels::CREATED_AT, self.created_at.to_owned()),
             (labels::USER_SETUP, self.user_setup.as_str().into()),
+            (labels::ROLE, labels::ROLE_CONTAINER.into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

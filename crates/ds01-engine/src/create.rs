@@ -9,6 +9,7 @@ use crate::container_spec::{ContainerSpec, Provenance, UserSetup};
 use crate::error::{is_conflict, is_not_found, Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::labels;
+use crate::lock::NameLock;
 use crate::names::ContainerName;
 use crate::options::ContainerOptions;
 use crate::progress::{Progress, ProgressSink};
@@ -16,6 +17,7 @@ use crate::setup;
 use bollard::models::ImageInspect;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
 use ds01_dockerfile::{labels as image_labels, ImageRef};
 use futures_util::TryStreamExt;
@@ -68,9 +70,14 @@ impl Engine {
         interrupt: impl Future<Output = ()>,
     ) -> Result<CreatedContainer> {
         request.options.validate()?;
+        let docker_name = request.name.docker_name(who.uid());
+        let lock = NameLock::try_acquire(who.uid(), &docker_name);
+        if let NameLock::Busy = lock {
+            return Err(exists(&docker_name, &request.name));
+        }
         let mut created = Created::new();
         let outcome = tokio::select! {
-            result = self.create_steps(who, request, progress, &mut created) => result,
+            result = self.create_steps(who, request, progress, &mut created, lock.held()) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
         if outcome.is_err() {
@@ -85,6 +92,7 @@ impl Engine {
         request: &CreateRequest,
         progress: &mut dyn ProgressSink,
         created: &mut Created,
+        name_locked: bool,
     ) -> Result<CreatedContainer> {
         let docker = self.docker();
         // No separate "does the name exist" look-up: creating under the final name is the
@@ -93,6 +101,10 @@ impl Engine {
         let base = self
             .local_image(&request.image, request.pull_if_missing, progress)
             .await?;
+        if name_locked {
+            self.clear_dead_run(&docker_name, &request.image, progress)
+                .await?;
+        }
 
         let mut fallback = None;
         match baked_claim(&base, who) {
@@ -277,6 +289,54 @@ impl Engine {
             .inspect_image(&pulled.to_string())
             .await
             .context(|| format!("inspecting image {pulled}"))
+    }
+}
+
+impl Engine {
+    /// Removes what a dead run left under this name: its setup container and its committed
+    /// per-container image. Only called with the name lock held, when no live ds01 process
+    /// on this host can own them.
+    async fn clear_dead_run(
+        &self,
+        docker_name: &str,
+        image: &ImageRef,
+        progress: &mut dyn ProgressSink,
+    ) -> Result<()> {
+        let docker = self.docker();
+        if let Ok(found) = docker.inspect_container(docker_name, None).await {
+            let container_labels = found.config.as_ref().and_then(|c| c.labels.clone());
+            if labels::get(&container_labels, setup::SETUP_ROLE.0) == Some(setup::SETUP_ROLE.1) {
+                progress.report(Progress::Stage(format!(
+                    "removing setup container {docker_name} left by an interrupted run"
+                )));
+                let remove = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
+                match docker.remove_container(docker_name, Some(remove)).await {
+                    Ok(()) => {}
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => return Err(e).context(|| format!("removing stale {docker_name}")),
+                }
+            }
+        }
+        let target = setup::commit_target(image, docker_name)?.to_string();
+        if let Ok(stale) = docker.inspect_image(&target).await {
+            let made_by_ds01 = stale
+                .config
+                .as_ref()
+                .and_then(|c| c.labels.as_ref())
+                .is_some_and(|l| l.contains_key(crate::cleanup::OPERATION_LABEL));
+            let id = stale.id.unwrap_or_default();
+            if made_by_ds01 && !self.image_in_use(&id).await? {
+                progress.report(Progress::Stage(format!(
+                    "removing image {target} left by an interrupted run"
+                )));
+                let untag = RemoveImageOptionsBuilder::default().build();
+                let _ = docker.remove_image(&target, Some(untag), None).await;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -39,16 +39,27 @@ pub const CREATED_AT: &str = "ds01.created_at";
 /// `ds01.user_setup`: how the user got into the container: `baked` or `committed`.
 pub const USER_SETUP: &str = "ds01.user_setup";
 
+/// `ds01.role`: what a resource is to ds01: `setup`, `committed-image` or `container`.
+pub const ROLE: &str = "ds01.role";
+/// `ds01.role` of a setup container.
+pub const ROLE_SETUP: &str = "setup";
+/// `ds01.role` of a per-container image made by the commit flow.
+pub const ROLE_COMMITTED_IMAGE: &str = "committed-image";
+/// `ds01.role` of a user's container.
+pub const ROLE_CONTAINER: &str = "container";
+
 /// The value of `aime.mlc.MLC_VERSION` that MLC 2.x writes.
 pub const MLC_CONTAINER_VERSION: &str = "4";
 
 /// Keys outside `aime.mlc.` that ds01 writes itself; extra labels may not override them.
-const DS01_OWN: [&str; 5] = [
+const DS01_OWN: [&str; 7] = [
     MANAGED,
     DS01_USER,
     DS01_USER_SANITIZED,
     CREATED_AT,
     USER_SETUP,
+    ROLE,
+    crate::cleanup::OPERATION_LABEL,
 ];
 
 /// Checks an extra `KEY=VALUE` label a user or admin tool passes: keys in ds01's and MLC's

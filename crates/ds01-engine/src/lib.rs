@@ -45,6 +45,7 @@ mod guard;
 mod identity;
 pub mod labels;
 mod lifecycle;
+mod lock;
 mod names;
 mod options;
 mod progress;

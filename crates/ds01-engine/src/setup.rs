@@ -6,6 +6,7 @@ use crate::cleanup::Created;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
 use crate::identity::Identity;
+use crate::labels;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
@@ -32,6 +33,10 @@ fn setup_entrypoint(who: &Identity) -> Vec<String> {
     ]
 }
 
+/// Marks setup containers, so that one left by a dead run can be told from a user's
+/// container of the same name.
+pub(crate) const SETUP_ROLE: (&str, &str) = (labels::ROLE, labels::ROLE_SETUP);
+
 /// Creates, runs and checks the setup container; returns its ID. It is named `docker_name`
 /// so that it holds the final name: a concurrent create of the same name fails right here.
 pub(crate) async fn run_setup(
@@ -42,6 +47,8 @@ pub(crate) async fn run_setup(
     docker_name: &str,
     labels: HashMap<String, String>,
 ) -> Result<String> {
+    let mut labels = labels;
+    labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
     let body = ContainerCreateBody {
         image: Some(base.to_string()),
         user: Some("0:0".into()),
@@ -137,6 +144,9 @@ pub(crate) async fn commit_setup(
     // The call's own labels (operation, resource labels) mark the image as this call's, so
     // a rollback finds it even when the commit's answer never arrived.
     labels.extend(call_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // The engine merges the setup container's labels into the image; overriding the role
+    // keeps the image (and containers made from it) from passing for a setup container.
+    labels.insert(labels::ROLE.into(), labels::ROLE_COMMITTED_IMAGE.into());
     let config = ContainerConfig {
         cmd: Some(
             base_config
