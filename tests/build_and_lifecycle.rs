@@ -2,8 +2,8 @@
 
 use ds01_dockerfile::{AptPackage, Base, ImageName, ImageRef, ImageSpec};
 use ds01_engine::{
-    BuildOptions, ContainerName, CreateRequest, Engine, EngineError, Identity, Progress,
-    Provenance, Scope, UserSetup,
+    BuildOptions, ContainerName, CreateRequest, EngineError, Identity, Progress, Provenance, Scope,
+    UserSetup,
 };
 use ds01_tests::*;
 use std::future::pending;
