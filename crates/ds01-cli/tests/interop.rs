@@ -252,3 +252,46 @@ fn other_users_containers_are_refused() {
         .iter()
         .any(|c| c["docker_name"] == format!("cliother._.{uid}")));
 }
+
+/// On a terminal, `image create` without a base asks for one (and for packages).
+#[test]
+fn image_create_asks_on_a_terminal() {
+    let env = TestEnv::new("prompt");
+    let uid = test_uid(8);
+    let tmux = Tmux {
+        socket: format!("ds01-{}", env.label),
+    };
+    let command = format!(
+        "env DS01_STATE_DIR={state} DS01_SYSTEM_CONFIG=/nonexistent NO_COLOR=1 {bin} --as cli.ask@example.lan:{uid}:{uid} image create cliask --no-build; echo ASK-ENDED=$?; sleep 60",
+        state = env.path().join("state").display(),
+        bin = env!("CARGO_BIN_EXE_ds01"),
+    );
+    let started = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ds01",
+        "-x",
+        "132",
+        "-y",
+        "40",
+        &command,
+    ]);
+    assert!(started.status.success());
+    tmux.wait_for("Base image to build on");
+    tmux.cmd(&["send-keys", "-t", "ds01", "not a reference", "Enter"]);
+    tmux.cmd(&["send-keys", "-t", "ds01", DEBIAN12, "Enter"]);
+    tmux.wait_for("pip packages to install");
+    tmux.cmd(&["send-keys", "-t", "ds01", "requests>=2 tqdm", "Enter"]);
+    tmux.wait_for("ASK-ENDED=0");
+    let spec = std::fs::read_to_string(
+        env.path()
+            .join(format!("state/users/{uid}/images/cliask.toml")),
+    )
+    .expect("spec written");
+    assert!(spec.contains(DEBIAN12), "{spec}");
+    assert!(
+        spec.contains("requests>=2") && spec.contains("tqdm"),
+        "{spec}"
+    );
+}

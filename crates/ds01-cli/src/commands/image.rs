@@ -156,6 +156,7 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
             args.name, args.name
         )));
     }
+    let mut prompted_pip = Vec::new();
     let base = match (&args.base, &args.framework) {
         (Some(image), _) => Base::Custom {
             image: image.clone(),
@@ -167,9 +168,13 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
             args.version.as_deref(),
             args.arch.as_deref(),
         )?,
-        (None, None) => Base::Custom {
-            image: prompt_base(ctx)?,
-        },
+        (None, None) => {
+            let answers = prompt(ctx)?;
+            prompted_pip = answers.pip;
+            Base::Custom {
+                image: answers.base,
+            }
+        }
     };
     let mut spec = ImageSpec::with_ds01_defaults(args.name.clone(), base, None);
     spec.owner = Login::parse(ctx.who.login()).ok();
@@ -188,7 +193,7 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
     for package in &args.apt {
         spec.add_apt(package.clone());
     }
-    for requirement in &args.pip {
+    for requirement in args.pip.iter().chain(&prompted_pip) {
         spec.add_pip(requirement.clone());
     }
     ctx.store.save(&spec)?;
@@ -281,15 +286,37 @@ fn catalog_base(
     Ok(Base::Aime(base))
 }
 
-/// Asks for the base image, only when a person is at the terminal.
-fn prompt_base(ctx: &Context) -> Result<ImageRef, CliError> {
+/// What the guided prompts gathered.
+struct Answers {
+    base: ImageRef,
+    pip: Vec<PipRequirement>,
+}
+
+/// Asks for the base image and extra pip packages, only when a person is at the terminal.
+fn prompt(ctx: &Context) -> Result<Answers, CliError> {
     if !std::io::stdin().is_terminal() || ctx.out.json() {
         return Err(CliError::usage(
             "give the image to build on with --base IMAGE or --framework FW (see `ds01 image create --help`)",
         ));
     }
+    let base = ask("Base image to build on (e.g. ubuntu:24.04): ", |line| {
+        line.parse::<ImageRef>().map_err(|e| e.to_string())
+    })?;
+    let pip = ask(
+        "pip packages to install (space-separated, Enter for none): ",
+        |line| {
+            line.split_whitespace()
+                .map(|p| PipRequirement::parse(p).map_err(|e| e.to_string()))
+                .collect()
+        },
+    )?;
+    Ok(Answers { base, pip })
+}
+
+/// Asks until `parse` accepts the answer; end of input gives up.
+fn ask<T>(question: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, CliError> {
     loop {
-        eprint!("Base image to build on (e.g. ubuntu:24.04): ");
+        eprint!("{question}");
         std::io::stderr().flush().map_err(CliError::write)?;
         let mut line = String::new();
         let read = std::io::stdin()
@@ -297,10 +324,10 @@ fn prompt_base(ctx: &Context) -> Result<ImageRef, CliError> {
             .read_line(&mut line)
             .map_err(|e| CliError::failure("could not read the answer", e))?;
         if read == 0 {
-            return Err(CliError::usage("no base image given"));
+            return Err(CliError::usage("no answer given; nothing was created"));
         }
-        match line.trim().parse::<ImageRef>() {
-            Ok(image) => return Ok(image),
+        match parse(line.trim()) {
+            Ok(value) => return Ok(value),
             Err(e) => eprintln!("{e}"),
         }
     }
