@@ -343,3 +343,38 @@ fn missing_images_and_containers_fail_with_a_hint() {
         .clone();
     assert!(listed.is_empty());
 }
+
+/// `doctor` reports each check as one JSON object; a configured but missing catalog fails it.
+#[test]
+fn doctor_reports_every_check() {
+    let env = TestEnv::new("doctor");
+    env.system_config("catalog = \"/nonexistent/ml_images.repo\"\n");
+    let out = env.ds01().args(["doctor", "--json"]).assert().code(1);
+    let checks = json_lines(&out.get_output().stdout);
+    let check = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no {name} check in {checks:?}"))
+            .clone()
+    };
+    assert_eq!(check("engine")["ok"], true);
+    assert!(check("engine")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("API 1."));
+    assert_eq!(check("engine access")["ok"], true);
+    assert!(check("storage driver")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Docker"));
+    assert!(check("disk space")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("GiB free"));
+    assert_eq!(check("catalog")["ok"], false);
+    assert!(check("catalog")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/ml_images.repo"));
+}
