@@ -261,6 +261,38 @@ fn update_rebuilds_only_a_changed_spec() {
     assert_eq!(unchanged["rebuilt"], false);
     assert_eq!(unchanged["id"], id);
 
+    // A changed spec is rebuilt; the fixture has no pip, so the build fails, and the image
+    // built before stays as it was.
+    env.ds01()
+        .args([
+            "--as",
+            &who,
+            "image",
+            "update",
+            "cliupd",
+            "--add",
+            "requests>=2",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("building ds01-"))
+        .stderr(contains("last lines of the build log"));
+    let still = docker(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        &format!("ds01-{uid}/cliupd:latest"),
+    ]);
+    assert_eq!(still, id);
+    env.ds01()
+        .args([
+            "--as", &who, "image", "update", "cliupd", "--remove", "requests", "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(contains("\"rebuilt\":false"));
+
     let shown = env
         .ds01()
         .args(["--as", &who, "image", "show", "cliupd", "--json"])
