@@ -30,10 +30,12 @@ scripts/fixture-images.sh
 step "Release build"
 run cargo build --release -p ds01-cli
 
+made=()
 cleanup() {
   step "Clean up"
   run "$DS01" --as "$WHO" container remove "$NAME" --force || true
   run "$DS01" --as "$WHO" image delete "$NAME" --force || true
+  [ "${#made[@]}" -eq 0 ] || rm -rf "${made[@]}"
 }
 trap cleanup EXIT
 
@@ -43,6 +45,7 @@ trap cleanup EXIT
 hard_kib=$(ulimit -H -l)
 if [ "$hard_kib" != unlimited ] && [ -z "${DS01_SYSTEM_CONFIG:-}" ]; then
   DS01_SYSTEM_CONFIG=$(mktemp)
+  made+=("$DS01_SYSTEM_CONFIG")
   printf 'memlock = "%sk"\n' "$hard_kib" >"$DS01_SYSTEM_CONFIG"
   export DS01_SYSTEM_CONFIG
   echo "note: locked memory is capped at ${hard_kib} KiB here; using $DS01_SYSTEM_CONFIG:" >&2
@@ -50,7 +53,11 @@ if [ "$hard_kib" != unlimited ] && [ -z "${DS01_SYSTEM_CONFIG:-}" ]; then
 fi
 
 # The image spec and Dockerfile of a user root acts for live under the state directory.
-export DS01_STATE_DIR="${DS01_STATE_DIR:-$(mktemp -d)}"
+if [ -z "${DS01_STATE_DIR:-}" ]; then
+  DS01_STATE_DIR=$(mktemp -d)
+  made+=("$DS01_STATE_DIR")
+fi
+export DS01_STATE_DIR
 
 step "Build the user's image, with the account baked in"
 run "$DS01" --as "$WHO" image create "$NAME" --base "$BASE" --json
