@@ -26,6 +26,7 @@ use ds01_dockerfile::{
     CatalogEntry, CatalogError, EnvName, EnvValue, ImageName, ImageRef, ImageSpec, Login,
     PipRequirement, Tag, UseCase, ARG_GROUP_ID, ARG_USERNAME, ARG_USER_ID,
 };
+use ds01_engine::accounts::check_account;
 use ds01_engine::labels::{self as container_labels, parse_extra_label};
 use ds01_engine::{
     ByteSize, ContainerName, ContainerOptions, ContainerSpec, GpuRequest, Identity, Provenance,
@@ -1238,6 +1239,60 @@ proptest! {
     }
 }
 
+/// Lines of an image's `/etc/passwd` or `/etc/group`: the account ds01 looks for, near
+/// misses of it, other accounts, garbage. Images are built by users, so these are outside
+/// text as much as a command line is.
+fn account_file(lines: &'static [&'static str]) -> BoxedStrategy<String> {
+    let line = prop_oneof![
+        4 => prop::sample::select(lines).prop_map(str::to_owned),
+        4 => mutated(prop::sample::select(lines).prop_map(str::to_owned)),
+        1 => hostile(30),
+        1 => any::<String>(),
+    ];
+    prop::collection::vec(line, 0..6)
+        .prop_map(|lines| lines.join("\n"))
+        .boxed()
+}
+
+const PASSWD_LINES: &[&str] = &[
+    "h-baker:x:1722830498:1722800513::/home/h-baker:/bin/bash",
+    "root:x:0:0:root:/root:/bin/bash",
+    "ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash",
+    "h-baker:x:1000:1000::/home/h-baker:/bin/sh",
+];
+const GROUP_LINES: &[&str] = &["root:x:0:", "h-baker:x:1722800513:", "users:x:100:h-baker"];
+
+proptest! {
+    #![proptest_config(cases(10_000))]
+
+    #[test]
+    fn image_account_files(passwd in account_file(PASSWD_LINES), group in account_file(GROUP_LINES)) {
+        let who = Identity::new("h.baker@hertie-school.lan", 1_722_830_498, 1_722_800_513).unwrap();
+        match check_account(&passwd, &group, &who) {
+            Ok(()) => {
+                // Accepted only if the first well-formed entry with the UID (the one NSS
+                // returns; lines whose IDs are not numbers are skipped) is the account
+                // exactly as ds01 sets it up.
+                let fields = |line: &str| line.split(':').map(str::to_owned).collect::<Vec<_>>();
+                let account = passwd.lines().map(fields).find(|f| {
+                    f.len() >= 7
+                        && f[3].parse::<u32>().is_ok()
+                        && f[2].parse::<u32>() == Ok(who.uid())
+                });
+                let f = account.ok_or_else(|| TestCaseError::fail("no entry has the UID"))?;
+                prop_assert_eq!(f[0].as_str(), who.username().as_str());
+                prop_assert_eq!(f[3].parse::<u32>(), Ok(who.gid()));
+                prop_assert_eq!(f[5].clone(), format!("/home/{}", who.username()));
+                let has_group = group.lines().map(fields).any(|g| {
+                    g.len() >= 3 && g[2].parse::<u32>() == Ok(who.gid())
+                });
+                prop_assert!(has_group);
+            }
+            Err(reason) => prop_assert!(!reason.trim().is_empty()),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties: rendering, spec files, catalog rows
 // ---------------------------------------------------------------------------------------------
@@ -1360,6 +1415,7 @@ fn refusal_messages(input: &str) -> Vec<(&'static str, String)> {
         r.err().map(|e| (what, e.to_string()))
     }
     let catalog = pinned_catalog();
+    let who = Identity::new("alice", 1000, 1000).unwrap();
     [
         message("Username::from_login", Username::from_login(input)),
         message("Username::parse", Username::parse(input)),
@@ -1383,6 +1439,22 @@ fn refusal_messages(input: &str) -> Vec<(&'static str, String)> {
         message(
             "Identity::parse_spec (login)",
             Identity::parse_spec(&format!("{input}:1000:1000")),
+        ),
+        message(
+            "check_account (account name in /etc/passwd)",
+            check_account(
+                &format!("{input}:x:1000:1000::/home/x:/bin/sh"),
+                "x:x:1000:",
+                &who,
+            ),
+        ),
+        message(
+            "check_account (home in /etc/passwd)",
+            check_account(
+                &format!("alice:x:1000:1000::{input}:/bin/sh"),
+                "x:x:1000:",
+                &who,
+            ),
         ),
     ]
     .into_iter()
