@@ -4,8 +4,9 @@ use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::identity::Identity;
+use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveContainerOptionsBuilder};
 use ds01_dockerfile::{build_context, labels as image_labels, ImageSpec};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
@@ -45,15 +46,57 @@ impl Engine {
         progress: &mut dyn ProgressSink,
         interrupt: impl Future<Output = ()>,
     ) -> Result<BuiltImage> {
+        let tag = spec.name.image_ref(who.uid()).to_string();
+        let mut journal = Journal::try_acquire(who.uid(), &format!("build-{tag}"));
+        if let Journal::Busy = journal {
+            return Err(EngineError::InvalidOption(format!(
+                "another ds01 command is building {tag} right now; wait for it to finish"
+            )));
+        }
+        // The classic builder's step containers carry none of our labels: a build that died
+        // with the daemon is known only by the IDs this journal recorded.
+        let dead_steps: Vec<String> = journal.leftover().into_iter().skip(1).collect();
+        self.remove_dead_steps(&dead_steps, progress).await?;
         let mut created = Created::new();
+        journal.start(created.operation());
         let outcome = tokio::select! {
-            result = self.build_steps(who, spec, options, progress, &mut created) => result,
+            result = self.build_steps(who, spec, options, progress, &mut created, &mut journal) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
-        if outcome.is_err() {
-            created.roll_back(self.docker()).await;
+        let clean = match &outcome {
+            Ok(_) => true,
+            Err(_) => created.roll_back(self.docker()).await.1,
+        };
+        if clean {
+            journal.clear();
         }
         outcome
+    }
+
+    async fn remove_dead_steps(
+        &self,
+        ids: &[String],
+        progress: &mut dyn ProgressSink,
+    ) -> Result<()> {
+        let force = RemoveContainerOptionsBuilder::default().force(true).build();
+        for id in ids {
+            match self
+                .docker()
+                .remove_container(id, Some(force.clone()))
+                .await
+            {
+                Ok(()) => progress.report(Progress::Stage(format!(
+                    "removed build container {id} left by an interrupted build"
+                ))),
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => {
+                    return Err(e).context(|| {
+                        format!("removing build container {id} left by an interrupted build")
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn build_steps(
@@ -63,6 +106,7 @@ impl Engine {
         options: &BuildOptions,
         progress: &mut dyn ProgressSink,
         created: &mut Created,
+        journal: &mut Journal,
     ) -> Result<BuiltImage> {
         let context = build_context(spec);
         let sha = context.dockerfile_sha256().to_owned();
@@ -104,6 +148,10 @@ impl Engine {
             }
             if let Some(text) = info.stream {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if let Some(id) = line.trim().strip_prefix("---> Running in ") {
+                        journal.append(id.trim());
+                        created.container(id.trim());
+                    }
                     if tail.len() == LOG_TAIL_LINES {
                         tail.pop_front();
                     }

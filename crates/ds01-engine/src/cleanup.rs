@@ -38,6 +38,20 @@ impl Created {
         }
     }
 
+    /// The resources of an earlier, dead operation, to be found by its label.
+    pub(crate) fn of_dead_operation(operation: &str) -> Self {
+        Created {
+            operation: operation.to_owned(),
+            containers: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+
+    /// This call's operation ID.
+    pub(crate) fn operation(&self) -> &str {
+        &self.operation
+    }
+
     /// The label pair that marks this call's resources.
     pub(crate) fn operation_label(&self) -> (String, String) {
         (OPERATION_LABEL.to_owned(), self.operation.clone())
@@ -56,40 +70,50 @@ impl Created {
         self.containers.retain(|c| c != id);
     }
 
-    /// Removes everything recorded, containers first (they pin their images). Errors are
-    /// logged, not returned: the caller is already reporting the failure that matters.
-    pub(crate) async fn roll_back(mut self, docker: &Docker) {
-        self.find_by_label(docker).await;
+    /// Removes everything recorded or labelled with this operation, containers first (they
+    /// pin their images). Returns how many resources were removed and whether everything is
+    /// gone for sure; errors are logged, not returned, since the caller is already
+    /// reporting the failure that matters.
+    pub(crate) async fn roll_back(mut self, docker: &Docker) -> (usize, bool) {
+        let mut complete = self.find_by_label(docker).await;
+        let mut removed = 0;
         let force = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
         for id in self.containers.iter().rev() {
-            if let Err(e) = docker.remove_container(id, Some(force.clone())).await {
-                if !crate::error::is_not_found(&e) {
+            match docker.remove_container(id, Some(force.clone())).await {
+                Ok(()) => removed += 1,
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => {
+                    complete = false;
                     tracing::warn!("could not remove container {id} while rolling back: {e}");
                 }
             }
         }
         // By ID and forced: a freshly committed image may carry our tag; removing the ID
-        // removes that tag with it. No other container can use an image this young.
+        // removes that tag with it. Only containers of this operation could use it.
         let force_image = RemoveImageOptionsBuilder::default().force(true).build();
         for id in self.images.iter().rev() {
-            if let Err(e) = docker
+            match docker
                 .remove_image(id, Some(force_image.clone()), None)
                 .await
             {
-                if !crate::error::is_not_found(&e) {
+                Ok(_) => removed += 1,
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => {
+                    complete = false;
                     tracing::warn!("could not remove image {id} while rolling back: {e}");
                 }
             }
         }
+        (removed, complete)
     }
 }
 
 impl Created {
     /// Adds what carries this call's operation label but was never recorded.
-    async fn find_by_label(&mut self, docker: &Docker) {
+    async fn find_by_label(&mut self, docker: &Docker) -> bool {
         let filter = HashMap::from([(
             "label".to_owned(),
             vec![format!("{OPERATION_LABEL}={}", self.operation)],
@@ -98,20 +122,28 @@ impl Created {
             .all(true)
             .filters(&filter)
             .build();
-        if let Ok(found) = docker.list_containers(Some(containers)).await {
-            for id in found.into_iter().filter_map(|c| c.id) {
-                if !self.containers.contains(&id) {
-                    self.containers.push(id);
+        let mut complete = true;
+        match docker.list_containers(Some(containers)).await {
+            Ok(found) => {
+                for id in found.into_iter().filter_map(|c| c.id) {
+                    if !self.containers.contains(&id) {
+                        self.containers.push(id);
+                    }
                 }
             }
+            Err(_) => complete = false,
         }
         let images = ListImagesOptionsBuilder::default().filters(&filter).build();
-        if let Ok(found) = docker.list_images(Some(images)).await {
-            for image in found {
-                if !self.images.contains(&image.id) {
-                    self.images.push(image.id);
+        match docker.list_images(Some(images)).await {
+            Ok(found) => {
+                for image in found {
+                    if !self.images.contains(&image.id) {
+                        self.images.push(image.id);
+                    }
                 }
             }
+            Err(_) => complete = false,
         }
+        complete
     }
 }

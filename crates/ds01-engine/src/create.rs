@@ -8,8 +8,8 @@ use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance, UserSetup};
 use crate::error::{is_conflict, is_not_found, Context, EngineError, Result};
 use crate::identity::Identity;
+use crate::journal::Journal;
 use crate::labels;
-use crate::lock::NameLock;
 use crate::names::ContainerName;
 use crate::options::ContainerOptions;
 use crate::progress::{Progress, ProgressSink};
@@ -71,17 +71,23 @@ impl Engine {
     ) -> Result<CreatedContainer> {
         request.options.validate()?;
         let docker_name = request.name.docker_name(who.uid());
-        let lock = NameLock::try_acquire(who.uid(), &docker_name);
-        if let NameLock::Busy = lock {
+        let mut journal = Journal::try_acquire(who.uid(), &docker_name);
+        if let Journal::Busy = journal {
             return Err(exists(&docker_name, &request.name));
         }
         let mut created = Created::new();
+        let dead_runs = journal.leftover();
+        journal.start(created.operation());
         let outcome = tokio::select! {
-            result = self.create_steps(who, request, progress, &mut created, lock.held()) => result,
+            result = self.create_steps(who, request, progress, &mut created, journal.held(), &dead_runs) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
-        if outcome.is_err() {
-            created.roll_back(self.docker()).await;
+        let clean = match &outcome {
+            Ok(_) => true,
+            Err(_) => created.roll_back(self.docker()).await.1,
+        };
+        if clean {
+            journal.clear();
         }
         outcome
     }
@@ -93,6 +99,7 @@ impl Engine {
         progress: &mut dyn ProgressSink,
         created: &mut Created,
         name_locked: bool,
+        dead_runs: &[String],
     ) -> Result<CreatedContainer> {
         let docker = self.docker();
         // No separate "does the name exist" look-up: creating under the final name is the
@@ -102,7 +109,7 @@ impl Engine {
             .local_image(&request.image, request.pull_if_missing, progress)
             .await?;
         if name_locked {
-            self.clear_dead_run(&docker_name, &request.image, progress)
+            self.clear_dead_run(&docker_name, &request.image, dead_runs, progress)
                 .await?;
         }
 
@@ -293,16 +300,35 @@ impl Engine {
 }
 
 impl Engine {
-    /// Removes what a dead run left under this name: its setup container and its committed
-    /// per-container image. Only called with the name lock held, when no live ds01 process
-    /// on this host can own them.
+    /// Removes what a dead run left under this name. Only called with the name's journal
+    /// held, when no live ds01 process on this host can own such things. The journal names
+    /// the dead run's operation, whose label finds everything it made, even a container
+    /// whose creation answer was lost. Without a journal (a reboot wiped it), a setup
+    /// container under the name and an unused per-container image are still recognisable.
     async fn clear_dead_run(
         &self,
         docker_name: &str,
         image: &ImageRef,
+        dead_runs: &[String],
         progress: &mut dyn ProgressSink,
     ) -> Result<()> {
         let docker = self.docker();
+        for operation in dead_runs {
+            let (removed, complete) = Created::of_dead_operation(operation)
+                .roll_back(docker)
+                .await;
+            if removed > 0 {
+                progress.report(Progress::Stage(format!(
+                    "removed {removed} container(s)/image(s) left by an interrupted run"
+                )));
+            }
+            if !complete {
+                return Err(EngineError::InvalidOption(format!(
+                    "an interrupted earlier run left containers or images under {docker_name} that could not be removed; see `docker ps -a --filter label={}={operation}`",
+                    crate::cleanup::OPERATION_LABEL
+                )));
+            }
+        }
         if let Ok(found) = docker.inspect_container(docker_name, None).await {
             let container_labels = found.config.as_ref().and_then(|c| c.labels.clone());
             if labels::get(&container_labels, setup::SETUP_ROLE.0) == Some(setup::SETUP_ROLE.1) {

@@ -62,6 +62,23 @@ pub enum EngineError {
         /// The path given.
         path: PathBuf,
     },
+    /// The engine stopped answering in the middle of a call (daemon stopped or crashed).
+    #[error("the Docker engine stopped answering while {action}: {source}\n  check that it runs again (`docker info`), then run the same command again: ds01 removes what this run left")]
+    EngineGone {
+        /// What ds01 was doing.
+        action: String,
+        /// The transport error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The engine's storage ran out of space.
+    #[error("the Docker engine ran out of disk space while {action}: {message}\n  nothing of this run was kept; free space (`docker system df` shows what uses it) or ask your admin, then retry")]
+    DiskFull {
+        /// What ds01 was doing.
+        action: String,
+        /// The engine's message.
+        message: String,
+    },
     /// A user-supplied option was refused.
     #[error("{0}")]
     InvalidOption(String),
@@ -145,9 +162,28 @@ pub(crate) trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, bollard::errors::Error> {
     fn context(self, action: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| EngineError::Docker {
-            action: action(),
-            source,
+        use bollard::errors::Error as E;
+        self.map_err(|source| match source {
+            E::HyperLegacyError { .. }
+            | E::HyperResponseError { .. }
+            | E::IOError { .. }
+            | E::RequestTimeoutError
+            | E::SocketNotFoundError(_) => EngineError::EngineGone {
+                action: action(),
+                source,
+            },
+            E::DockerResponseServerError { ref message, .. }
+                if message.contains("no space left on device") =>
+            {
+                EngineError::DiskFull {
+                    action: action(),
+                    message: message.clone(),
+                }
+            }
+            source => EngineError::Docker {
+                action: action(),
+                source,
+            },
         })
     }
 }
