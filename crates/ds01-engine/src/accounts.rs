@@ -61,7 +61,7 @@ pub fn check_account(passwd: &str, group: &str, who: &Identity) -> Result<(), St
             return Err(format!(
                 "UID {} belongs to `{}`, not `{name}`",
                 who.uid(),
-                e.name
+                crate::error::shown(e.name)
             ))
         }
         Some(e) if e.gid != who.gid() => {
@@ -72,7 +72,10 @@ pub fn check_account(passwd: &str, group: &str, who: &Identity) -> Result<(), St
             ))
         }
         Some(e) if e.home != home => {
-            return Err(format!("`{name}` has home {}, not {home}", e.home))
+            return Err(format!(
+                "`{name}` has home {}, not {home}",
+                crate::error::shown(e.home)
+            ))
         }
         Some(_) => {}
     }

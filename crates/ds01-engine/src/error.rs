@@ -153,6 +153,24 @@ pub enum EngineError {
     Catalog(#[from] ds01_dockerfile::CatalogError),
 }
 
+/// Shows outside text in a message with control characters escaped, so that a hostile name
+/// (or an image's `/etc/passwd`) cannot drive the user's terminal.
+pub(crate) fn shown(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escape =
+                c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
+            let mut out: Vec<char> = Vec::new();
+            if escape {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+            out
+        })
+        .collect()
+}
+
 /// Shorthand for results of engine flows.
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
 

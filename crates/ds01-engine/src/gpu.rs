@@ -37,7 +37,7 @@ pub struct GpuRequestError(String);
 impl FromStr for GpuRequest {
     type Err = GpuRequestError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || GpuRequestError(s.to_owned());
+        let err = || GpuRequestError(crate::error::shown(s));
         if s == "all" {
             return Ok(GpuRequest::All);
         }

@@ -41,6 +41,9 @@ pub enum IdentityError {
         /// The caller's real UID.
         caller: u32,
     },
+    /// The IDs cannot be those of an image account (GID 0, or the reserved 4294967295).
+    #[error(transparent)]
+    Ids(#[from] ds01_dockerfile::IdentityError),
     /// UID 0 is never a container user: root inside is not what ds01 hands out.
     #[error("ds01 creates containers for user accounts, not for root (UID 0); use --as LOGIN:UID:GID to act for a user")]
     Root,
@@ -56,6 +59,9 @@ impl Identity {
             return Err(IdentityError::Root);
         }
         let username = Username::from_login(login)?;
+        // The account must be one an image can carry: checked here, once, so that every
+        // later use (build args, setup) can rely on it.
+        ds01_dockerfile::UserIdentity::new(uid, gid, username.clone())?;
         Ok(Identity {
             login: login.to_owned(),
             uid,
@@ -67,7 +73,7 @@ impl Identity {
     /// Parses `LOGIN:UID:GID`. The IDs are taken from the right, so a login holding `:` is
     /// still split correctly (and then refused by the username rules, with that reason).
     pub fn parse_spec(spec: &str) -> Result<Self, IdentityError> {
-        let bad = || IdentityError::BadSpec(spec.to_owned());
+        let bad = || IdentityError::BadSpec(crate::error::shown(spec));
         let mut parts = spec.rsplitn(3, ':');
         let gid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let uid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
@@ -166,5 +172,17 @@ mod tests {
             Identity::parse_spec("root:0:0"),
             Err(IdentityError::Root)
         ));
+        for bad_ids in [
+            "alice:1000:0",
+            "alice:4294967295:1000",
+            "alice:1000:4294967295",
+        ] {
+            assert!(
+                matches!(Identity::parse_spec(bad_ids), Err(IdentityError::Ids(_))),
+                "{bad_ids}"
+            );
+        }
+        let err = Identity::parse_spec("\u{1b}[2J").unwrap_err().to_string();
+        assert!(!err.contains('\u{1b}'), "{err}");
     }
 }

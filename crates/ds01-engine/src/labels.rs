@@ -1,7 +1,7 @@
 //! The labels ds01 puts on containers. The keys are DS01's and AIME MLC's own, so that
 //! containers made by either tool show up in the other.
 
-use crate::error::{EngineError, Result};
+use crate::error::{shown, EngineError, Result};
 use std::collections::HashMap;
 
 /// `aime.mlc`: the owner's raw login. MLC lists a user's containers by this label.
@@ -74,7 +74,8 @@ const DS01_OWN: [&str; 7] = [
 pub fn parse_extra_label(pair: &str) -> Result<(String, String)> {
     let Some((key, value)) = pair.split_once('=') else {
         return Err(EngineError::InvalidOption(format!(
-            "label `{pair}` has no `=`; write it as KEY=VALUE"
+            "label `{}` has no `=`; write it as KEY=VALUE",
+            shown(pair)
         )));
     };
     let key_ok = !key.is_empty()
@@ -83,7 +84,8 @@ pub fn parse_extra_label(pair: &str) -> Result<(String, String)> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/'));
     if !key_ok {
         return Err(EngineError::InvalidOption(format!(
-            "label key `{key}` may hold only letters, digits, `.`, `-`, `_` and `/`"
+            "label key `{}` may hold only letters, digits, `.`, `-`, `_` and `/`",
+            shown(key)
         )));
     }
     if key == MLC || key.starts_with("aime.mlc.") || DS01_OWN.contains(&key) {

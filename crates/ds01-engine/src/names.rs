@@ -33,7 +33,7 @@ impl ContainerName {
     pub fn new(name: &str) -> Result<Self, ContainerNameError> {
         let fail = |reason| {
             Err(ContainerNameError {
-                name: name.to_owned(),
+                name: crate::error::shown(name),
                 reason,
             })
         };

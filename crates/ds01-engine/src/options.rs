@@ -29,7 +29,8 @@ impl FromStr for ByteSize {
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
             EngineError::InvalidOption(format!(
-                "`{s}` is not a size; write a number with an optional unit b, k, m or g (e.g. 16g)"
+                "`{}` is not a size; write a number with an optional unit b, k, m or g (e.g. 16g)",
+                crate::error::shown(s)
             ))
         };
         let lower = s.trim().to_ascii_lowercase();
@@ -141,7 +142,8 @@ impl ContainerOptions {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
             if !ok {
                 return Err(EngineError::InvalidOption(format!(
-                    "cgroup parent `{parent}` may hold only letters, digits, `-`, `_`, `.` and `/`"
+                    "cgroup parent `{}` may hold only letters, digits, `-`, `_`, `.` and `/`",
+                    crate::error::shown(parent)
                 )));
             }
         }
