@@ -45,6 +45,40 @@ fn hard_memlock_limit() -> Option<u64> {
     hard.parse::<u64>().ok().map(|bytes| bytes / 1024)
 }
 
+/// A test user `test.user<uid>@example.lan` (GID = UID); at [`LDAP_UID`] the LDAP identity
+/// of the issue.
+pub fn test_user(uid: u32) -> ds01_engine::Identity {
+    match uid {
+        LDAP_UID => ds01_engine::Identity::new(LDAP_LOGIN, LDAP_UID, LDAP_GID).unwrap(),
+        _ => ds01_engine::Identity::new(&format!("test.user{uid}@example.lan"), uid, uid).unwrap(),
+    }
+}
+
+/// A create request for a container `name` from a custom `image`, labelled for `sweeper`,
+/// with options this host can start.
+pub fn custom_request(
+    name: &str,
+    image: &ImageRef,
+    sweeper: &Sweeper,
+) -> ds01_engine::CreateRequest {
+    ds01_engine::CreateRequest {
+        name: ds01_engine::ContainerName::new(name).unwrap(),
+        image: image.clone(),
+        provenance: ds01_engine::Provenance::Custom(image.to_string()),
+        pull_if_missing: false,
+        options: host_options(),
+        resource_labels: vec![sweeper.label()],
+    }
+}
+
+/// Build options that label the image for `sweeper`.
+pub fn labelled_build(sweeper: &Sweeper) -> ds01_engine::BuildOptions {
+    ds01_engine::BuildOptions {
+        no_cache: false,
+        resource_labels: vec![sweeper.label()],
+    }
+}
+
 /// Connects to the engine, failing the test loudly when there is none: engine tests never
 /// skip.
 pub async fn engine() -> Engine {

@@ -1,42 +1,17 @@
 //! Builds and everyday container operations on a real engine.
 
 use ds01_dockerfile::{AptPackage, Base, ImageName, ImageRef, ImageSpec};
-use ds01_engine::{
-    BuildOptions, ContainerName, CreateRequest, EngineError, Identity, Progress, Provenance, Scope,
-    UserSetup,
-};
+use ds01_engine::{ContainerName, EngineError, Progress, Scope, UserSetup};
 use ds01_tests::*;
 use std::future::pending;
 use std::os::unix::fs::MetadataExt;
-
-fn identity(uid: u32) -> Identity {
-    Identity::new(&format!("life.user{uid}@example.lan"), uid, uid).unwrap()
-}
-
-fn request(name: &str, image: &ImageRef, sweeper: &Sweeper) -> CreateRequest {
-    CreateRequest {
-        name: ContainerName::new(name).unwrap(),
-        image: image.clone(),
-        provenance: Provenance::Custom(image.to_string()),
-        pull_if_missing: false,
-        options: host_options(),
-        resource_labels: vec![sweeper.label()],
-    }
-}
-
-fn build_options(sweeper: &Sweeper) -> BuildOptions {
-    BuildOptions {
-        no_cache: false,
-        resource_labels: vec![sweeper.label()],
-    }
-}
 
 #[tokio::test]
 async fn a_failed_rebuild_keeps_the_earlier_image_and_reports_the_log() {
     let sweeper = Sweeper::new("rebuild-fails");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN12).await;
-    let who = identity(2001);
+    let who = test_user(2001);
     let mut spec = ImageSpec::new(
         ImageName::parse("t-rebuild").unwrap(),
         Base::Custom { image: base },
@@ -51,7 +26,7 @@ async fn a_failed_rebuild_keeps_the_earlier_image_and_reports_the_log() {
         .build_image(
             &who,
             &spec,
-            &build_options(&sweeper),
+            &labelled_build(&sweeper),
             &mut progress,
             pending(),
         )
@@ -77,7 +52,7 @@ async fn a_failed_rebuild_keeps_the_earlier_image_and_reports_the_log() {
 
     spec.add_apt(AptPackage::parse("ds01-no-such-package").unwrap());
     let err = engine
-        .build_image(&who, &spec, &build_options(&sweeper), &mut (), pending())
+        .build_image(&who, &spec, &labelled_build(&sweeper), &mut (), pending())
         .await
         .unwrap_err();
     match &err {
@@ -97,11 +72,11 @@ async fn users_see_and_touch_only_their_own_containers() {
     let sweeper = Sweeper::new("ownership");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let (alice, bob) = (identity(2002), identity(2003));
+    let (alice, bob) = (test_user(2002), test_user(2003));
     engine
         .create_container(
             &alice,
-            &request("t-own", &base, &sweeper),
+            &custom_request("t-own", &base, &sweeper),
             &mut (),
             pending(),
         )
@@ -110,7 +85,7 @@ async fn users_see_and_touch_only_their_own_containers() {
     engine
         .create_container(
             &bob,
-            &request("t-own-bob", &base, &sweeper),
+            &custom_request("t-own-bob", &base, &sweeper),
             &mut (),
             pending(),
         )
@@ -174,7 +149,7 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
     let sweeper = Sweeper::new("lifecycle");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN12).await;
-    let who = identity(2004);
+    let who = test_user(2004);
     let workspace = tempfile::tempdir().unwrap();
     std::os::unix::fs::chown(workspace.path(), Some(2004), Some(2004)).unwrap();
     let image = {
@@ -183,12 +158,12 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
             Base::Custom { image: base },
         );
         let built = engine
-            .build_image(&who, &spec, &build_options(&sweeper), &mut (), pending())
+            .build_image(&who, &spec, &labelled_build(&sweeper), &mut (), pending())
             .await
             .unwrap();
         built.image.parse::<ImageRef>().unwrap()
     };
-    let mut req = request("t-life", &image, &sweeper);
+    let mut req = custom_request("t-life", &image, &sweeper);
     req.options.workspace = Some(workspace.path().to_owned());
     let created = engine
         .create_container(&who, &req, &mut (), pending())
@@ -258,7 +233,7 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
     engine
         .create_container(
             &who,
-            &request("t-life-2", &image, &sweeper),
+            &custom_request("t-life-2", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -285,11 +260,11 @@ async fn a_committed_image_in_use_by_another_container_is_kept() {
     let sweeper = Sweeper::new("image-in-use");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(2005);
+    let who = test_user(2005);
     let first = engine
         .create_container(
             &who,
-            &request("t-inuse", &base, &sweeper),
+            &custom_request("t-inuse", &base, &sweeper),
             &mut (),
             pending(),
         )
@@ -301,7 +276,7 @@ async fn a_committed_image_in_use_by_another_container_is_kept() {
     let second = engine
         .create_container(
             &who,
-            &request("t-inuse-2", &committed, &sweeper),
+            &custom_request("t-inuse-2", &committed, &sweeper),
             &mut (),
             pending(),
         )

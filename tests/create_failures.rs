@@ -3,30 +3,13 @@
 
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use ds01_dockerfile::ImageRef;
-use ds01_engine::{
-    ContainerName, CreateRequest, Engine, EngineError, Identity, Progress, Provenance, UserSetup,
-};
+use ds01_engine::{Engine, EngineError, Progress, UserSetup};
 use ds01_tests::*;
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::future::pending;
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-fn identity(uid: u32) -> Identity {
-    Identity::new(&format!("fail.user{uid}@example.lan"), uid, uid).unwrap()
-}
-
-fn request(name: &str, image: &ImageRef, sweeper: &Sweeper) -> CreateRequest {
-    CreateRequest {
-        name: ContainerName::new(name).unwrap(),
-        image: image.clone(),
-        provenance: Provenance::Custom(image.to_string()),
-        pull_if_missing: false,
-        options: host_options(),
-        resource_labels: vec![sweeper.label()],
-    }
-}
 
 /// Builds a small derived image from raw Dockerfile text (the test's own, labelled).
 async fn derived_image(
@@ -85,8 +68,8 @@ async fn a_failing_setup_script_is_reported_and_cleaned_up() {
     .await;
     let err = engine
         .create_container(
-            &identity(1003),
-            &request("t-fail-setup", &image, &sweeper),
+            &test_user(1003),
+            &custom_request("t-fail-setup", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -119,8 +102,8 @@ async fn the_sparse_file_guard_refuses_the_commit() {
     .await;
     let err = engine
         .create_container(
-            &identity(1004),
-            &request("t-fail-guard", &image, &sweeper),
+            &test_user(1004),
+            &custom_request("t-fail-guard", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -142,8 +125,8 @@ async fn a_taken_name_is_refused_without_touching_the_existing_container() {
     let sweeper = Sweeper::new("fail-conflict");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(1005);
-    let req = request("t-conflict", &base, &sweeper);
+    let who = test_user(1005);
+    let req = custom_request("t-conflict", &base, &sweeper);
     let first = engine
         .create_container(&who, &req, &mut (), pending())
         .await
@@ -167,8 +150,8 @@ async fn of_two_concurrent_creates_exactly_one_wins() {
     let sweeper = Sweeper::new("fail-race");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(1006);
-    let req = request("t-race", &base, &sweeper);
+    let who = test_user(1006);
+    let req = custom_request("t-race", &base, &sweeper);
     let (mut quiet_a, mut quiet_b) = ((), ());
     let (a, b) = tokio::join!(
         engine.create_container(&who, &req, &mut quiet_a, pending()),
@@ -191,8 +174,8 @@ async fn interrupted_at(stage: &'static str, name: &str, uid: u32) {
     let sweeper = Sweeper::new(name);
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(uid);
-    let req = request(name, &base, &sweeper);
+    let who = test_user(uid);
+    let req = custom_request(name, &base, &sweeper);
     let signal = Arc::new(Notify::new());
     let notifier = signal.clone();
     let mut progress = move |event: Progress| {
@@ -233,7 +216,7 @@ async fn labels_claiming_an_absent_user_are_not_trusted() {
     let sweeper = Sweeper::new("lying-labels");
     let engine = engine().await;
     fixture(&engine, DEBIAN12).await;
-    let who = identity(1009);
+    let who = test_user(1009);
     // What DS01's image-create produced when built without build args (bug B1).
     let dockerfile = format!(
         "FROM {DEBIAN12}\nLABEL aime.mlc.DS01_HAS_USER_SETUP=true aime.mlc.DS01_USER_ID=1009 \
@@ -250,7 +233,7 @@ async fn labels_claiming_an_absent_user_are_not_trusted() {
     let created = engine
         .create_container(
             &who,
-            &request("t-lying", &image, &sweeper),
+            &custom_request("t-lying", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -268,8 +251,8 @@ async fn a_missing_image_says_how_to_get_one() {
     let image: ImageRef = "ds01-1010/never-built:latest".parse().unwrap();
     let err = engine
         .create_container(
-            &identity(1010),
-            &request("t-missing", &image, &sweeper),
+            &test_user(1010),
+            &custom_request("t-missing", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -286,7 +269,7 @@ async fn a_setup_container_left_by_a_dead_run_does_not_block_the_retry() {
     let sweeper = Sweeper::new("dead-run");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(1013);
+    let who = test_user(1013);
     // What a ds01 run killed mid-setup leaves: a setup container under the final name.
     let (k, v) = sweeper.label();
     let leftover = ContainerCreateBody {
@@ -316,7 +299,7 @@ async fn a_setup_container_left_by_a_dead_run_does_not_block_the_retry() {
     let created = engine
         .create_container(
             &who,
-            &request("t-dead-run", &base, &sweeper),
+            &custom_request("t-dead-run", &base, &sweeper),
             &mut progress,
             pending(),
         )

@@ -3,29 +3,11 @@
 
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec};
 use ds01_engine::{
-    BuildOptions, ContainerName, CreateRequest, CreatedContainer, Engine, Identity, Provenance,
-    UserSetup, VerdictCache,
+    BuildOptions, ContainerName, CreatedContainer, Engine, Identity, Provenance, UserSetup,
+    VerdictCache,
 };
 use ds01_tests::*;
 use std::future::pending;
-
-fn identity(uid: u32) -> Identity {
-    match uid {
-        LDAP_UID => Identity::new(LDAP_LOGIN, LDAP_UID, LDAP_GID).unwrap(),
-        _ => Identity::new(&format!("test.user{uid}@example.lan"), uid, uid).unwrap(),
-    }
-}
-
-fn request(name: &str, image: &ImageRef, sweeper: &Sweeper) -> CreateRequest {
-    CreateRequest {
-        name: ContainerName::new(name).unwrap(),
-        image: image.clone(),
-        provenance: Provenance::Custom(image.to_string()),
-        pull_if_missing: false,
-        options: host_options(),
-        resource_labels: vec![sweeper.label()],
-    }
-}
 
 async fn build(
     engine: &Engine,
@@ -100,12 +82,12 @@ async fn baked_flow_at_uid_1000_on_debian12() {
     let sweeper = Sweeper::new("baked-1000");
     let engine = engine().await;
     fixture(&engine, DEBIAN12).await;
-    let who = identity(1000);
+    let who = test_user(1000);
     let image = build(&engine, &who, DEBIAN12, "t-baked-1000", &sweeper).await;
     let created = engine
         .create_container(
             &who,
-            &request("t-baked-1000", &image, &sweeper),
+            &custom_request("t-baked-1000", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -121,7 +103,7 @@ async fn baked_flow_at_the_ldap_uid_on_debian11() {
     let sweeper = Sweeper::new("baked-ldap");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
-    let who = identity(LDAP_UID);
+    let who = test_user(LDAP_UID);
     let image = build(&engine, &who, DEBIAN11, "t-baked-ldap", &sweeper).await;
     let grown = image_size(&engine, &image.to_string()).await
         - image_size(&engine, &base.to_string()).await;
@@ -129,7 +111,7 @@ async fn baked_flow_at_the_ldap_uid_on_debian11() {
     let created = engine
         .create_container(
             &who,
-            &request("t-baked-ldap", &image, &sweeper),
+            &custom_request("t-baked-ldap", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -143,11 +125,11 @@ async fn commit_flow(base_name: &str, uid: u32, container: &str, expect_sudo: bo
     let sweeper = Sweeper::new(container);
     let engine = engine().await;
     let base = fixture(&engine, base_name).await;
-    let who = identity(uid);
+    let who = test_user(uid);
     let created = engine
         .create_container(
             &who,
-            &request(container, &base, &sweeper),
+            &custom_request(container, &base, &sweeper),
             &mut (),
             pending(),
         )
@@ -203,8 +185,8 @@ async fn catalog_flow_resolves_through_a_fixture_catalog() {
     let entry = catalog
         .resolve("Pytorch", Some("9.9.9"), "CUDA_AMPERE")
         .unwrap();
-    let who = identity(1001);
-    let mut req = request("t-catalog", &entry.image, &sweeper);
+    let who = test_user(1001);
+    let mut req = custom_request("t-catalog", &entry.image, &sweeper);
     req.provenance = Provenance::Catalog {
         framework: entry.framework.clone(),
         version: entry.version.clone(),
@@ -241,7 +223,7 @@ async fn a_verified_account_is_cached_by_image_id() {
         .await
         .with_verdict_cache(VerdictCache::new(cache_dir.path()));
     fixture(&engine, DEBIAN12).await;
-    let who = identity(1011);
+    let who = test_user(1011);
     let image = build(&engine, &who, DEBIAN12, "t-verdict", &sweeper).await;
     let cached = || {
         std::fs::read_dir(cache_dir.path())
@@ -252,7 +234,7 @@ async fn a_verified_account_is_cached_by_image_id() {
     let first = engine
         .create_container(
             &who,
-            &request("t-verdict-1", &image, &sweeper),
+            &custom_request("t-verdict-1", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -263,7 +245,7 @@ async fn a_verified_account_is_cached_by_image_id() {
     let second = engine
         .create_container(
             &who,
-            &request("t-verdict-2", &image, &sweeper),
+            &custom_request("t-verdict-2", &image, &sweeper),
             &mut (),
             pending(),
         )
@@ -272,11 +254,11 @@ async fn a_verified_account_is_cached_by_image_id() {
     assert_eq!(second.user_setup, UserSetup::Baked);
     check_inside(&engine, &who, &second, true).await;
     // Another account on the same image is not covered by that verdict.
-    let other = identity(1012);
+    let other = test_user(1012);
     let third = engine
         .create_container(
             &other,
-            &request("t-verdict-3", &image, &sweeper),
+            &custom_request("t-verdict-3", &image, &sweeper),
             &mut (),
             pending(),
         )

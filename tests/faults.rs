@@ -12,8 +12,8 @@
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec, Login};
 use ds01_engine::{
-    BuildOptions, BuiltImage, ContainerName, CreateRequest, CreatedContainer, Engine, EngineError,
-    Identity, Progress, Provenance, UserSetup,
+    BuildOptions, BuiltImage, CreateRequest, CreatedContainer, Engine, EngineError, Identity,
+    Progress, UserSetup,
 };
 use ds01_tests::*;
 use std::collections::BTreeSet;
@@ -393,21 +393,6 @@ fn assert_clear(err: &EngineError, names: &str) {
     );
 }
 
-fn identity(uid: u32) -> Identity {
-    Identity::new(&format!("fault.user{uid}@example.lan"), uid, uid).unwrap()
-}
-
-fn request(name: &str, image: &ImageRef, sweeper: &Sweeper) -> CreateRequest {
-    CreateRequest {
-        name: ContainerName::new(name).unwrap(),
-        image: image.clone(),
-        provenance: Provenance::Custom(image.to_string()),
-        pull_if_missing: false,
-        options: host_options(),
-        resource_labels: vec![sweeper.label()],
-    }
-}
-
 fn spec(name: &str) -> ImageSpec {
     ImageSpec::new(
         ImageName::parse(name).unwrap(),
@@ -476,7 +461,7 @@ async fn build_killed(test: &str, uid: u32, check_containers: bool) {
     let daemon = Daemon::start(test, None);
     let sweeper = Sweeper::new(test);
     let engine = daemon.engine().await;
-    let who = identity(uid);
+    let who = test_user(uid);
     let earlier = build(&engine, &who, &spec("thesis"), &sweeper, &mut ())
         .await
         .unwrap();
@@ -560,9 +545,9 @@ async fn create_killed(
     let daemon = Daemon::start(test, None);
     let sweeper = Sweeper::new(test);
     let engine = daemon.engine().await;
-    let who = identity(uid);
+    let who = test_user(uid);
     let base: ImageRef = base.parse().unwrap();
-    let req = request(test, &base, &sweeper);
+    let req = custom_request(test, &base, &sweeper);
     let docker_name = req.name.docker_name(uid);
     let (_, before) = inventory(&engine).await;
 
@@ -638,9 +623,9 @@ async fn a_full_disk_during_the_commit_is_reported_not_hung() {
     let daemon = Daemon::start("disk", Some("600m"));
     let sweeper = Sweeper::new("t-fault-disk");
     let engine = daemon.engine().await;
-    let who = identity(2005);
+    let who = test_user(2005);
     let base: ImageRef = DEBIAN11.parse().unwrap();
-    let req = request("t-fault-disk", &base, &sweeper);
+    let req = custom_request("t-fault-disk", &base, &sweeper);
     let (_, before) = inventory(&engine).await;
 
     // Once the setup has run, everything left on the data root's tmpfs is taken.

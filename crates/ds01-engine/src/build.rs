@@ -63,14 +63,7 @@ impl Engine {
             result = self.build_steps(who, spec, options, progress, &mut created, &mut journal) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
-        let clean = match &outcome {
-            Ok(_) => true,
-            Err(_) => created.roll_back(self.docker()).await.1,
-        };
-        if clean {
-            journal.clear();
-        }
-        outcome
+        created.settle(outcome, &mut journal, self.docker()).await
     }
 
     async fn remove_dead_steps(
@@ -108,9 +101,9 @@ impl Engine {
         created: &mut Created,
         journal: &mut Journal,
     ) -> Result<BuiltImage> {
+        let tag = &spec.name.image_ref(who.uid()).to_string();
         let context = build_context(spec);
         let sha = context.dockerfile_sha256().to_owned();
-        let tag = spec.name.image_ref(who.uid()).to_string();
         // Without a user block the Dockerfile declares no such ARGs, and the engine would
         // warn that they went unused.
         let build_args: HashMap<String, String> = if spec.user.bake {
@@ -124,7 +117,7 @@ impl Engine {
         labels.insert(op_key, op_value);
         let build_options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
-            .t(&tag)
+            .t(tag)
             .rm(true)
             .forcerm(true)
             .nocache(options.no_cache)
@@ -139,12 +132,12 @@ impl Engine {
             let info = match item {
                 Ok(info) => info,
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    return Err(build_failed(&tag, error, tail))
+                    return Err(build_failed(tag, error, tail))
                 }
                 Err(e) => return Err(e).context(|| format!("building {tag}")),
             };
             if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                return Err(build_failed(&tag, error, tail));
+                return Err(build_failed(tag, error, tail));
             }
             if let Some(text) = info.stream {
                 for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -162,11 +155,11 @@ impl Engine {
         }
         let image = self
             .docker()
-            .inspect_image(&tag)
+            .inspect_image(tag)
             .await
             .context(|| format!("inspecting the built image {tag}"))?;
         Ok(BuiltImage {
-            image: tag,
+            image: tag.to_owned(),
             id: image.id.unwrap_or_default(),
             spec_sha256: sha,
         })

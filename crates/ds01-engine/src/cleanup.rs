@@ -70,6 +70,24 @@ impl Created {
         self.containers.retain(|c| c != id);
     }
 
+    /// Ends a call: a failed one is rolled back, and the journal is emptied once nothing of
+    /// the call can be left (success, or a rollback that reached the engine for everything).
+    pub(crate) async fn settle<T>(
+        self,
+        outcome: crate::error::Result<T>,
+        journal: &mut crate::journal::Journal,
+        docker: &Docker,
+    ) -> crate::error::Result<T> {
+        let clean = match &outcome {
+            Ok(_) => true,
+            Err(_) => self.roll_back(docker).await.1,
+        };
+        if clean {
+            journal.clear();
+        }
+        outcome
+    }
+
     /// Removes everything recorded or labelled with this operation, containers first (they
     /// pin their images). Returns how many resources were removed and whether everything is
     /// gone for sure; errors are logged, not returned, since the caller is already

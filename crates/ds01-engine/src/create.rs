@@ -82,14 +82,7 @@ impl Engine {
             result = self.create_steps(who, request, progress, &mut created, journal.held(), &dead_runs) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
-        let clean = match &outcome {
-            Ok(_) => true,
-            Err(_) => created.roll_back(self.docker()).await.1,
-        };
-        if clean {
-            journal.clear();
-        }
-        outcome
+        created.settle(outcome, &mut journal, self.docker()).await
     }
 
     async fn create_steps(
