@@ -1,0 +1,88 @@
+//! Running a command in a user's container, as the user or as root.
+
+use crate::client::Engine;
+use crate::error::{Context, EngineError, Result};
+use crate::identity::Identity;
+use crate::lifecycle::is_running;
+use crate::names::ContainerName;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use futures_util::StreamExt;
+
+/// What a command run in a container printed and returned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExecOutput {
+    /// Exit status.
+    pub status: i64,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Engine {
+    /// Runs `command` (no shell) in the running container as `who`, or as root with
+    /// `as_root`, and collects its output.
+    pub async fn exec(
+        &self,
+        who: &Identity,
+        name: &ContainerName,
+        command: &[String],
+        as_root: bool,
+    ) -> Result<ExecOutput> {
+        let found = self.owned_container(who, name).await?;
+        let docker_name = name.docker_name(who.uid());
+        if !is_running(&found) {
+            return Err(EngineError::InvalidOption(format!(
+                "container {docker_name} is not running; start it with `ds01 container start {name}`"
+            )));
+        }
+        let user = if as_root {
+            "0:0".to_owned()
+        } else {
+            format!("{}:{}", who.uid(), who.gid())
+        };
+        let exec = self
+            .docker()
+            .create_exec(
+                &docker_name,
+                CreateExecOptions {
+                    cmd: Some(command.to_vec()),
+                    user: Some(user),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context(|| format!("running a command in {docker_name}"))?;
+        let mut out = ExecOutput {
+            status: -1,
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        if let StartExecResults::Attached { mut output, .. } = self
+            .docker()
+            .start_exec(&exec.id, None)
+            .await
+            .context(|| format!("running a command in {docker_name}"))?
+        {
+            while let Some(chunk) = output.next().await {
+                match chunk.context(|| format!("reading output from {docker_name}"))? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        out.stderr.push_str(&String::from_utf8_lossy(&message))
+                    }
+                    other => out
+                        .stdout
+                        .push_str(&String::from_utf8_lossy(&other.into_bytes())),
+                }
+            }
+        }
+        let inspected = self
+            .docker()
+            .inspect_exec(&exec.id)
+            .await
+            .context(|| format!("reading the exit status in {docker_name}"))?;
+        out.status = inspected.exit_code.unwrap_or(-1);
+        Ok(out)
+    }
+}

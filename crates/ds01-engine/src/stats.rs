@@ -1,0 +1,75 @@
+//! One resource-use sample of a user's running containers.
+
+use crate::client::Engine;
+use crate::error::{Context, Result};
+use crate::identity::Identity;
+use crate::lifecycle::Scope;
+use bollard::query_parameters::StatsOptionsBuilder;
+use futures_util::TryStreamExt;
+
+/// A running container's resource use, from one stats sample.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ContainerStats {
+    /// The display name.
+    pub name: String,
+    /// CPU use in percent of one CPU.
+    pub cpu_percent: f64,
+    /// Memory in use, bytes.
+    pub memory_bytes: u64,
+    /// Memory limit, bytes.
+    pub memory_limit_bytes: u64,
+    /// Number of processes.
+    pub pids: u64,
+}
+
+impl Engine {
+    /// One stats sample for each of the user's running containers.
+    pub async fn stats(&self, who: &Identity) -> Result<Vec<ContainerStats>> {
+        let mut all = Vec::new();
+        for c in self.list_containers(Scope::User(who)).await? {
+            if c.state != "running" {
+                continue;
+            }
+            let options = StatsOptionsBuilder::default()
+                .stream(false)
+                .one_shot(false)
+                .build();
+            let Some(s) = self
+                .docker()
+                .stats(&c.id, Some(options))
+                .try_next()
+                .await
+                .context(|| format!("reading stats of {}", c.docker_name))?
+            else {
+                continue;
+            };
+            let cpu_now = s.cpu_stats.as_ref();
+            let cpu_before = s.precpu_stats.as_ref();
+            let total = |c: Option<&bollard::models::ContainerCpuStats>| {
+                c.and_then(|c| c.cpu_usage.as_ref())
+                    .and_then(|u| u.total_usage)
+                    .unwrap_or(0)
+            };
+            let system = |c: Option<&bollard::models::ContainerCpuStats>| {
+                c.and_then(|c| c.system_cpu_usage).unwrap_or(0)
+            };
+            let cpus = cpu_now.and_then(|c| c.online_cpus).unwrap_or(1) as f64;
+            let cpu_delta = total(cpu_now).saturating_sub(total(cpu_before)) as f64;
+            let sys_delta = system(cpu_now).saturating_sub(system(cpu_before)) as f64;
+            let cpu_percent = if sys_delta > 0.0 {
+                cpu_delta / sys_delta * cpus * 100.0
+            } else {
+                0.0
+            };
+            let memory = s.memory_stats.as_ref();
+            all.push(ContainerStats {
+                name: c.name,
+                cpu_percent,
+                memory_bytes: memory.and_then(|m| m.usage).unwrap_or(0),
+                memory_limit_bytes: memory.and_then(|m| m.limit).unwrap_or(0),
+                pids: s.pids_stats.and_then(|p| p.current).unwrap_or(0),
+            });
+        }
+        Ok(all)
+    }
+}
