@@ -113,8 +113,8 @@ impl Engine {
         };
         let mut labels: HashMap<String, String> = options.resource_labels.iter().cloned().collect();
         labels.insert(image_labels::SPEC_SHA256.into(), sha.clone());
-        let (op_key, op_value) = created.operation_label();
-        labels.insert(op_key, op_value);
+        // No operation label on the image: a build that completes is the user's new image,
+        // which a rollback racing with the final answer must never take for debris.
         let build_options = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag)

@@ -8,6 +8,7 @@ use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance, UserSetup};
 use crate::error::{is_conflict, is_not_found, Context, EngineError, Result};
 use crate::identity::Identity;
+use crate::interrupt::Interrupt;
 use crate::journal::Journal;
 use crate::labels;
 use crate::names::ContainerName;
@@ -59,9 +60,9 @@ pub struct CreatedContainer {
 }
 
 impl Engine {
-    /// Creates `who`'s container (not started). `interrupt` is raced against the flow, e.g.
-    /// `tokio::signal::ctrl_c()`: when it fires first, everything made so far is removed and
-    /// [`EngineError::Interrupted`] returned.
+    /// Creates `who`'s container (not started). `interrupt` is a signal such as
+    /// `tokio::signal::ctrl_c()`: once it fires, the flow stops at the next safe point,
+    /// everything made so far is removed and [`EngineError::Interrupted`] returned.
     pub async fn create_container(
         &self,
         who: &Identity,
@@ -78,10 +79,19 @@ impl Engine {
         let mut created = Created::new();
         let dead_runs = journal.leftover();
         journal.start(created.operation());
-        let outcome = tokio::select! {
-            result = self.create_steps(who, request, progress, &mut created, journal.held(), &dead_runs) => result,
-            () = interrupt => Err(EngineError::Interrupted),
-        };
+        let interrupt = std::pin::pin!(interrupt);
+        let mut interrupt = Interrupt::new(interrupt);
+        let dead_runs = journal.held().then_some(dead_runs.as_slice());
+        let outcome = self
+            .create_steps(
+                who,
+                request,
+                progress,
+                &mut created,
+                dead_runs,
+                &mut interrupt,
+            )
+            .await;
         created.settle(outcome, &mut journal, self.docker()).await
     }
 
@@ -91,17 +101,18 @@ impl Engine {
         request: &CreateRequest,
         progress: &mut dyn ProgressSink,
         created: &mut Created,
-        name_locked: bool,
-        dead_runs: &[String],
+        dead_runs: Option<&[String]>,
+        interrupt: &mut Interrupt<'_, impl Future<Output = ()>>,
     ) -> Result<CreatedContainer> {
         let docker = self.docker();
         // No separate "does the name exist" look-up: creating under the final name is the
         // check (409), and it cannot race.
         let docker_name = request.name.docker_name(who.uid());
         let base = self
-            .local_image(&request.image, request.pull_if_missing, progress)
+            .local_image(&request.image, request.pull_if_missing, progress, interrupt)
             .await?;
-        if name_locked {
+        if let Some(dead_runs) = dead_runs {
+            interrupt.check()?;
             self.clear_dead_run(&docker_name, &request.image, dead_runs, progress)
                 .await?;
         }
@@ -115,6 +126,7 @@ impl Engine {
                 )));
                 let image = request.image.to_string();
                 let spec = self.spec(who, request, &image, UserSetup::Baked);
+                interrupt.check()?;
                 let id = self.create_final(created, &spec, &docker_name).await?;
                 let image_id = base.id.as_deref().unwrap_or_default();
                 let verdict = match self.verdicts() {
@@ -164,6 +176,7 @@ impl Engine {
         let (op_key, op_value) = created.operation_label();
         setup_labels.insert(op_key, op_value);
         setup_labels.insert(labels::MANAGED.into(), "true".into());
+        interrupt.check()?;
         let setup_id = setup::run_setup(
             docker,
             created,
@@ -171,10 +184,12 @@ impl Engine {
             &request.image,
             &docker_name,
             setup_labels.clone(),
+            interrupt,
         )
         .await?;
         let target = setup::commit_target(&request.image, &docker_name)?;
         progress.report(Progress::Stage(format!("committing {target}")));
+        interrupt.check()?;
         setup::commit_setup(
             docker,
             created,
@@ -188,6 +203,7 @@ impl Engine {
 
         let image = target.to_string();
         let spec = self.spec(who, request, &image, UserSetup::Committed);
+        interrupt.check()?;
         let id = self.create_final(created, &spec, &docker_name).await?;
         if let Err(reason) = verify_container(docker, &id, who).await? {
             return Err(EngineError::UserMismatch { image, reason });
@@ -255,6 +271,7 @@ impl Engine {
         image: &ImageRef,
         pull_if_missing: bool,
         progress: &mut dyn ProgressSink,
+        interrupt: &mut Interrupt<'_, impl Future<Output = ()>>,
     ) -> Result<ImageInspect> {
         let docker = self.docker();
         let reference = image.to_string();
@@ -275,16 +292,19 @@ impl Engine {
             .from_image(pulled.repository())
             .tag(pulled.tag().or(pulled.digest()).unwrap_or("latest"))
             .build();
-        if let Err(e) = docker
-            .create_image(Some(options), None, None)
-            .try_collect::<Vec<_>>()
-            .await
-        {
-            return Err(EngineError::ImageNotFound {
-                image: reference,
-                hint: format!(" locally, and pulling it failed ({e}); ask your admin to load it"),
-            });
-        }
+        let pull = async {
+            docker
+                .create_image(Some(options), None, None)
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| EngineError::ImageNotFound {
+                    image: reference.clone(),
+                    hint: format!(
+                        " locally, and pulling it failed ({e}); ask your admin to load it"
+                    ),
+                })
+        };
+        interrupt.race(pull).await?;
         docker
             .inspect_image(&pulled.to_string())
             .await

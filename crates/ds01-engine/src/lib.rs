@@ -45,6 +45,7 @@ mod gpu;
 mod guard;
 mod identity;
 mod install;
+mod interrupt;
 mod journal;
 pub mod labels;
 mod lifecycle;

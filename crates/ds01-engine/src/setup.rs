@@ -6,6 +6,7 @@ use crate::cleanup::Created;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
 use crate::identity::Identity;
+use crate::interrupt::Interrupt;
 use crate::labels;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
@@ -46,6 +47,7 @@ pub(crate) async fn run_setup(
     base: &ImageRef,
     docker_name: &str,
     labels: HashMap<String, String>,
+    interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
 ) -> Result<String> {
     let mut labels = labels;
     labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
@@ -78,11 +80,12 @@ pub(crate) async fn run_setup(
         Err(e) => return Err(e).context(|| format!("creating setup container from {base}")),
     };
     created.container(&id);
+    interrupt.check()?;
     docker
         .start_container(&id, None)
         .await
         .context(|| format!("starting setup container {docker_name}"))?;
-    let status = wait_for_exit(docker, &id).await?;
+    let status = interrupt.race(wait_for_exit(docker, &id)).await?;
     let log = logs(docker, &id).await?;
     if status != 0 || !log.contains(USER_SETUP_DONE) {
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
