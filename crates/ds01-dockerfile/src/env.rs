@@ -1,9 +1,6 @@
 //! Environment variables baked into an image with `ENV`.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::validated_text::validated_text;
 
 /// Longest value accepted, so a spec cannot carry a whole file in an `ENV` line.
 const MAX_VALUE_LEN: usize = 4096;
@@ -115,34 +112,8 @@ impl EnvValue {
     }
 }
 
-macro_rules! string_serde {
-    ($ty:ty) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $ty {
-            type Err = EnvError;
-            fn from_str(s: &str) -> Result<Self, EnvError> {
-                Self::parse(s)
-            }
-        }
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-string_serde!(EnvName);
-string_serde!(EnvValue);
+validated_text!(EnvName, EnvError);
+validated_text!(EnvValue, EnvError);
 
 #[cfg(test)]
 mod tests {

@@ -44,6 +44,7 @@ mod reference;
 mod render;
 mod spec;
 mod user_setup;
+mod validated_text;
 
 pub use base::{AimeBase, Base};
 pub use catalog::{Catalog, CatalogEntry, CatalogError};

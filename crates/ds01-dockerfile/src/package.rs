@@ -5,10 +5,7 @@
 //! either refused (`;`, `|`, `$`, spaces, newlines) or, for the few characters valid specs need
 //! (`<`, `>`, `[`, `*`), quoted when rendered.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use crate::validated_text::validated_text;
 
 /// Why a package spec was refused. The message names the value and what to write instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -333,34 +330,8 @@ fn validate_version_clause(clause: &str) -> Result<(), String> {
     }
 }
 
-macro_rules! string_serde {
-    ($ty:ty) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $ty {
-            type Err = PackageError;
-            fn from_str(s: &str) -> Result<Self, PackageError> {
-                Self::parse(s)
-            }
-        }
-        impl Serialize for $ty {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                Self::parse(&text).map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-string_serde!(PipRequirement);
-string_serde!(AptPackage);
+validated_text!(PipRequirement, PackageError);
+validated_text!(AptPackage, PackageError);
 
 #[cfg(test)]
 mod tests {
@@ -472,7 +443,7 @@ mod tests {
 
     #[test]
     fn serde_validates() {
-        #[derive(Deserialize, Serialize)]
+        #[derive(serde::Deserialize, serde::Serialize)]
         struct Holder {
             pip: Vec<PipRequirement>,
             apt: Vec<AptPackage>,
