@@ -71,6 +71,20 @@ pub fn custom_request(
     }
 }
 
+/// Creates `who`'s container `name` from `image` (labelled for `sweeper`), uninterrupted.
+pub async fn create(
+    engine: &Engine,
+    who: &ds01_engine::Identity,
+    name: &str,
+    image: &ImageRef,
+    sweeper: &Sweeper,
+) -> ds01_engine::Result<ds01_engine::CreatedContainer> {
+    let request = custom_request(name, image, sweeper);
+    engine
+        .create_container(who, &request, &mut (), std::future::pending())
+        .await
+}
+
 /// Build options that label the image for `sweeper`.
 pub fn labelled_build(sweeper: &Sweeper) -> ds01_engine::BuildOptions {
     ds01_engine::BuildOptions {

@@ -73,22 +73,10 @@ async fn users_see_and_touch_only_their_own_containers() {
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
     let (alice, bob) = (test_user(2002), test_user(2003));
-    engine
-        .create_container(
-            &alice,
-            &custom_request("t-own", &base, &sweeper),
-            &mut (),
-            pending(),
-        )
+    create(&engine, &alice, "t-own", &base, &sweeper)
         .await
         .unwrap();
-    engine
-        .create_container(
-            &bob,
-            &custom_request("t-own-bob", &base, &sweeper),
-            &mut (),
-            pending(),
-        )
+    create(&engine, &bob, "t-own-bob", &base, &sweeper)
         .await
         .unwrap();
 
@@ -230,13 +218,7 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
     assert!(running.to_string().contains("is running"), "{running}");
     engine.stop_container(&who, &name).await.unwrap();
     // A second container from the same image: removing the first must not touch the image.
-    engine
-        .create_container(
-            &who,
-            &custom_request("t-life-2", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    create(&engine, &who, "t-life-2", &image, &sweeper)
         .await
         .unwrap();
     assert!(engine
@@ -261,25 +243,13 @@ async fn a_committed_image_in_use_by_another_container_is_kept() {
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
     let who = test_user(2005);
-    let first = engine
-        .create_container(
-            &who,
-            &custom_request("t-inuse", &base, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let first = create(&engine, &who, "t-inuse", &base, &sweeper)
         .await
         .unwrap();
     assert_eq!(first.user_setup, UserSetup::Committed);
     // The per-container image carries the verified user: another container can bake from it.
     let committed: ImageRef = first.image.parse().unwrap();
-    let second = engine
-        .create_container(
-            &who,
-            &custom_request("t-inuse-2", &committed, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let second = create(&engine, &who, "t-inuse-2", &committed, &sweeper)
         .await
         .unwrap();
     assert_eq!(second.user_setup, UserSetup::Baked);

@@ -230,13 +230,7 @@ async fn labels_claiming_an_absent_user_are_not_trusted() {
         &sweeper,
     )
     .await;
-    let created = engine
-        .create_container(
-            &who,
-            &custom_request("t-lying", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let created = create(&engine, &who, "t-lying", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Committed);

@@ -84,13 +84,7 @@ async fn baked_flow_at_uid_1000_on_debian12() {
     fixture(&engine, DEBIAN12).await;
     let who = test_user(1000);
     let image = build(&engine, &who, DEBIAN12, "t-baked-1000", &sweeper).await;
-    let created = engine
-        .create_container(
-            &who,
-            &custom_request("t-baked-1000", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let created = create(&engine, &who, "t-baked-1000", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Baked);
@@ -108,13 +102,7 @@ async fn baked_flow_at_the_ldap_uid_on_debian11() {
     let grown = image_size(&engine, &image.to_string()).await
         - image_size(&engine, &base.to_string()).await;
     assert!(grown < 5 << 20, "the baked image grew by {grown} bytes");
-    let created = engine
-        .create_container(
-            &who,
-            &custom_request("t-baked-ldap", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let created = create(&engine, &who, "t-baked-ldap", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Baked);
@@ -126,13 +114,7 @@ async fn commit_flow(base_name: &str, uid: u32, container: &str, expect_sudo: bo
     let engine = engine().await;
     let base = fixture(&engine, base_name).await;
     let who = test_user(uid);
-    let created = engine
-        .create_container(
-            &who,
-            &custom_request(container, &base, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let created = create(&engine, &who, container, &base, &sweeper)
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Committed);
@@ -231,37 +213,19 @@ async fn a_verified_account_is_cached_by_image_id() {
             .unwrap_or(0)
     };
     assert_eq!(cached(), 0);
-    let first = engine
-        .create_container(
-            &who,
-            &custom_request("t-verdict-1", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let first = create(&engine, &who, "t-verdict-1", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(first.user_setup, UserSetup::Baked);
     assert_eq!(cached(), 1, "the verified account is remembered");
-    let second = engine
-        .create_container(
-            &who,
-            &custom_request("t-verdict-2", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let second = create(&engine, &who, "t-verdict-2", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(second.user_setup, UserSetup::Baked);
     check_inside(&engine, &who, &second, true).await;
     // Another account on the same image is not covered by that verdict.
     let other = test_user(1012);
-    let third = engine
-        .create_container(
-            &other,
-            &custom_request("t-verdict-3", &image, &sweeper),
-            &mut (),
-            pending(),
-        )
+    let third = create(&engine, &other, "t-verdict-3", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(third.user_setup, UserSetup::Committed);
