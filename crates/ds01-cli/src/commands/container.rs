@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ds01_dockerfile::{Catalog, ImageName, ImageRef, PipRequirement};
+use ds01_dockerfile::{ImageName, ImageRef, PipRequirement};
 use ds01_engine::{
     labels::parse_extra_label, ByteSize, ContainerName, ContainerOptions, CreateRequest,
     GpuRequest, Provenance, Scope,
@@ -275,20 +275,21 @@ async fn choose_image(
         ));
     }
     if let Some(framework) = &args.framework {
-        let path = args.catalog.as_ref().unwrap_or(&ctx.config.catalog);
-        let catalog = Catalog::load(path).map_err(|e| CliError::msg(e.to_string()))?;
-        let arch = args.arch.as_deref().unwrap_or(&ctx.config.architecture);
-        let entry = catalog
-            .resolve(framework, args.version.as_deref(), arch)
-            .map_err(|e| CliError::msg(e.to_string()))?;
+        let (entry, arch) = super::catalog::lookup(
+            ctx,
+            args.catalog.as_ref(),
+            framework,
+            args.version.as_deref(),
+            args.arch.as_deref(),
+        )?;
         return Ok((
-            entry.image.clone(),
+            entry.image,
             Provenance::Catalog {
-                framework: entry.framework.clone(),
-                version: entry.version.clone(),
+                framework: entry.framework,
+                version: entry.version,
             },
             true,
-            Some(arch.to_owned()),
+            Some(arch),
         ));
     }
     let own = ImageName::parse(args.name.as_str())

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 use clap::{Args, Subcommand};
 use ds01_dockerfile::{
-    build_context, defaults, labels, AimeBase, AptPackage, Base, Catalog, ImageName, ImageRef,
-    ImageSpec, Login, PipRequirement,
+    build_context, defaults, labels, AimeBase, AptPackage, Base, ImageName, ImageRef, ImageSpec,
+    Login, PipRequirement,
 };
 use ds01_engine::{BuildOptions, EngineError};
 use serde_json::json;
@@ -276,13 +276,8 @@ fn catalog_base(
     version: Option<&str>,
     arch: Option<&str>,
 ) -> Result<Base, CliError> {
-    let path = catalog.unwrap_or(&ctx.config.catalog);
-    let catalog = Catalog::load(path).map_err(|e| CliError::msg(e.to_string()))?;
-    let arch = arch.unwrap_or(&ctx.config.architecture);
-    let entry = catalog
-        .resolve(framework, version, arch)
-        .map_err(|e| CliError::msg(e.to_string()))?;
-    let base = AimeBase::from_catalog(entry, arch).map_err(|e| CliError::msg(e.to_string()))?;
+    let (entry, arch) = super::catalog::lookup(ctx, catalog, framework, version, arch)?;
+    let base = AimeBase::from_catalog(&entry, &arch).map_err(|e| CliError::msg(e.to_string()))?;
     Ok(Base::Aime(base))
 }
 

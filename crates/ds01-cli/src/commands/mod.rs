@@ -1,5 +1,6 @@
 //! One module per noun; each turns its arguments into an [`ExitStatus`] or a [`CliError`].
 
+pub mod catalog;
 pub mod container;
 pub mod doctor;
 pub mod image;
