@@ -13,7 +13,9 @@ Examples:
   ds01 container open thesis
   ds01 username sanitize h.baker@hertie-school.lan
 
-Configuration (later wins): /etc/ds01/config.toml, ~/.config/ds01/config.toml, flags.
+ds01 is a client of the ds01d service, which runs your containers as your own account
+and applies the server's policy. It finds the service at $DS01_SOCKET, else `socket` in
+/etc/ds01/config.toml, else /run/ds01/ds01.sock.
 
 Exit status:
   0  success
@@ -60,10 +62,11 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
 
-    /// Act for another user, given as LOGIN:UID:GID (root only)
+    /// Act for another user: LOGIN, or LOGIN:UID:GID for an account this host does not
+    /// know (root and the admin group only; ds01d checks)
     #[arg(
         long = "as",
-        value_name = "LOGIN:UID:GID",
+        value_name = "LOGIN",
         global = true,
         help_heading = "Global options"
     )]
@@ -78,7 +81,7 @@ pub enum Command {
     Container(ContainerArgs),
     /// Map LDAP login names to container account and systemd slice names
     Username(UsernameArgs),
-    /// Check that the Docker engine, its storage and the configuration are usable
+    /// Check that the ds01 service, the Docker engine behind it and its storage are usable
     Doctor,
     /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)
     Completions {

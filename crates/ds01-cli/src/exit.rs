@@ -5,6 +5,8 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
+use ds01_api::{ApiError, ErrorCode};
+
 /// How `ds01` ends. The numbers are part of the interface: scripts test them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -14,6 +16,8 @@ pub enum ExitStatus {
     Failure,
     /// The command line was wrong; nothing was done.
     Usage,
+    /// A command run in a container ended with this status (`container exec`).
+    Code(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -22,6 +26,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::from(0),
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Usage => ExitCode::from(2),
+            ExitStatus::Code(n) => ExitCode::from(n),
         }
     }
 }
@@ -117,20 +122,53 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<ds01_engine::EngineError> for CliError {
-    fn from(err: ds01_engine::EngineError) -> Self {
-        // Engine messages are written for users and already carry their cause.
-        Self::msg(err.to_string())
+impl From<ApiError> for CliError {
+    /// The service's words, and the hint that fits this command line: the service names
+    /// no flags, so the one place that knows them adds them.
+    fn from(err: ApiError) -> Self {
+        let mut message = err.message.clone();
+        if let Some(hint) = hint(&err) {
+            message.push_str("\n  ");
+            message.push_str(&hint);
+        }
+        Self::msg(message)
     }
 }
 
-impl From<ds01_engine::IdentityError> for CliError {
-    fn from(err: ds01_engine::IdentityError) -> Self {
-        match err {
-            ds01_engine::IdentityError::BadSpec(_) | ds01_engine::IdentityError::Root => {
-                Self::usage(format!("--as: {err}"))
-            }
-            other => Self::msg(other.to_string()),
+fn hint(err: &ApiError) -> Option<String> {
+    let name = err.subject.as_deref().map(ds01_api::shown);
+    let name = name.as_deref().unwrap_or("NAME");
+    let m = err.message.as_str();
+    Some(match err.code {
+        ErrorCode::ContainerExists => {
+            format!("pick another name, or remove it with `ds01 container remove {name}`")
         }
-    }
+        ErrorCode::NotFound if m.starts_with("no container") => {
+            "`ds01 container list` shows yours".into()
+        }
+        ErrorCode::NotFound if m.starts_with("no image spec") => {
+            format!("create it with `ds01 image create {name}`")
+        }
+        ErrorCode::NotFound if m.starts_with("no image given") => {
+            format!("build it with `ds01 image create {name}`, or pass --image IMAGE or --framework FW")
+        }
+        ErrorCode::NotFound if m.starts_with("image") => {
+            "`ds01 image list` shows yours; build one with `ds01 image create NAME`".into()
+        }
+        ErrorCode::ImageExists => format!(
+            "change it with `ds01 image update {name}` or delete it with `ds01 image delete {name}`"
+        ),
+        ErrorCode::ImageInUse => "remove those containers first, or pass --force".into(),
+        ErrorCode::Invalid if m.ends_with("is not running") => {
+            format!("start it with `ds01 container start {name}`")
+        }
+        ErrorCode::Invalid if m.ends_with("is running") => {
+            format!("stop it first (`ds01 container stop {name}`) or pass --force")
+        }
+        ErrorCode::EngineUnavailable => {
+            "the Docker engine behind ds01d is not answering; `ds01 doctor` shows more, your admin can fix it".into()
+        }
+        ErrorCode::Limit => "`ds01 limits` shows your limits".into(),
+        _ => return None,
+    })
 }

@@ -1,12 +1,11 @@
 //! `ds01`: parse the command line, run one command, turn the outcome into an exit status.
 
 mod cli;
+mod client;
 mod commands;
-mod config;
 mod context;
 mod exit;
 mod output;
-mod store;
 
 use std::process::ExitCode;
 

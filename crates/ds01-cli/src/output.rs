@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use ds01_engine::{Progress, ProgressSink};
+use ds01_api::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -142,8 +142,9 @@ impl Drop for ProgressView {
     }
 }
 
-impl ProgressSink for ProgressView {
-    fn report(&mut self, event: Progress) {
+impl ProgressView {
+    /// Shows one progress event.
+    pub fn report(&mut self, event: Progress) {
         match (&self.bar, event) {
             (Some(bar), Progress::Stage(stage)) => {
                 bar.set_prefix(stage);

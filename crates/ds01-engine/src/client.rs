@@ -1,5 +1,7 @@
 //! The connection to the Docker engine.
 
+use std::path::PathBuf;
+
 use crate::error::{EngineError, Result};
 use crate::verdicts::VerdictCache;
 use bollard::Docker;
@@ -22,7 +24,12 @@ pub struct Engine {
     docker: Docker,
     host: String,
     verdicts: Option<VerdictCache>,
+    state_dir: PathBuf,
 }
+
+/// Where journals live unless [`Engine::with_state_dir`] says otherwise: root's, never a
+/// directory any local user could create first (such as one under `/tmp`).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ds01";
 
 impl Engine {
     /// Connects the way the `docker` CLI does: `DOCKER_HOST` if set, else the local socket;
@@ -49,6 +56,7 @@ impl Engine {
             docker,
             host: host.to_owned(),
             verdicts: None,
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
         })
     }
 
@@ -58,6 +66,17 @@ impl Engine {
     pub fn with_verdict_cache(mut self, cache: VerdictCache) -> Self {
         self.verdicts = Some(cache);
         self
+    }
+
+    /// Keeps journals (and, with [`Engine::with_verdict_cache`], verdicts) under `dir`, which
+    /// must be writable by this process only: what is found there is trusted.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = dir.into();
+        self
+    }
+
+    pub(crate) fn journal_dir(&self) -> PathBuf {
+        self.state_dir.join("journals")
     }
 
     pub(crate) fn verdicts(&self) -> Option<&VerdictCache> {

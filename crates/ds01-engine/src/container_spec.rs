@@ -4,7 +4,7 @@
 
 use crate::identity::Identity;
 use crate::labels;
-use crate::names::ContainerName;
+use ds01_api::{ContainerName, UserSetup};
 use crate::options::ContainerOptions;
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
 use std::collections::HashMap;
@@ -24,25 +24,6 @@ pub enum Provenance {
     },
 }
 
-/// How the user got into the container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UserSetup {
-    /// The image already carried the verified account: no setup, no commit.
-    Baked,
-    /// A setup container created the account and was committed to a per-container image.
-    Committed,
-}
-
-impl UserSetup {
-    /// `baked` or `committed`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UserSetup::Baked => "baked",
-            UserSetup::Committed => "committed",
-        }
-    }
-}
 
 /// Everything that decides the final container's create request.
 #[derive(Debug)]
@@ -138,7 +119,7 @@ impl ContainerSpec<'_> {
                 ulimit("memlock", o.memlock.map_or(-1, |m| m.bytes() as i64)),
                 ulimit("stack", 67_108_864),
             ]),
-            device_requests: o.gpu_request().device_request().map(|r| vec![r]),
+            device_requests: crate::gpu::device_request(&o.gpu_request()).map(|r| vec![r]),
             shm_size: o.shm_size.map(|s| s.bytes() as i64),
             cgroup_parent: o.cgroup_parent.clone(),
             memory: o.memory.map(|m| m.bytes() as i64),
@@ -146,7 +127,13 @@ impl ContainerSpec<'_> {
             nano_cpus: o.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: o.pids_limit,
             privileged: Some(o.privileged),
-            network_mode: Some("host".to_owned()),
+            network_mode: o.host_network.then(|| "host".to_owned()),
+            // The container runs as the user; without these, a setuid binary in the image
+            // (sudo) would hand out root inside, and root could plant setuid files in the
+            // mounted workspace.
+            security_opt: (!o.allow_privilege_gain)
+                .then(|| vec!["no-new-privileges:true".to_owned()]),
+            cap_drop: (!o.allow_privilege_gain).then(|| vec!["ALL".to_owned()]),
             ..Default::default()
         };
         ContainerCreateBody {
@@ -166,7 +153,7 @@ impl ContainerSpec<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::GpuRequest;
+    use ds01_api::GpuRequest;
 
     fn snapshot(name: &str, options: ContainerOptions, provenance: Provenance) {
         let who = Identity::new("h.baker@hertie-school.lan", 1722830498, 1722800513).unwrap();

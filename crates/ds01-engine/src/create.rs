@@ -5,13 +5,14 @@
 use crate::accounts::verify_container;
 use crate::cleanup::Created;
 use crate::client::Engine;
-use crate::container_spec::{ContainerSpec, Provenance, UserSetup};
-use crate::error::{is_conflict, is_not_found, Context, EngineError, Result};
+use crate::container_spec::{ContainerSpec, Provenance};
+use ds01_api::{CreatedContainer, UserSetup};
+use crate::error::{is_conflict, is_not_found, shown, Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::interrupt::Interrupt;
 use crate::journal::Journal;
 use crate::labels;
-use crate::names::ContainerName;
+use ds01_api::ContainerName;
 use crate::options::ContainerOptions;
 use crate::progress::{Progress, ProgressSink};
 use crate::setup;
@@ -43,21 +44,6 @@ pub struct CreateRequest {
     pub resource_labels: Vec<(String, String)>,
 }
 
-/// A container that now exists.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CreatedContainer {
-    /// The Docker name, `<name>._.<uid>`.
-    pub name: String,
-    /// The container ID.
-    pub id: String,
-    /// The image reference the container runs.
-    pub image: String,
-    /// How the user got into it.
-    pub user_setup: UserSetup,
-    /// Why the baked path was not taken, when the image claimed to carry the user.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<String>,
-}
 
 impl Engine {
     /// Creates `who`'s container (not started). `interrupt` is a signal such as
@@ -72,7 +58,7 @@ impl Engine {
     ) -> Result<CreatedContainer> {
         request.options.validate()?;
         let docker_name = request.name.docker_name(who.uid());
-        let mut journal = Journal::try_acquire(who.uid(), &docker_name);
+        let mut journal = Journal::try_acquire(&self.journal_dir(), who.uid(), &docker_name);
         if let Journal::Busy = journal {
             return Err(exists(&docker_name, &request.name));
         }
@@ -143,6 +129,7 @@ impl Engine {
                             id,
                             image: request.image.to_string(),
                             user_setup: UserSetup::Baked,
+                            started: false,
                             fallback: None,
                         });
                     }
@@ -213,6 +200,7 @@ impl Engine {
             id,
             image,
             user_setup: UserSetup::Committed,
+            started: false,
             fallback,
         })
     }
@@ -281,10 +269,7 @@ impl Engine {
             Err(e) => return Err(e).context(|| format!("inspecting image {image}")),
         }
         if !pull_if_missing {
-            return Err(EngineError::ImageNotFound {
-                image: reference,
-                hint: "; build it with `ds01 image create`, or name a local image (`docker images` lists them)".into(),
-            });
+            return Err(EngineError::ImageNotFound { image: reference });
         }
         progress.report(Progress::Stage(format!("pulling {image}")));
         let pulled = image.tagged_or_latest();
@@ -297,11 +282,9 @@ impl Engine {
                 .create_image(Some(options), None, None)
                 .try_collect::<Vec<_>>()
                 .await
-                .map_err(|e| EngineError::ImageNotFound {
+                .map_err(|e| EngineError::PullFailed {
                     image: reference.clone(),
-                    hint: format!(
-                        " locally, and pulling it failed ({e}); ask your admin to load it"
-                    ),
+                    message: shown(&e.to_string()),
                 })
         };
         interrupt.race(pull).await?;

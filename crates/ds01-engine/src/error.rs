@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The daemon could not be reached or did not answer the version handshake.
-    #[error("cannot reach the Docker engine at {host}: {source}\n  is the daemon running, and may you use its socket? (`docker info` should work)")]
+    #[error("cannot reach the Docker engine at {host}: {source}")]
     Connect {
         /// Where ds01 looked (`DOCKER_HOST` or the local socket).
         host: String,
@@ -25,15 +25,21 @@ pub enum EngineError {
         source: bollard::errors::Error,
     },
     /// The image does not exist locally (and could not be pulled, where pulling was tried).
-    #[error("image {image} not found{hint}")]
+    #[error("image {image} not found")]
     ImageNotFound {
         /// The reference as given.
         image: String,
-        /// A suggestion such as "; build it with `ds01 image create x`".
-        hint: String,
+    },
+    /// The image is not here and pulling it failed.
+    #[error("image {image} is not on this server, and pulling it failed: {message}")]
+    PullFailed {
+        /// The reference.
+        image: String,
+        /// What the engine said.
+        message: String,
     },
     /// A container of that name exists already.
-    #[error("container {name} already exists; pick another name, or remove it with `ds01 container remove {display}`")]
+    #[error("container {name} already exists")]
     ContainerExists {
         /// The Docker name (`x._.1000`).
         name: String,
@@ -41,21 +47,25 @@ pub enum EngineError {
         display: String,
     },
     /// No container of that name belongs to the user.
-    #[error("no container {name} of yours; `ds01 container list` shows yours")]
+    #[error("no container {name} of yours")]
     ContainerNotFound {
         /// The Docker name looked for.
         name: String,
     },
-    /// A container exists but was made for another user.
-    #[error("container {name} belongs to {owner}, not to you")]
-    NotYours {
+    /// The container must run for this, and does not.
+    #[error("container {name} is not running")]
+    NotRunning {
         /// The Docker name.
         name: String,
-        /// The owner according to its labels.
-        owner: String,
+    },
+    /// The container must be stopped for this, and runs.
+    #[error("container {name} is running")]
+    Running {
+        /// The Docker name.
+        name: String,
     },
     /// A host directory to mount does not exist (Docker would create it, owned by root).
-    #[error("{what} directory {path} does not exist; create it first or pass another one")]
+    #[error("{what} directory {path} does not exist")]
     MissingDirectory {
         /// "workspace", "data" or "models".
         what: &'static str,
@@ -63,7 +73,7 @@ pub enum EngineError {
         path: PathBuf,
     },
     /// The engine stopped answering in the middle of a call (daemon stopped or crashed).
-    #[error("the Docker engine stopped answering while {action}: {source}\n  check that it runs again (`docker info`), then run the same command again: ds01 removes what this run left")]
+    #[error("the Docker engine stopped answering while {action}: {source}; once it runs again, the same request removes what this one left")]
     EngineGone {
         /// What ds01 was doing.
         action: String,
@@ -72,7 +82,7 @@ pub enum EngineError {
         source: bollard::errors::Error,
     },
     /// The engine's storage ran out of space.
-    #[error("the Docker engine ran out of disk space while {action}: {message}\n  nothing of this run was kept; free space (`docker system df` shows what uses it) or ask your admin, then retry")]
+    #[error("the Docker engine ran out of disk space while {action}: {message}; nothing of this request was kept")]
     DiskFull {
         /// What ds01 was doing.
         action: String,
@@ -123,9 +133,7 @@ pub enum EngineError {
         log_tail: String,
     },
     /// The image is still used by a container, so it is kept.
-    #[error(
-        "image {image} is used by container(s) {containers}; remove them first, or pass --force"
-    )]
+    #[error("image {image} is used by container(s) {containers}")]
     ImageInUse {
         /// The image.
         image: String,
@@ -156,19 +164,7 @@ pub enum EngineError {
 /// Shows outside text in a message with control characters escaped, so that a hostile name
 /// (or an image's `/etc/passwd`) cannot drive the user's terminal.
 pub(crate) fn shown(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escape =
-                c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
-            let mut out: Vec<char> = Vec::new();
-            if escape {
-                out.extend(c.escape_default());
-            } else {
-                out.push(c);
-            }
-            out
-        })
-        .collect()
+    ds01_api::shown(text)
 }
 
 /// Shorthand for results of engine flows.

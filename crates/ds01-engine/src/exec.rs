@@ -4,7 +4,7 @@ use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::lifecycle::is_running;
-use crate::names::ContainerName;
+use ds01_api::ContainerName;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use futures_util::StreamExt;
 
@@ -32,9 +32,7 @@ impl Engine {
         let found = self.owned_container(who, name).await?;
         let docker_name = name.docker_name(who.uid());
         if !is_running(&found) {
-            return Err(EngineError::InvalidOption(format!(
-                "container {docker_name} is not running; start it with `ds01 container start {name}`"
-            )));
+            return Err(EngineError::NotRunning { name: docker_name });
         }
         let user = if as_root {
             "0:0".to_owned()

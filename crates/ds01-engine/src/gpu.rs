@@ -1,114 +1,28 @@
-//! GPU requests: `all`, a count, or specific devices, and CPU-only meaning *no* request.
+//! GPU requests as the engine takes them: `--gpus` becomes a device request; CPU only
+//! means *no* request (DS01's `--cpu-only` silently fell back to `--gpus all`).
 
 use bollard::models::DeviceRequest;
-use std::fmt;
-use std::str::FromStr;
+use ds01_api::GpuRequest;
 
-/// Which GPUs a container gets.
-///
-/// `CpuOnly` produces no device request at all: DS01's `--cpu-only` silently fell back to
-/// `--gpus all`, which this type makes impossible.
+/// The engine's device request, as `docker run --gpus` builds it; `None` for CPU only.
 ///
 /// ```
-/// use ds01_engine::GpuRequest;
-/// assert_eq!("all".parse::<GpuRequest>().unwrap(), GpuRequest::All);
-/// assert_eq!("2".parse::<GpuRequest>().unwrap(), GpuRequest::Count(2));
-/// let devices: GpuRequest = "device=0,GPU-1a2b".parse().unwrap();
-/// assert_eq!(devices.to_string(), "device=0,GPU-1a2b");
-/// assert!(GpuRequest::CpuOnly.device_request().is_none());
+/// use ds01_engine::{device_request, GpuRequest};
+/// assert!(device_request(&GpuRequest::CpuOnly).is_none());
+/// assert_eq!(device_request(&GpuRequest::Count(2)).unwrap().count, Some(2));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GpuRequest {
-    /// No GPU: the container gets no device request.
-    CpuOnly,
-    /// Every GPU of the host.
-    All,
-    /// Any `n` GPUs (Docker's `--gpus N` is a count, not an index).
-    Count(u32),
-    /// Specific devices by index or UUID (MIG UUIDs included).
-    Devices(Vec<String>),
-}
-
-/// Why a `--gpus` value was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid GPU request `{0}`: use `all`, a count such as `2`, or `device=ID[,ID...]` (for CPU only, use --cpu-only)")]
-pub struct GpuRequestError(String);
-
-impl FromStr for GpuRequest {
-    type Err = GpuRequestError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || GpuRequestError(crate::error::shown(s));
-        if s == "all" {
-            return Ok(GpuRequest::All);
-        }
-        if let Some(list) = s.strip_prefix("device=") {
-            let ids: Vec<String> = list.split(',').map(str::to_owned).collect();
-            let id_ok = |id: &String| {
-                !id.is_empty()
-                    && id
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '/'))
-            };
-            return if ids.iter().all(id_ok) {
-                Ok(GpuRequest::Devices(ids))
-            } else {
-                Err(err())
-            };
-        }
-        match s.parse::<u32>() {
-            Ok(n) if n > 0 => Ok(GpuRequest::Count(n)),
-            _ => Err(err()),
-        }
-    }
-}
-
-impl fmt::Display for GpuRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GpuRequest::CpuOnly => f.write_str("none"),
-            GpuRequest::All => f.write_str("all"),
-            GpuRequest::Count(n) => write!(f, "{n}"),
-            GpuRequest::Devices(ids) => write!(f, "device={}", ids.join(",")),
-        }
-    }
-}
-
-impl GpuRequest {
-    /// The engine's device request, as `docker run --gpus` builds it; `None` for CPU only.
-    pub fn device_request(&self) -> Option<DeviceRequest> {
-        let (count, device_ids) = match self {
-            GpuRequest::CpuOnly => return None,
-            GpuRequest::All => (Some(-1), None),
-            GpuRequest::Count(n) => (Some(i64::from(*n)), None),
-            GpuRequest::Devices(ids) => (None, Some(ids.clone())),
-        };
-        Some(DeviceRequest {
-            driver: Some(String::new()),
-            count,
-            device_ids,
-            capabilities: Some(vec![vec!["gpu".to_owned()]]),
-            options: Some(Default::default()),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_nonsense() {
-        for bad in [
-            "",
-            "0",
-            "-1",
-            "none",
-            "device=",
-            "device=0,",
-            "device=a b",
-            "device=$(x)",
-        ] {
-            assert!(bad.parse::<GpuRequest>().is_err(), "{bad:?}");
-        }
-    }
+pub fn device_request(request: &GpuRequest) -> Option<DeviceRequest> {
+    let (count, device_ids) = match request {
+        GpuRequest::CpuOnly => return None,
+        GpuRequest::All => (Some(-1), None),
+        GpuRequest::Count(n) => (Some(i64::from(*n)), None),
+        GpuRequest::Devices(ids) => (None, Some(ids.clone())),
+    };
+    Some(DeviceRequest {
+        driver: Some(String::new()),
+        count,
+        device_ids,
+        capabilities: Some(vec![vec!["gpu".to_owned()]]),
+        options: Some(Default::default()),
+    })
 }

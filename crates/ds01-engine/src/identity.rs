@@ -73,7 +73,7 @@ impl Identity {
     /// Parses `LOGIN:UID:GID`. The IDs are taken from the right, so a login holding `:` is
     /// still split correctly (and then refused by the username rules, with that reason).
     pub fn parse_spec(spec: &str) -> Result<Self, IdentityError> {
-        let bad = || IdentityError::BadSpec(crate::error::shown(spec));
+        let bad = || IdentityError::BadSpec(ds01_api::shown(spec));
         let mut parts = spec.rsplitn(3, ':');
         let gid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let uid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;

@@ -4,7 +4,7 @@ use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
 use crate::identity::Identity;
-use crate::names::ContainerName;
+use ds01_api::ContainerName;
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptionsBuilder;
 use ds01_dockerfile::{ImageRef, Tag};

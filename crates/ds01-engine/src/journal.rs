@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Outcome of trying to take a journal.
 pub(crate) enum Journal {
@@ -19,17 +19,28 @@ pub(crate) enum Journal {
     Unavailable,
 }
 
-fn journal_dir(uid: u32) -> PathBuf {
-    std::env::temp_dir().join(format!("ds01-locks-{uid}"))
+/// Creates `<base>/<uid>`, with `base` closed to everybody but its owner (root).
+fn journal_dir(base: &Path, uid: u32) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(base)?;
+    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o700))?;
+    let dir = base.join(uid.to_string());
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    Ok(dir)
 }
 
 impl Journal {
     /// Takes the journal `key` (a Docker name or a tag made file-name safe) of user `uid`.
-    pub(crate) fn try_acquire(uid: u32, key: &str) -> Journal {
-        let dir = journal_dir(uid);
-        if std::fs::create_dir_all(&dir).is_err() {
+    pub(crate) fn try_acquire(base: &Path, uid: u32, key: &str) -> Journal {
+        let Ok(dir) = journal_dir(base, uid) else {
             return Journal::Unavailable;
-        }
+        };
         let safe: String = key
             .chars()
             .map(|c| {
@@ -40,7 +51,9 @@ impl Journal {
                 }
             })
             .collect();
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .create(true)
             .truncate(false)
             .read(true)

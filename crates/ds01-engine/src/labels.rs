@@ -67,7 +67,8 @@ const DS01_OWN: [&str; 7] = [
 ///
 /// ```
 /// use ds01_engine::labels::parse_extra_label;
-/// assert_eq!(parse_extra_label("ds01.gpu.allocated=1.1").unwrap(), ("ds01.gpu.allocated".into(), "1.1".into()));
+/// assert_eq!(parse_extra_label("project=thesis").unwrap(), ("project".into(), "thesis".into()));
+/// assert!(parse_extra_label("ds01.gpu.allocated=1.1").is_err());
 /// assert!(parse_extra_label("aime.mlc.USER=mallory").is_err());
 /// assert!(parse_extra_label("no-equals-sign").is_err());
 /// ```
@@ -88,9 +89,11 @@ pub fn parse_extra_label(pair: &str) -> Result<(String, String)> {
             shown(key)
         )));
     }
-    if key == MLC || key.starts_with("aime.mlc.") || DS01_OWN.contains(&key) {
+    // Both namespaces decide what other tools believe (owners, GPU holdings): only ds01
+    // writes them.
+    if key == MLC || key.starts_with("aime.") || key.starts_with("ds01.") || DS01_OWN.contains(&key) {
         return Err(EngineError::InvalidOption(format!(
-            "label `{key}` is set by ds01 itself and cannot be overridden"
+            "label `{key}` is in ds01's or MLC's namespace, which only ds01 itself writes"
         )));
     }
     if value.chars().any(char::is_control) {

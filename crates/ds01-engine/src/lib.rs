@@ -44,31 +44,36 @@ mod exec;
 mod gpu;
 mod guard;
 mod identity;
+mod images;
 mod install;
 mod interrupt;
 mod journal;
 pub mod labels;
 mod lifecycle;
-mod names;
 mod options;
 mod progress;
+mod session;
 mod setup;
 mod stats;
 mod verdicts;
 
 pub use build::{BuildOptions, BuiltImage};
 pub use cleanup::OPERATION_LABEL;
-pub use client::Engine;
-pub use container_spec::{ContainerSpec, Provenance, UserSetup};
-pub use create::{CreateRequest, CreatedContainer};
+pub use client::{Engine, DEFAULT_STATE_DIR};
+pub use container_spec::{ContainerSpec, Provenance};
+pub use create::CreateRequest;
 pub use error::{EngineError, Result};
 pub use exec::ExecOutput;
-pub use gpu::{GpuRequest, GpuRequestError};
+pub use ds01_api::{
+    ByteSize, ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer,
+    GpuRequest, GpuRequestError, Progress, UserSetup, MAX_CONTAINER_NAME_LEN,
+};
+pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
 pub use identity::{Identity, IdentityError};
-pub use lifecycle::{ContainerInfo, Scope};
-pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
-pub use options::{ByteSize, ContainerOptions};
-pub use progress::{Progress, ProgressSink};
-pub use stats::ContainerStats;
+pub use images::{EngineInfo, ImageInfo, ImageTag};
+pub use lifecycle::Scope;
+pub use options::ContainerOptions;
+pub use progress::ProgressSink;
+pub use session::{Chunk, Session, SessionSpec};
 pub use verdicts::VerdictCache;

@@ -5,7 +5,7 @@ use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::labels;
-use crate::names::ContainerName;
+use ds01_api::ContainerName;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
@@ -17,45 +17,24 @@ use std::collections::HashMap;
 /// Whose containers to list.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
-    /// One user's (by the `aime.mlc.USER` label).
+    /// One user's: those named `<name>._.<uid>` with the user's UID. The name, which only
+    /// ds01d (or an admin) gives, decides; labels, which an image can carry, never do.
     User(&'a Identity),
-    /// Every MLC/DS01 container on the host.
+    /// Every container named `<name>._.<uid>` on the host (DS01's, MLC's and ds01's).
     AllUsers,
 }
 
-/// One container as `ds01 container list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ContainerInfo {
-    /// The display name (`thesis`).
-    pub name: String,
-    /// The Docker name (`thesis._.1000`).
-    pub docker_name: String,
-    /// The container ID.
-    pub id: String,
-    /// The image reference it was created from.
-    pub image: String,
-    /// `created`, `running`, `exited`, ...
-    pub state: String,
-    /// Docker's human status (`Up 3 minutes`).
-    pub status: String,
-    /// The owner's login (`aime.mlc.USER`).
-    pub user: String,
-    /// `aime.mlc.FRAMEWORK`.
-    pub framework: String,
-    /// `aime.mlc.GPUS`.
-    pub gpus: String,
-    /// `aime.mlc.WORK_MOUNT`.
-    pub workspace: String,
-}
+pub use ds01_api::ContainerInfo;
 
 impl Engine {
     /// Lists containers, filtered by label on the engine's side.
     pub async fn list_containers(&self, scope: Scope<'_>) -> Result<Vec<ContainerInfo>> {
-        let label = match scope {
-            Scope::User(who) => format!("{}={}", labels::USER, who.login()),
-            Scope::AllUsers => labels::MLC.to_owned(),
+        // The engine matches names as regular expressions; the exact check follows below.
+        let (pattern, only_uid) = match scope {
+            Scope::User(who) => (format!(r"\._\.{}$", who.uid()), Some(who.uid())),
+            Scope::AllUsers => (r"\._\.[0-9]+$".to_owned(), None),
         };
-        let filters = HashMap::from([("label".to_owned(), vec![label])]);
+        let filters = HashMap::from([("name".to_owned(), vec![pattern])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
@@ -67,7 +46,7 @@ impl Engine {
             .context(|| "listing containers".into())?;
         let mut list: Vec<ContainerInfo> = found
             .into_iter()
-            .map(|c| {
+            .filter_map(|c| {
                 let docker_name = c
                     .names
                     .and_then(|n| n.into_iter().next())
@@ -75,7 +54,16 @@ impl Engine {
                     .trim_start_matches('/')
                     .to_owned();
                 let get = |key| labels::get(&c.labels, key).unwrap_or("").to_owned();
-                ContainerInfo {
+                let uid = owner_uid(&docker_name)?;
+                if only_uid.is_some_and(|wanted| wanted != uid) {
+                    return None;
+                }
+                // DS01's current scripts write only `ds01.*` labels.
+                let user = labels::get(&c.labels, labels::USER)
+                    .or_else(|| labels::get(&c.labels, labels::DS01_USER))
+                    .unwrap_or("")
+                    .to_owned();
+                Some(ContainerInfo {
                     name: ContainerName::from_docker_name(&docker_name)
                         .map(|n| n.to_string())
                         .unwrap_or_else(|| get(labels::NAME)),
@@ -83,19 +71,21 @@ impl Engine {
                     image: c.image.unwrap_or_default(),
                     state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                     status: c.status.unwrap_or_default(),
-                    user: get(labels::USER),
+                    user,
+                    uid,
                     framework: get(labels::FRAMEWORK),
                     gpus: get(labels::GPUS),
                     workspace: get(labels::WORK_MOUNT),
                     docker_name,
-                }
+                })
             })
             .collect();
         list.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
         Ok(list)
     }
 
-    /// Inspects `who`'s container `name`, refusing containers of other users.
+    /// Inspects `who`'s container `name`: the one named `<name>._.<uid>`, so another user's
+    /// container cannot even be named.
     pub async fn owned_container(
         &self,
         who: &Identity,
@@ -109,15 +99,8 @@ impl Engine {
             }
             Err(e) => return Err(e).context(|| format!("inspecting {docker_name}")),
         };
-        let container_labels = found.config.as_ref().and_then(|c| c.labels.clone());
-        match labels::get(&container_labels, labels::USER) {
-            Some(owner) if owner == who.login() => Ok(found),
-            Some(owner) => Err(EngineError::NotYours {
-                name: docker_name,
-                owner: owner.to_owned(),
-            }),
-            None => Err(EngineError::ContainerNotFound { name: docker_name }),
-        }
+        // The engine found exactly `<name>._.<uid>`: the name is the ownership.
+        Ok(found)
     }
 
     /// Starts the container (a no-op when it runs already).
@@ -157,9 +140,7 @@ impl Engine {
         let found = self.owned_container(who, name).await?;
         let docker_name = name.docker_name(who.uid());
         if is_running(&found) && !force {
-            return Err(EngineError::InvalidOption(format!(
-                "container {docker_name} is running; stop it first (`ds01 container stop {name}`) or pass --force"
-            )));
+            return Err(EngineError::Running { name: docker_name });
         }
         let id = found.id.clone().unwrap_or_default();
         let options = RemoveContainerOptionsBuilder::default()
@@ -223,4 +204,10 @@ pub(crate) fn is_running(found: &ContainerInspectResponse) -> bool {
         .as_ref()
         .and_then(|s| s.running)
         .unwrap_or(false)
+}
+
+/// The owner's UID of a container named `<name>._.<uid>`.
+pub(crate) fn owner_uid(docker_name: &str) -> Option<u32> {
+    let (_, uid) = docker_name.trim_start_matches('/').rsplit_once("._.")?;
+    uid.parse().ok()
 }

@@ -1,61 +1,8 @@
 //! What a user may choose for a container: mounts, GPUs, limits and labels.
 
 use crate::error::{EngineError, Result};
-use crate::gpu::GpuRequest;
+use ds01_api::{ByteSize, GpuRequest};
 use std::path::PathBuf;
-use std::str::FromStr;
-
-/// A size in bytes written the way Docker takes it: `16g`, `512m`, `1024k`, `100b`, `100`
-/// (units are powers of 1024).
-///
-/// ```
-/// use ds01_engine::ByteSize;
-/// assert_eq!("16g".parse::<ByteSize>().unwrap().bytes(), 16 << 30);
-/// assert_eq!("512M".parse::<ByteSize>().unwrap().bytes(), 512 << 20);
-/// assert!("lots".parse::<ByteSize>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(u64);
-
-impl ByteSize {
-    /// The size in bytes.
-    pub fn bytes(self) -> u64 {
-        self.0
-    }
-}
-
-impl FromStr for ByteSize {
-    type Err = EngineError;
-    fn from_str(s: &str) -> Result<Self> {
-        let bad = || {
-            EngineError::InvalidOption(format!(
-                "`{}` is not a size; write a number with an optional unit b, k, m or g (e.g. 16g)",
-                crate::error::shown(s)
-            ))
-        };
-        let lower = s.trim().to_ascii_lowercase();
-        let digits_end = lower
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(lower.len());
-        let (number, unit) = lower.split_at(digits_end);
-        let number: u64 = number.parse().map_err(|_| bad())?;
-        let shift = match unit.trim_end_matches('b') {
-            "" => 0,
-            "k" => 10,
-            "m" => 20,
-            "g" => 30,
-            _ => return Err(bad()),
-        };
-        if unit.len() > 2 || (unit.len() == 2 && !unit.ends_with('b')) {
-            return Err(bad());
-        }
-        number
-            .checked_mul(1 << shift)
-            .filter(|n| *n > 0)
-            .map(ByteSize)
-            .ok_or_else(bad)
-    }
-}
 
 /// How a container is set up besides its image. `Default` is a CPU-only container with no
 /// mounts and no limits.
@@ -91,6 +38,11 @@ pub struct ContainerOptions {
     /// buffers); hosts whose hard limit is lower (unprivileged engines, some sandboxes) must
     /// set a size, or starting the container fails with "error setting rlimits".
     pub memlock: Option<ByteSize>,
+    /// Share the host's network (MLC's way); otherwise the container has its own.
+    pub host_network: bool,
+    /// Let setuid binaries (sudo) gain privileges, with Docker's default capabilities;
+    /// otherwise the container gets `no-new-privileges` and no capabilities at all.
+    pub allow_privilege_gain: bool,
 }
 
 impl ContainerOptions {
@@ -143,7 +95,7 @@ impl ContainerOptions {
             if !ok {
                 return Err(EngineError::InvalidOption(format!(
                     "cgroup parent `{}` may hold only letters, digits, `-`, `_`, `.` and `/`",
-                    crate::error::shown(parent)
+                    ds01_api::shown(parent)
                 )));
             }
         }
@@ -155,21 +107,4 @@ impl ContainerOptions {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sizes() {
-        assert_eq!("100".parse::<ByteSize>().unwrap().bytes(), 100);
-        assert_eq!("1kb".parse::<ByteSize>().unwrap().bytes(), 1024);
-        for bad in [
-            "",
-            "0",
-            "g",
-            "1t",
-            "1gg",
-            "-1g",
-            "1.5g",
-            "99999999999999999999g",
-        ] {
-            assert!(bad.parse::<ByteSize>().is_err(), "{bad:?}");
-        }
-    }
 }

@@ -7,20 +7,7 @@ use crate::lifecycle::Scope;
 use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::TryStreamExt;
 
-/// A running container's resource use, from one stats sample.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ContainerStats {
-    /// The display name.
-    pub name: String,
-    /// CPU use in percent of one CPU.
-    pub cpu_percent: f64,
-    /// Memory in use, bytes.
-    pub memory_bytes: u64,
-    /// Memory limit, bytes.
-    pub memory_limit_bytes: u64,
-    /// Number of processes.
-    pub pids: u64,
-}
+pub use ds01_api::ContainerStats;
 
 impl Engine {
     /// One stats sample for each of the user's running containers.

@@ -4,18 +4,18 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ds01_dockerfile::{ImageName, ImageRef, PipRequirement};
-use ds01_engine::{
-    labels::parse_extra_label, ByteSize, ContainerName, ContainerOptions, CreateRequest,
-    GpuRequest, Provenance, Scope,
+use ds01_api::{
+    ByteSize, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
+    GpuRequest, Removed,
 };
+use ds01_dockerfile::{ImageRef, PipRequirement};
+use hyper::Method;
 use serde_json::json;
 
-use crate::config::{expand_home, Config};
-use crate::context::{ctrl_c, Context};
+use crate::context::{absolute, Context};
 use crate::exit::{CliError, ExitStatus};
 
-mod open;
+mod session;
 
 #[derive(Debug, Args)]
 #[command(arg_required_else_help = true)]
@@ -65,19 +65,14 @@ enum ContainerCommand {
     },
     /// Open an interactive shell in a container as your account, starting it if needed
     Open(NameArg),
-    /// Run a command in a running container as your account
+    /// Run a command in a running container as your account, streaming its output
     #[command(
-        after_help = "Example:\n  ds01 container exec thesis -- python -c 'print(42)'\n\
-        The exit status is 0 when the command succeeded, 1 otherwise.\n\
-        With --json: {\"status\", \"stdout\", \"stderr\"}"
+        after_help = "Examples:\n  ds01 container exec thesis -- python -c 'print(42)'\n  \
+        ds01 container exec -it thesis -- python\n  \
+        cat data.csv | ds01 container exec -i thesis -- wc -l\n\
+        The exit status is the command's own."
     )]
-    Exec {
-        /// The container name
-        name: ContainerName,
-        /// The command and its arguments (after `--`)
-        #[arg(last = true, required = true, value_name = "CMD")]
-        command: Vec<String>,
-    },
+    Exec(ExecArgs),
     /// Install pip packages into a running container (as root), optionally committing it
     Install {
         /// The container name
@@ -123,13 +118,13 @@ struct CreateArgs {
     /// The AIME catalog file (default: the configured one)
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
-    /// Host directory mounted at /workspace (default: the configured one)
+    /// Host directory mounted at /workspace: one of yours (default: the server's setting)
     #[arg(long, value_name = "DIR")]
     workspace: Option<PathBuf>,
-    /// Host directory mounted at /data
+    /// Host directory mounted at /data: one of yours, or under a shared root
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Host directory mounted at /models
+    /// Host directory mounted at /models: one of yours, or under a shared root
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
     /// GPUs: `all`, a count, or `device=ID[,ID...]`
@@ -141,9 +136,6 @@ struct CreateArgs {
     /// Size of /dev/shm, e.g. 16g
     #[arg(long, value_name = "SIZE")]
     shm_size: Option<ByteSize>,
-    /// Locked-memory limit, e.g. 8m (default: the configured one, else unlimited as MLC)
-    #[arg(long, value_name = "SIZE")]
-    memlock: Option<ByteSize>,
     /// Memory limit, e.g. 32g (no swap on top)
     #[arg(long, value_name = "SIZE")]
     memory: Option<ByteSize>,
@@ -153,9 +145,6 @@ struct CreateArgs {
     /// Maximum number of processes
     #[arg(long, value_name = "N")]
     pids_limit: Option<i64>,
-    /// The cgroup parent (systemd slice); `{group}` and `{user}` are filled in
-    #[arg(long, value_name = "SLICE")]
-    cgroup_parent: Option<String>,
     /// An extra label KEY=VALUE (repeatable)
     #[arg(long = "label", value_name = "K=V")]
     labels: Vec<String>,
@@ -164,25 +153,52 @@ struct CreateArgs {
     start: bool,
 }
 
+#[derive(Debug, Args)]
+struct ExecArgs {
+    /// Pass your stdin to the command
+    #[arg(short, long)]
+    interactive: bool,
+    /// Give the command a terminal
+    #[arg(short, long)]
+    tty: bool,
+    /// Set an environment variable NAME=VALUE (repeatable)
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
+    /// The working directory inside the container
+    #[arg(short, long, value_name = "DIR")]
+    workdir: Option<String>,
+    /// The container name
+    name: ContainerName,
+    /// The command and its arguments (after `--`)
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
 /// Runs `ds01 container ...`.
 pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     match &args.command {
         ContainerCommand::Create(a) => create(a, ctx).await,
         ContainerCommand::List { all_users } => list(*all_users, ctx).await,
-        ContainerCommand::Start(a) => {
-            ctx.engine.start_container(&ctx.who, &a.name).await?;
-            done(ctx, &a.name, "started", json!({}))
-        }
-        ContainerCommand::Stop(a) => {
-            ctx.engine.stop_container(&ctx.who, &a.name).await?;
-            done(ctx, &a.name, "stopped", json!({}))
-        }
+        ContainerCommand::Start(a) => action(ctx, &a.name, "start").await,
+        ContainerCommand::Stop(a) => action(ctx, &a.name, "stop").await,
         ContainerCommand::Remove { name, force } => {
-            let images = ctx.engine.remove_container(&ctx.who, name, *force).await?;
-            done(ctx, name, "removed", json!({"removed_images": images}))
+            let removed: Removed = ctx
+                .client
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/containers/{name}?force={force}"),
+                    None::<&()>,
+                )
+                .await?;
+            if ctx.out.json() {
+                ctx.out.print_json(&json!({"name": removed.name, "action": "removed", "removed_images": removed.removed_images}))?;
+            } else {
+                ctx.out.success(format!("removed {}", removed.name));
+            }
+            Ok(ExitStatus::Success)
         }
-        ContainerCommand::Open(a) => open::open(&a.name, ctx).await,
-        ContainerCommand::Exec { name, command } => exec(name, command, ctx).await,
+        ContainerCommand::Open(a) => session::open(&a.name, ctx).await,
+        ContainerCommand::Exec(a) => session::exec(a, ctx).await,
         ContainerCommand::Install {
             name,
             packages,
@@ -192,59 +208,64 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
     }
 }
 
-fn done(
-    ctx: &Context,
-    name: &ContainerName,
-    what: &str,
-    extra: serde_json::Value,
-) -> Result<ExitStatus, CliError> {
-    let docker_name = name.docker_name(ctx.who.uid());
+async fn action(ctx: &Context, name: &ContainerName, verb: &str) -> Result<ExitStatus, CliError> {
+    let answer: serde_json::Value = ctx
+        .client
+        .call(
+            Method::POST,
+            &format!("/v1/containers/{name}/{verb}"),
+            Some(&json!({})),
+        )
+        .await?;
     if ctx.out.json() {
-        let mut value = json!({"name": docker_name, "action": what});
-        if let (Some(v), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
-            v.extend(extra);
-        }
-        ctx.out.print_json(&value)?;
+        ctx.out.print_json(&answer)?;
     } else {
-        ctx.out.success(format!("{what} {docker_name}"));
+        ctx.out.success(format!(
+            "{} {}",
+            answer["action"].as_str().unwrap_or(verb),
+            answer["name"].as_str().unwrap_or(name.as_str())
+        ));
     }
     Ok(ExitStatus::Success)
 }
 
 async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let (image, provenance, pull, arch) = choose_image(args, ctx).await?;
-    let options = container_options(args, ctx, arch)?;
-    let request = CreateRequest {
+    let catalog = match &args.catalog {
+        Some(path) => Some(super::read_user_file(path)?),
+        None => None,
+    };
+    let request = ContainerCreate {
         name: args.name.clone(),
-        image,
-        provenance,
-        pull_if_missing: pull,
-        options,
-        resource_labels: ctx.resource_labels.clone(),
+        image: args.image.clone(),
+        framework: args.framework.clone(),
+        framework_version: args.version.clone(),
+        arch: args.arch.clone(),
+        catalog,
+        workspace: args.workspace.as_deref().map(absolute),
+        data: args.data.as_deref().map(absolute),
+        models: args.models.as_deref().map(absolute),
+        gpus: if args.cpu_only { None } else { args.gpus.clone() },
+        shm_size: args.shm_size,
+        memory: args.memory,
+        cpus: args.cpus,
+        pids_limit: args.pids_limit,
+        labels: args.labels.clone(),
+        start: args.start,
     };
     let mut progress = ctx.out.progress();
-    let created = ctx
-        .engine
-        .create_container(&ctx.who, &request, &mut progress, ctrl_c())
+    let created: Result<CreatedContainer, CliError> = ctx
+        .client
+        .stream("/v1/containers", &request, |p| progress.report(p))
         .await;
     progress.finish();
     let created = created?;
-    if args.start {
-        ctx.engine.start_container(&ctx.who, &args.name).await?;
-    }
     if ctx.out.json() {
-        let mut value = serde_json::to_value(&created)
-            .map_err(|e| CliError::failure("could not write JSON", e))?;
-        if let Some(v) = value.as_object_mut() {
-            v.insert("started".into(), args.start.into());
-        }
-        ctx.out.print_json(&value)?;
+        ctx.out.print_json(&created)?;
     } else {
         ctx.out.success(format!(
-            "created {} from {} (user {}: {})",
+            "created {} from {} ({})",
             created.name,
             created.image,
-            ctx.who.username(),
             created.user_setup.as_str()
         ));
         if !args.start {
@@ -256,181 +277,12 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
     Ok(ExitStatus::Success)
 }
 
-/// Picks the image: `--image`, the catalog, or the user's own image of the same name.
-async fn choose_image(
-    args: &CreateArgs,
-    ctx: &Context,
-) -> Result<(ImageRef, Provenance, bool, Option<String>), CliError> {
-    if let Some(image) = &args.image {
-        let tagged = if image.tag().is_none() && image.digest().is_none() {
-            image.tagged_or_latest()
-        } else {
-            image.clone()
-        };
-        return Ok((
-            tagged,
-            Provenance::Custom(image.to_string()),
-            false,
-            args.arch.clone(),
-        ));
-    }
-    if let Some(framework) = &args.framework {
-        let (entry, arch) = super::catalog::lookup(
-            ctx,
-            args.catalog.as_ref(),
-            framework,
-            args.version.as_deref(),
-            args.arch.as_deref(),
-        )?;
-        return Ok((
-            entry.image,
-            Provenance::Catalog {
-                framework: entry.framework,
-                version: entry.version,
-            },
-            true,
-            Some(arch),
-        ));
-    }
-    let own = ImageName::parse(args.name.as_str())
-        .ok()
-        .map(|n| n.image_ref(ctx.who.uid()));
-    let Some(own) = own else {
-        return Err(CliError::usage(format!(
-            "no image given; pass --image IMAGE or --framework FW (`{}` cannot name an image of yours)",
-            args.name
-        )));
-    };
-    match ctx.engine.docker().inspect_image(&own.to_string()).await {
-        Ok(_) => Ok((
-            own.clone(),
-            Provenance::Custom(own.to_string()),
-            false,
-            args.arch.clone(),
-        )),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Err(CliError::msg(format!(
-            "no image given and image {own} not found; build it with `ds01 image create {}` or pass --image IMAGE",
-            args.name
-        ))),
-        Err(e) => Err(CliError::failure(format!("inspecting image {own}"), e)),
-    }
-}
-
-/// Flags first, then the configuration.
-fn container_options(
-    args: &CreateArgs,
-    ctx: &Context,
-    arch: Option<String>,
-) -> Result<ContainerOptions, CliError> {
-    let home = ctx.user_home();
-    let expand = |p: &PathBuf| absolute(expand_home(p, home.as_deref()));
-    let workspace = match (&args.workspace, &ctx.config.workspace) {
-        (Some(dir), _) => Some(expand(dir)),
-        (None, Some(dir)) => {
-            let dir = expand(dir);
-            // A configured default that this user lacks is skipped, not fatal.
-            if dir.is_dir() {
-                Some(dir)
-            } else {
-                ctx.out.warn(format!(
-                    "the configured workspace {} does not exist; no /workspace mount",
-                    dir.display()
-                ));
-                None
-            }
-        }
-        (None, None) => None,
-    };
-    let shm_size = match (&args.shm_size, &ctx.config.shm_size) {
-        (Some(size), _) => Some(*size),
-        (None, Some(text)) => Some(
-            text.parse::<ByteSize>()
-                .map_err(|e| CliError::msg(format!("shm_size in the configuration: {e}")))?,
-        ),
-        (None, None) => None,
-    };
-    let memlock = match (&args.memlock, &ctx.config.memlock) {
-        (Some(size), _) => Some(*size),
-        (None, Some(text)) => Some(
-            text.parse::<ByteSize>()
-                .map_err(|e| CliError::msg(format!("memlock in the configuration: {e}")))?,
-        ),
-        (None, None) => None,
-    };
-    let template = args
-        .cgroup_parent
-        .clone()
-        .or_else(|| ctx.config.cgroup_parent.clone());
-    let cgroup_parent = match template {
-        None => None,
-        Some(t) if !t.contains("{group}") => {
-            Some(Config::cgroup_parent_for(&t, "", ctx.who.login())?)
-        }
-        Some(t) => {
-            let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(ctx.who.gid()))
-                .ok()
-                .flatten()
-                .map(|g| g.name);
-            match group {
-                Some(group) => Some(Config::cgroup_parent_for(&t, &group, ctx.who.login())?),
-                None => {
-                    ctx.out.warn(format!(
-                        "GID {} has no group name here, so `{t}` cannot be filled in; no cgroup parent",
-                        ctx.who.gid()
-                    ));
-                    None
-                }
-            }
-        }
-    };
-    let mut labels = Vec::new();
-    for (k, v) in &ctx.config.labels {
-        labels.push(parse_extra_label(&format!("{k}={v}"))?);
-    }
-    for pair in &args.labels {
-        let (k, v) = parse_extra_label(pair).map_err(|e| CliError::usage(e.to_string()))?;
-        labels.retain(|(old, _)| *old != k);
-        labels.push((k, v));
-    }
-    Ok(ContainerOptions {
-        workspace,
-        data: args.data.as_ref().map(expand),
-        models: args.models.as_ref().map(expand),
-        gpus: if args.cpu_only {
-            None
-        } else {
-            args.gpus.clone()
-        },
-        shm_size,
-        cgroup_parent,
-        labels,
-        privileged: ctx.config.privileged,
-        arch,
-        memlock,
-        memory: args.memory,
-        cpus: args.cpus,
-        pids_limit: args.pids_limit,
-    })
-}
-
-fn absolute(path: PathBuf) -> PathBuf {
-    if path.is_absolute() {
-        return path;
-    }
-    std::env::current_dir()
-        .map(|cwd| cwd.join(&path))
-        .unwrap_or(path)
-}
-
 async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let scope = if all_users {
-        Scope::AllUsers
-    } else {
-        Scope::User(&ctx.who)
-    };
-    let containers = ctx.engine.list_containers(scope).await?;
+    let containers: Vec<ContainerInfo> = ctx
+        .client
+        .get(&format!("/v1/containers?all_users={all_users}"))
+        .await?;
+    let all_users = all_users || containers.iter().any(|c| c.uid != containers[0].uid);
     if ctx.out.json() {
         for c in &containers {
             ctx.out.print_json(c)?;
@@ -452,41 +304,28 @@ async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
     };
     ctx.out.print(ctx.out.bold(&header))?;
     for c in containers {
+        let shown = |s: &str| ds01_api::shown(s);
         let line = if all_users {
             format!(
                 "{:<24} {:<10} {:<12} {:<40} {}",
-                c.name, c.state, c.gpus, c.image, c.user
+                shown(&c.name),
+                shown(&c.state),
+                shown(&c.gpus),
+                shown(&c.image),
+                shown(&c.user)
             )
         } else {
-            format!("{:<24} {:<10} {:<12} {}", c.name, c.state, c.gpus, c.image)
+            format!(
+                "{:<24} {:<10} {:<12} {}",
+                shown(&c.name),
+                shown(&c.state),
+                shown(&c.gpus),
+                shown(&c.image)
+            )
         };
         ctx.out.print(line)?;
     }
     Ok(ExitStatus::Success)
-}
-
-async fn exec(
-    name: &ContainerName,
-    command: &[String],
-    ctx: &Context,
-) -> Result<ExitStatus, CliError> {
-    let output = ctx.engine.exec(&ctx.who, name, command, false).await?;
-    if ctx.out.json() {
-        ctx.out.print_json(&output)?;
-    } else {
-        use std::io::Write;
-        std::io::stdout()
-            .write_all(output.stdout.as_bytes())
-            .map_err(CliError::write)?;
-        eprint!("{}", output.stderr);
-    }
-    if output.status == 0 {
-        Ok(ExitStatus::Success)
-    } else {
-        ctx.out
-            .detail(format!("the command ended with status {}", output.status));
-        Ok(ExitStatus::Failure)
-    }
 }
 
 async fn install(
@@ -496,30 +335,34 @@ async fn install(
     ctx: &Context,
 ) -> Result<ExitStatus, CliError> {
     ctx.out.info(format!(
-        "installing {} in {}...",
+        "installing {} in {name}...",
         packages
             .iter()
             .map(|p| p.as_str())
             .collect::<Vec<_>>()
             .join(" "),
-        name.docker_name(ctx.who.uid())
     ));
-    let committed = ctx
-        .engine
-        .install_packages(&ctx.who, name, packages, commit)
+    let answer: serde_json::Value = ctx
+        .client
+        .call(
+            Method::POST,
+            &format!("/v1/containers/{name}/install"),
+            Some(&json!({"packages": packages, "commit": commit})),
+        )
         .await?;
-    let extra = json!({
-        "packages": packages.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
-        "committed": committed,
-    });
-    if let Some(image) = &committed {
-        ctx.out.info(format!("committed to {image}"));
+    if ctx.out.json() {
+        ctx.out.print_json(&answer)?;
+    } else {
+        if let Some(image) = answer["committed"].as_str() {
+            ctx.out.info(format!("committed to {image}"));
+        }
+        ctx.out.success(format!("installed in {name}"));
     }
-    done(ctx, name, "installed", extra)
+    Ok(ExitStatus::Success)
 }
 
 async fn stats(ctx: &Context) -> Result<ExitStatus, CliError> {
-    let stats = ctx.engine.stats(&ctx.who).await?;
+    let stats: Vec<ContainerStats> = ctx.client.get("/v1/stats").await?;
     if ctx.out.json() {
         for s in &stats {
             ctx.out.print_json(s)?;

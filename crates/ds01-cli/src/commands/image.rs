@@ -1,19 +1,15 @@
 //! `ds01 image ...`: the user's images, described by specs and built by the engine.
 
-use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 use clap::{Args, Subcommand};
-use ds01_dockerfile::{
-    build_context, defaults, labels, AimeBase, AptPackage, Base, ImageName, ImageRef, ImageSpec,
-    Login, PipRequirement,
-};
-use ds01_engine::{BuildOptions, EngineError};
+use ds01_api::{ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
+use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement};
+use hyper::Method;
 use serde_json::json;
 
-use crate::context::{ctrl_c, Context};
+use crate::context::{home, Context};
 use crate::exit::{CliError, ExitStatus};
 
 #[derive(Debug, Args)]
@@ -143,142 +139,83 @@ pub async fn run(args: &ImageArgs, ctx: &Context) -> Result<ExitStatus, CliError
         ImageCommand::Update(a) => update(a, ctx).await,
         ImageCommand::List => list(ctx).await,
         ImageCommand::Show(a) => show(&a.name, ctx).await,
-        ImageCommand::Dockerfile(a) => dockerfile(&a.name, ctx),
+        ImageCommand::Dockerfile(a) => dockerfile(&a.name, ctx).await,
         ImageCommand::Delete(a) => delete(a, ctx).await,
     }
 }
 
 async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let reference = args.name.image_ref(ctx.who.uid());
-    if image_labels(ctx, &reference.to_string()).await?.is_some() {
-        return Err(CliError::msg(format!(
-            "image {reference} exists already; change it with `ds01 image update {}` or delete it with `ds01 image delete {}`",
-            args.name, args.name
-        )));
-    }
-    let mut prompted_pip = Vec::new();
+    let mut pip = args.pip.clone();
     let base = match (&args.base, &args.framework) {
-        (Some(image), _) => Base::Custom {
-            image: image.clone(),
-        },
-        (None, Some(framework)) => catalog_base(
-            ctx,
-            args.catalog.as_ref(),
-            framework,
-            args.version.as_deref(),
-            args.arch.as_deref(),
-        )?,
         (None, None) => {
             let answers = prompt(ctx)?;
-            prompted_pip = answers.pip;
-            Base::Custom {
-                image: answers.base,
-            }
+            pip.extend(answers.pip);
+            Some(answers.base)
         }
+        (base, _) => base.clone(),
     };
-    let mut spec = ImageSpec::with_ds01_defaults(args.name.clone(), base, None);
-    spec.owner = Login::parse(ctx.who.login()).ok();
-    if args.jupyter {
-        spec.configure_jupyter = true;
-        if spec.packages.jupyter.is_empty() {
-            spec.packages.jupyter = defaults::JUPYTER
-                .iter()
-                .filter_map(|p| PipRequirement::parse(p).ok())
-                .collect();
-        }
-    } else if args.no_jupyter {
-        spec.configure_jupyter = false;
-        spec.packages.jupyter.clear();
-    }
-    for package in &args.apt {
-        spec.add_apt(package.clone());
-    }
-    for requirement in args.pip.iter().chain(&prompted_pip) {
-        spec.add_pip(requirement.clone());
-    }
-    ctx.store.save(&spec)?;
-    let paths = json!({
-        "spec": ctx.store.spec_path(&spec.name),
-        "dockerfile": ctx.store.dockerfile_path(&spec.name),
-    });
-    ctx.out.detail(format!(
-        "spec saved to {}",
-        ctx.store.spec_path(&spec.name).display()
-    ));
-    if args.no_build {
-        return report_spec_only(ctx, &reference, paths);
-    }
-    build(ctx, &spec, args.no_cache, paths).await
-}
-
-fn report_spec_only(
-    ctx: &Context,
-    reference: &ImageRef,
-    paths: serde_json::Value,
-) -> Result<ExitStatus, CliError> {
-    if ctx.out.json() {
-        let mut value = json!({"image": reference.to_string(), "id": null, "built": false});
-        merge(&mut value, paths);
-        ctx.out.print_json(&value)?;
-    } else {
-        ctx.out.success(format!(
-            "wrote {} (not built; build it with `ds01 image update {} --rebuild`)",
-            paths["dockerfile"].as_str().unwrap_or_default(),
-            reference
-                .path()
-                .rsplit('/')
-                .next()
-                .unwrap_or(reference.path())
-        ));
-    }
-    Ok(ExitStatus::Success)
+    let catalog = match &args.catalog {
+        Some(path) => Some(super::read_user_file(path)?),
+        None => None,
+    };
+    let request = ImageCreate {
+        name: args.name.clone(),
+        base,
+        framework: args.framework.clone(),
+        framework_version: args.version.clone(),
+        arch: args.arch.clone(),
+        catalog,
+        pip,
+        apt: args.apt.clone(),
+        jupyter: if args.jupyter {
+            Some(true)
+        } else if args.no_jupyter {
+            Some(false)
+        } else {
+            None
+        },
+        no_build: args.no_build,
+        no_cache: args.no_cache,
+    };
+    let built = build(ctx, "/v1/images", &request).await?;
+    report(ctx, &built, &args.name)
 }
 
 async fn build(
     ctx: &Context,
-    spec: &ImageSpec,
-    no_cache: bool,
-    paths: serde_json::Value,
-) -> Result<ExitStatus, CliError> {
-    let options = BuildOptions {
-        no_cache,
-        resource_labels: ctx.resource_labels.clone(),
-    };
+    path: &str,
+    request: &impl serde::Serialize,
+) -> Result<ImageBuilt, CliError> {
     let mut progress = ctx.out.progress();
     let built = ctx
-        .engine
-        .build_image(&ctx.who, spec, &options, &mut progress, ctrl_c())
+        .client
+        .stream(path, request, |p| progress.report(p))
         .await;
     progress.finish();
-    let built = built?;
+    built
+}
+
+fn report(ctx: &Context, built: &ImageBuilt, name: &ImageName) -> Result<ExitStatus, CliError> {
     if ctx.out.json() {
-        let mut value = json!({"image": built.image, "id": built.id, "spec_sha256": built.spec_sha256, "built": true});
-        merge(&mut value, paths);
-        ctx.out.print_json(&value)?;
-    } else {
-        ctx.out
-            .success(format!("built {} ({})", built.image, short_id(&built.id)));
-        ctx.out.print(&built.image)?;
+        ctx.out.print_json(built)?;
+        return Ok(ExitStatus::Success);
+    }
+    match (&built.id, built.built) {
+        (Some(id), true) => {
+            ctx.out
+                .success(format!("built {} ({})", built.image, short_id(id)));
+            ctx.out.print(&built.image)?;
+        }
+        (Some(_), false) => ctx.out.success(format!(
+            "{} is up to date with its spec; not rebuilt",
+            built.image
+        )),
+        (None, _) => ctx.out.success(format!(
+            "saved the spec of {} (not built; build it with `ds01 image update {name} --rebuild`)",
+            built.image
+        )),
     }
     Ok(ExitStatus::Success)
-}
-
-fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
-    if let (Some(into), serde_json::Value::Object(from)) = (into.as_object_mut(), from) {
-        into.extend(from);
-    }
-}
-
-fn catalog_base(
-    ctx: &Context,
-    catalog: Option<&PathBuf>,
-    framework: &str,
-    version: Option<&str>,
-    arch: Option<&str>,
-) -> Result<Base, CliError> {
-    let (entry, arch) = super::catalog::lookup(ctx, catalog, framework, version, arch)?;
-    let base = AimeBase::from_catalog(&entry, &arch).map_err(|e| CliError::msg(e.to_string()))?;
-    Ok(Base::Aime(base))
 }
 
 /// What the guided prompts gathered.
@@ -329,108 +266,19 @@ fn ask<T>(question: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T
 }
 
 async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let mut spec = ctx.store.load(&args.name)?;
-    for name in &args.remove {
-        if spec.remove_package(name) == 0 {
-            ctx.out
-                .warn(format!("{name} is not in the spec of {}", args.name));
-        }
-    }
-    for package in &args.add_apt {
-        spec.add_apt(package.clone());
-    }
-    for requirement in &args.add {
-        spec.add_pip(requirement.clone());
-    }
-    ctx.store.save(&spec)?;
-    let reference = spec.name.image_ref(ctx.who.uid()).to_string();
-    let wanted = build_context(&spec).dockerfile_sha256().to_owned();
-    let current = image_labels(ctx, &reference).await?;
-    let built_from = current
-        .as_ref()
-        .and_then(|(_, labels)| labels.get(labels::SPEC_SHA256).cloned());
-    if built_from.as_deref() == Some(wanted.as_str()) && !args.rebuild && !args.no_cache {
-        let id = current.map(|(id, _)| id).unwrap_or_default();
-        if ctx.out.json() {
-            ctx.out
-                .print_json(&json!({"image": reference, "id": id, "rebuilt": false}))?;
-        } else {
-            ctx.out.success(format!(
-                "{reference} is up to date with its spec; not rebuilt"
-            ));
-        }
-        return Ok(ExitStatus::Success);
-    }
-    let paths = json!({"rebuilt": true});
-    build(ctx, &spec, args.no_cache, paths).await
-}
-
-/// The ID and labels of a local image, or `None` when it does not exist.
-async fn image_labels(
-    ctx: &Context,
-    reference: &str,
-) -> Result<Option<(String, HashMap<String, String>)>, CliError> {
-    match ctx.engine.docker().inspect_image(reference).await {
-        Ok(image) => Ok(Some((
-            image.id.unwrap_or_default(),
-            image.config.and_then(|c| c.labels).unwrap_or_default(),
-        ))),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(e) => Err(CliError::failure(
-            format!("inspecting image {reference}"),
-            e,
-        )),
-    }
+    let request = ImageUpdate {
+        add: args.add.clone(),
+        remove: args.remove.clone(),
+        add_apt: args.add_apt.clone(),
+        rebuild: args.rebuild,
+        no_cache: args.no_cache,
+    };
+    let built = build(ctx, &format!("/v1/images/{}/update", args.name), &request).await?;
+    report(ctx, &built, &args.name)
 }
 
 async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
-    let repo_prefix = format!("ds01-{}/", ctx.who.uid());
-    let filters = HashMap::from([("reference".to_owned(), vec![format!("{repo_prefix}*")])]);
-    let options = ListImagesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    let images = ctx
-        .engine
-        .docker()
-        .list_images(Some(options))
-        .await
-        .map_err(|e| CliError::failure("listing images", e))?;
-    let mut rows: Vec<serde_json::Value> = Vec::new();
-    let mut seen = Vec::new();
-    for image in images {
-        for tag in image
-            .repo_tags
-            .iter()
-            .filter(|t| t.starts_with(&repo_prefix))
-        {
-            let name = tag[repo_prefix.len()..]
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            seen.push(name.clone());
-            rows.push(json!({
-                "name": name,
-                "image": tag,
-                "id": image.id,
-                "size": image.size,
-                "created": image.created,
-                "spec": ImageName::parse(&name).ok().is_some_and(|n| ctx.store.exists(&n)),
-            }));
-        }
-    }
-    for name in ctx.store.names() {
-        if !seen.contains(&name) {
-            rows.push(json!({
-                "name": name,
-                "image": format!("{repo_prefix}{name}:latest"),
-                "id": null, "size": null, "created": null, "spec": true,
-            }));
-        }
-    }
-    rows.sort_by(|a, b| a["image"].as_str().cmp(&b["image"].as_str()));
+    let rows: Vec<ImageRow> = ctx.client.get("/v1/images").await?;
     if ctx.out.json() {
         for row in &rows {
             ctx.out.print_json(row)?;
@@ -447,125 +295,95 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
             .bold(&format!("{:<40} {:<14} {:>10}", "IMAGE", "ID", "SIZE")),
     )?;
     for row in rows {
-        let id = row["id"].as_str().map(short_id).unwrap_or("(not built)");
-        let size = row["size"].as_i64().map(human_size).unwrap_or_default();
-        ctx.out.print(format!(
-            "{:<40} {:<14} {:>10}",
-            row["image"].as_str().unwrap_or_default(),
-            id,
-            size
-        ))?;
+        let id = row.id.as_deref().map(short_id).unwrap_or("(not built)");
+        let size = row.size.map(human_size).unwrap_or_default();
+        ctx.out.print(format!("{:<40} {:<14} {:>10}", row.image, id, size))?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// DS01's own Dockerfile of an image, read here as the user: the service never reads
+/// files in users' homes.
+fn legacy_dockerfile(name: &ImageName) -> Option<(PathBuf, String)> {
+    let path = home()?.join("dockerfiles").join(format!("{name}.Dockerfile"));
+    let text = super::read_user_file(&path).ok()?;
+    Some((path, text))
+}
+
+async fn details(ctx: &Context, name: &ImageName) -> Result<ImageDetails, ApiError> {
+    ctx.client
+        .get_api(&format!("/v1/images/{name}"))
+        .await
 }
 
 async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let reference = name.image_ref(ctx.who.uid()).to_string();
-    let spec = ctx
-        .store
-        .exists(name)
-        .then(|| ctx.store.load(name))
-        .transpose()?;
-    let inspected = match ctx.engine.docker().inspect_image(&reference).await {
-        Ok(image) => Some(image),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => None,
-        Err(e) => {
-            return Err(CliError::failure(
-                format!("inspecting image {reference}"),
-                e,
-            ))
+    let found = details(ctx, name).await;
+    let legacy = legacy_dockerfile(name);
+    let d = match found {
+        Ok(d) => d,
+        Err(e) if e.code == ErrorCode::NotFound && legacy.is_some() => {
+            let (path, text) = legacy.expect("checked");
+            if ctx.out.json() {
+                ctx.out.print_json(&json!({"name": name.as_str(), "dockerfile_path": path, "dockerfile": text}))?;
+            } else {
+                ctx.out.print(format!("dockerfile: {} (DS01's; not built by ds01)", path.display()))?;
+            }
+            return Ok(ExitStatus::Success);
         }
+        Err(e) => return Err(e.into()),
     };
-    if spec.is_none() && inspected.is_none() {
-        return Err(CliError::from(EngineError::ImageNotFound {
-            image: reference,
-            hint: format!("; build it with `ds01 image create {name}`"),
-        }));
-    }
-    let dockerfile = if spec.is_some() {
-        Some(ctx.store.dockerfile_path(name))
-    } else {
-        ctx.store.legacy_dockerfile(name)
-    };
-    let labels = inspected
-        .as_ref()
-        .and_then(|i| i.config.as_ref())
-        .and_then(|c| c.labels.clone())
-        .unwrap_or_default();
-    let value = json!({
-        "name": name.as_str(),
-        "image": reference,
-        "id": inspected.as_ref().and_then(|i| i.id.clone()),
-        "size": inspected.as_ref().and_then(|i| i.size),
-        "created": inspected.as_ref().and_then(|i| i.created.clone()),
-        "labels": labels,
-        "spec_path": spec.as_ref().map(|_| ctx.store.spec_path(name)),
-        "dockerfile_path": dockerfile,
-        "spec": spec,
-    });
     if ctx.out.json() {
-        ctx.out.print_json(&value)?;
+        ctx.out.print_json(&d)?;
         return Ok(ExitStatus::Success);
     }
     let field = |k: &str, v: String| format!("{} {v}", ctx.out.bold(&format!("{k:<11}")));
-    ctx.out.print(field("image:", reference.clone()))?;
-    match &inspected {
-        Some(i) => {
+    ctx.out.print(field("image:", d.image.clone()))?;
+    match &d.id {
+        Some(id) => {
+            ctx.out.print(field("id:", id.clone()))?;
             ctx.out
-                .print(field("id:", i.id.clone().unwrap_or_default()))?;
-            ctx.out
-                .print(field("size:", human_size(i.size.unwrap_or(0))))?;
+                .print(field("size:", human_size(d.size.unwrap_or(0))))?;
         }
         None => ctx.out.print(field("built:", "no".into()))?,
     }
-    if let Some(path) = &dockerfile {
-        ctx.out
-            .print(field("dockerfile:", path.display().to_string()))?;
-    }
-    if let Some(spec) = &spec {
-        ctx.out.print(field(
-            "spec:",
-            ctx.store.spec_path(name).display().to_string(),
-        ))?;
-        let text = spec
-            .to_toml_string()
-            .map_err(|e| CliError::msg(e.to_string()))?;
-        for line in text.lines() {
-            ctx.out.print(format!("  {line}"))?;
+    if let Some(spec) = &d.spec {
+        ctx.out.print(ctx.out.bold("spec:"))?;
+        for line in spec.lines() {
+            ctx.out.print(format!("  {}", ds01_api::shown(line)))?;
         }
     }
-    if !labels.is_empty() {
+    if !d.labels.is_empty() {
         ctx.out.print(ctx.out.bold("labels:"))?;
-        let mut sorted: Vec<_> = labels.iter().collect();
-        sorted.sort();
-        for (k, v) in sorted {
-            ctx.out.print(format!("  {k}={v}"))?;
+        for (k, v) in &d.labels {
+            ctx.out
+                .print(format!("  {}={}", ds01_api::shown(k), ds01_api::shown(v)))?;
         }
     }
     Ok(ExitStatus::Success)
 }
 
-fn dockerfile(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let (text, path) = if ctx.store.exists(name) {
-        let spec = ctx.store.load(name)?;
-        (
-            ds01_dockerfile::render(&spec).text().to_owned(),
-            ctx.store.dockerfile_path(name),
-        )
-    } else if let Some(path) = ctx.store.legacy_dockerfile(name) {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| CliError::failure(format!("cannot read {}", path.display()), e))?;
-        (text, path)
-    } else {
-        return Err(CliError::msg(format!(
-            "no image spec {name}; create it with `ds01 image create {name}`"
-        )));
+async fn dockerfile(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
+    let text = match details(ctx, name).await {
+        Ok(ImageDetails {
+            dockerfile: Some(text),
+            ..
+        }) => text,
+        Ok(_) | Err(ApiError {
+            code: ErrorCode::NotFound,
+            ..
+        }) => match legacy_dockerfile(name) {
+            Some((_, text)) => text,
+            None => {
+                return Err(CliError::msg(format!(
+                    "no image spec {name}\n  create it with `ds01 image create {name}`"
+                )))
+            }
+        },
+        Err(e) => return Err(e.into()),
     };
     if ctx.out.json() {
         ctx.out
-            .print_json(&json!({"name": name.as_str(), "path": path, "dockerfile": text}))?;
+            .print_json(&json!({"name": name.as_str(), "dockerfile": text}))?;
     } else {
         print!("{text}");
     }
@@ -573,39 +391,19 @@ fn dockerfile(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
 }
 
 async fn delete(args: &DeleteArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let reference = args.name.image_ref(ctx.who.uid()).to_string();
-    let exists = image_labels(ctx, &reference).await?.is_some();
-    let had_spec = ctx.store.exists(&args.name);
-    if !exists && !had_spec {
-        return Err(CliError::from(EngineError::ImageNotFound {
-            image: reference,
-            hint: "; `ds01 image list` shows yours".into(),
-        }));
-    }
-    if exists {
-        let users = ctx.engine.containers_using(&reference).await?;
-        if !users.is_empty() && !args.force {
-            return Err(CliError::from(EngineError::ImageInUse {
-                image: reference,
-                containers: users.join(", "),
-            }));
-        }
-        let options = RemoveImageOptionsBuilder::default()
-            .force(args.force)
-            .build();
-        ctx.engine
-            .docker()
-            .remove_image(&reference, Some(options), None)
-            .await
-            .map_err(|e| CliError::failure(format!("deleting image {reference}"), e))?;
-    }
-    ctx.store.remove(&args.name)?;
+    let removed: Removed = ctx
+        .client
+        .call(
+            Method::DELETE,
+            &format!("/v1/images/{}?force={}", args.name, args.force),
+            None::<&()>,
+        )
+        .await?;
     if ctx.out.json() {
-        ctx.out.print_json(
-            &json!({"image": reference, "deleted": exists, "spec_removed": had_spec}),
-        )?;
+        ctx.out
+            .print_json(&json!({"image": removed.name, "deleted": true}))?;
     } else {
-        ctx.out.success(format!("deleted {reference}"));
+        ctx.out.success(format!("deleted {}", removed.name));
     }
     Ok(ExitStatus::Success)
 }

@@ -1,6 +1,5 @@
 //! One module per noun; each turns its arguments into an [`ExitStatus`] or a [`CliError`].
 
-pub mod catalog;
 pub mod container;
 pub mod doctor;
 pub mod image;
@@ -54,4 +53,27 @@ fn block_on<F: std::future::Future<Output = Result<ExitStatus, CliError>>>(
     // A thread still blocked on stdin (`container open`) must not hold the exit.
     runtime.shutdown_background();
     result
+}
+
+/// The most of a file the user names (a catalog, a Dockerfile) that ds01 sends on: such
+/// files are small, and the service must not be made to hold arbitrary amounts.
+const MAX_USER_FILE: u64 = 4 << 20;
+
+/// Reads a file the user names, as the user (this process), bounded in size.
+pub fn read_user_file(path: &std::path::Path) -> Result<String, CliError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::failure(format!("cannot read {}", path.display()), e))?;
+    let mut text = String::new();
+    file.take(MAX_USER_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::failure(format!("cannot read {}", path.display()), e))?;
+    if text.len() as u64 > MAX_USER_FILE {
+        return Err(CliError::msg(format!(
+            "{} is larger than {} MiB",
+            path.display(),
+            MAX_USER_FILE >> 20
+        )));
+    }
+    Ok(text)
 }

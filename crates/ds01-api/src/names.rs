@@ -33,7 +33,7 @@ impl ContainerName {
     pub fn new(name: &str) -> Result<Self, ContainerNameError> {
         let fail = |reason| {
             Err(ContainerNameError {
-                name: crate::error::shown(name),
+                name: crate::shown(name),
                 reason,
             })
         };
@@ -73,6 +73,8 @@ impl ContainerName {
         format!("{}._.{}", self.0, uid)
     }
 }
+
+crate::serde_as_text!(ContainerName);
 
 impl FromStr for ContainerName {
     type Err = ContainerNameError;

@@ -1,0 +1,80 @@
+//! The API of `ds01d`, the root-owned service that is the only door to the Docker engine on
+//! a shared GPU server, as plain serde types: what a client sends, what it gets back, and the
+//! errors, as data. The `ds01` command line depends on this crate and not on any Docker
+//! client, so the compiler keeps it from reaching the engine on its own.
+//!
+//! The service speaks JSON over HTTP on a Unix socket (see `docs/api.md`):
+//!
+//! ```
+//! use ds01_api::{ContainerCreate, ContainerName};
+//! let request = ContainerCreate::named("thesis".parse::<ContainerName>().unwrap());
+//! let json = serde_json::to_string(&request).unwrap();
+//! let back: ContainerCreate = serde_json::from_str(&json).unwrap();
+//! assert_eq!(back.name.as_str(), "thesis");
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod frames;
+mod gpu;
+mod names;
+mod requests;
+mod results;
+mod size;
+
+pub use error::{ApiError, ErrorCode};
+pub use gpu::{GpuRequest, GpuRequestError};
+pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
+pub use requests::{ContainerCreate, ExecRequest, ImageCreate, ImageUpdate, ListQuery};
+pub use results::{
+    Check, ContainerInfo, ContainerStats, CreatedContainer, ImageBuilt, ImageDetails, ImageRow,
+    Progress, Removed, StreamItem, UserSetup, Whoami,
+};
+pub use size::{ByteSize, SizeError};
+
+/// The version of the wire format; the paths carry it (`/v1/...`).
+pub const API_VERSION: u32 = 1;
+
+/// The socket `ds01d` listens on unless configured otherwise.
+pub const DEFAULT_SOCKET: &str = "/run/ds01/ds01.sock";
+
+/// The header an admin sets to act for another user (`LOGIN`, resolved through NSS).
+pub const ACT_AS_HEADER: &str = "x-ds01-as";
+
+/// Shows outside text (names, image contents) with control characters escaped, so that a
+/// hostile value cannot drive the terminal it is printed on.
+///
+/// ```
+/// assert_eq!(ds01_api::shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+/// ```
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
+        if c.is_control() || hidden {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Serialises a type that has `Display` and `FromStr` as its text, checking it again when
+/// read: what comes over the wire is outside input.
+macro_rules! serde_as_text {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_text;

@@ -1,0 +1,181 @@
+//! What a client sends. Paths are absolute (the client resolves `~` and the working
+//! directory, where it knows them); files the service must not read on a user's behalf,
+//! such as a catalog, travel as their contents.
+
+use std::path::PathBuf;
+
+use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement};
+use serde::{Deserialize, Serialize};
+
+use crate::{ByteSize, ContainerName, GpuRequest};
+
+/// `POST /v1/images`: describe and build an image `ds01-<uid>/NAME:latest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageCreate {
+    /// The image name.
+    pub name: ImageName,
+    /// The image to build on.
+    #[serde(default)]
+    pub base: Option<ImageRef>,
+    /// An AIME catalog framework to build on instead.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// The framework version (newest when absent).
+    #[serde(default)]
+    pub framework_version: Option<String>,
+    /// The GPU architecture (the server's when absent).
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// A catalog's text, read by the client as the user (the server's catalog when absent).
+    #[serde(default)]
+    pub catalog: Option<String>,
+    /// pip requirements.
+    #[serde(default)]
+    pub pip: Vec<PipRequirement>,
+    /// Debian/Ubuntu packages.
+    #[serde(default)]
+    pub apt: Vec<AptPackage>,
+    /// Install Jupyter (`Some(true)`), leave it out (`Some(false)`), or the default.
+    #[serde(default)]
+    pub jupyter: Option<bool>,
+    /// Keep the spec only.
+    #[serde(default)]
+    pub no_build: bool,
+    /// Build without the layer cache.
+    #[serde(default)]
+    pub no_cache: bool,
+}
+
+/// `POST /v1/images/{name}/update`: change an image's packages, rebuild when it changed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageUpdate {
+    /// pip requirements to add (or change the version of).
+    #[serde(default)]
+    pub add: Vec<PipRequirement>,
+    /// Packages to remove by name.
+    #[serde(default)]
+    pub remove: Vec<String>,
+    /// apt packages to add.
+    #[serde(default)]
+    pub add_apt: Vec<AptPackage>,
+    /// Rebuild even when unchanged.
+    #[serde(default)]
+    pub rebuild: bool,
+    /// Rebuild without the layer cache.
+    #[serde(default)]
+    pub no_cache: bool,
+}
+
+/// `POST /v1/containers`: create a container `<name>._.<uid>` that runs as the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerCreate {
+    /// The container name.
+    pub name: ContainerName,
+    /// The image to run (else the catalog's, else the caller's own image of that name).
+    #[serde(default)]
+    pub image: Option<ImageRef>,
+    /// An AIME catalog framework.
+    #[serde(default)]
+    pub framework: Option<String>,
+    /// The framework version.
+    #[serde(default)]
+    pub framework_version: Option<String>,
+    /// The GPU architecture label.
+    #[serde(default)]
+    pub arch: Option<String>,
+    /// A catalog's text, read by the client as the user.
+    #[serde(default)]
+    pub catalog: Option<String>,
+    /// Host directory for `/workspace` (absolute).
+    #[serde(default)]
+    pub workspace: Option<PathBuf>,
+    /// Host directory for `/data` (absolute).
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    /// Host directory for `/models` (absolute).
+    #[serde(default)]
+    pub models: Option<PathBuf>,
+    /// GPUs; none when absent.
+    #[serde(default)]
+    pub gpus: Option<GpuRequest>,
+    /// `/dev/shm` size (at most the policy's).
+    #[serde(default)]
+    pub shm_size: Option<ByteSize>,
+    /// Memory limit (at most the policy's).
+    #[serde(default)]
+    pub memory: Option<ByteSize>,
+    /// CPU limit (at most the policy's).
+    #[serde(default)]
+    pub cpus: Option<f64>,
+    /// Process limit (at most the policy's).
+    #[serde(default)]
+    pub pids_limit: Option<i64>,
+    /// Extra labels `KEY=VALUE`; ds01's and MLC's own keys are refused.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Start it once created.
+    #[serde(default)]
+    pub start: bool,
+}
+
+impl ContainerCreate {
+    /// A request with nothing but the name set.
+    pub fn named(name: ContainerName) -> ContainerCreate {
+        ContainerCreate {
+            name,
+            image: None,
+            framework: None,
+            framework_version: None,
+            arch: None,
+            catalog: None,
+            workspace: None,
+            data: None,
+            models: None,
+            gpus: None,
+            shm_size: None,
+            memory: None,
+            cpus: None,
+            pids_limit: None,
+            labels: Vec::new(),
+            start: false,
+        }
+    }
+}
+
+/// `POST /v1/containers/{name}/exec` (an HTTP upgrade to [`crate::frames`]): run a command
+/// as the caller in their container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The command and its arguments; empty for a login shell.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Allocate a terminal.
+    #[serde(default)]
+    pub tty: bool,
+    /// Pass stdin.
+    #[serde(default)]
+    pub stdin: bool,
+    /// Extra environment `NAME=VALUE`.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// Terminal size, columns.
+    #[serde(default)]
+    pub width: Option<u16>,
+    /// Terminal size, rows.
+    #[serde(default)]
+    pub height: Option<u16>,
+    /// Start the container first when it is stopped.
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// `GET /v1/containers?all_users=true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    /// Every user's containers (admins only).
+    #[serde(default)]
+    pub all_users: bool,
+}

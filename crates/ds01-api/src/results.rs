@@ -1,0 +1,204 @@
+//! What the service answers: results, progress, and the lines of a streamed answer.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::error::ApiError;
+
+/// How the user's account got into a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSetup {
+    /// The image already carried the account (checked in `/etc/passwd`, not just labels).
+    Baked,
+    /// A setup container added the account and was committed to a per-container image.
+    Committed,
+}
+
+impl UserSetup {
+    /// `baked` or `committed`, as the labels and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserSetup::Baked => "baked",
+            UserSetup::Committed => "committed",
+        }
+    }
+}
+
+/// A container that now exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedContainer {
+    /// The Docker name, `<name>._.<uid>`.
+    pub name: String,
+    /// The container ID.
+    pub id: String,
+    /// The image reference the container runs.
+    pub image: String,
+    /// How the user got into it.
+    pub user_setup: UserSetup,
+    /// Why the baked path was not taken, when the image claimed to carry the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// Whether it was started after creation.
+    #[serde(default)]
+    pub started: bool,
+}
+
+/// One container as `ds01 container list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerInfo {
+    /// The display name (`thesis`).
+    pub name: String,
+    /// The Docker name (`thesis._.1000`).
+    pub docker_name: String,
+    /// The container ID.
+    pub id: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// `created`, `running`, `exited`, ...
+    pub state: String,
+    /// Docker's human status (`Up 3 minutes`).
+    pub status: String,
+    /// The owner's login, as its labels say (`aime.mlc.USER`, else `ds01.user`).
+    pub user: String,
+    /// The owner's UID, from the `._.<uid>` name.
+    pub uid: u32,
+    /// The framework label (`aime.mlc.FRAMEWORK`).
+    pub framework: String,
+    /// The GPUs it holds (`aime.mlc.GPUS`).
+    pub gpus: String,
+    /// The host directory at `/workspace` (`aime.mlc.WORK_MOUNT`).
+    pub workspace: String,
+}
+
+/// A running container's resource use, from one stats sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerStats {
+    /// The display name.
+    pub name: String,
+    /// CPU use in percent of one CPU.
+    pub cpu_percent: f64,
+    /// Memory in use, bytes.
+    pub memory_bytes: u64,
+    /// Memory limit, bytes.
+    pub memory_limit_bytes: u64,
+    /// Number of processes.
+    pub pids: u64,
+}
+
+/// A built (or, with `no_build`, only described) image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBuilt {
+    /// `ds01-<uid>/<name>:latest`.
+    pub image: String,
+    /// The image ID, when built.
+    pub id: Option<String>,
+    /// The hash of the rendered Dockerfile the image was built from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_sha256: Option<String>,
+    /// Whether this request built it (false: unchanged, or `no_build`).
+    pub built: bool,
+}
+
+/// One row of `ds01 image list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRow {
+    /// The NAME of `ds01-<uid>/NAME:latest`.
+    pub name: String,
+    /// The full reference.
+    pub image: String,
+    /// The image ID; `None` for a spec that was never built.
+    pub id: Option<String>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+    /// Creation time (seconds since the epoch).
+    pub created: Option<i64>,
+    /// Whether ds01 keeps a spec for it.
+    pub spec: bool,
+}
+
+/// `ds01 image show`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageDetails {
+    /// The NAME.
+    pub name: String,
+    /// The full reference.
+    pub image: String,
+    /// The image ID, when built.
+    pub id: Option<String>,
+    /// Size in bytes.
+    pub size: Option<i64>,
+    /// Creation time as the engine reports it.
+    pub created: Option<String>,
+    /// The image's labels.
+    pub labels: BTreeMap<String, String>,
+    /// The spec as TOML, when ds01 keeps one.
+    pub spec: Option<String>,
+    /// The rendered Dockerfile (from the spec, or a legacy file).
+    pub dockerfile: Option<String>,
+}
+
+/// What a removal removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    /// The Docker name or image reference.
+    pub name: String,
+    /// Images removed with it (per-container images no other container used).
+    #[serde(default)]
+    pub removed_images: Vec<String>,
+}
+
+/// Who the service takes the caller to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Whoami {
+    /// The login NSS gives for the UID.
+    pub login: String,
+    /// The UID, from the kernel's peer credentials.
+    pub uid: u32,
+    /// The primary GID.
+    pub gid: u32,
+    /// The container account name derived from the login; `None` for root.
+    pub username: Option<String>,
+    /// The names of the caller's groups.
+    pub groups: Vec<String>,
+    /// Whether the caller may act for others.
+    pub admin: bool,
+    /// The service's version.
+    pub daemon_version: String,
+}
+
+/// One line of `ds01 doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// What was checked.
+    pub check: String,
+    /// Whether it is fine.
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+/// One thing a long request reports while it works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "text", rename_all = "snake_case")]
+pub enum Progress {
+    /// A new stage began, e.g. "running user setup in ds01-fixture/debian11".
+    Stage(String),
+    /// A line of build output (`Step 3/12 : RUN ...`, or what the step printed).
+    BuildOutput(String),
+    /// The baked path was not taken, and why; the flow falls back to a commit.
+    Fallback(String),
+}
+
+/// One line of a streamed answer (`application/x-ndjson`): progress lines, then exactly
+/// one result or error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamItem<T> {
+    /// Work in progress.
+    Progress(Progress),
+    /// The outcome.
+    Result(T),
+    /// The failure.
+    Error(ApiError),
+}

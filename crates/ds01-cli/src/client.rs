@@ -1,0 +1,336 @@
+//! The connection to ds01d: JSON over HTTP on its Unix socket. Without a running service,
+//! root (who may use the engine anyway) gets a private ds01d for the one command; everyone
+//! else gets an error that names the socket and how to start the service.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ds01_api::{ApiError, Progress, StreamItem, ACT_AS_HEADER, DEFAULT_SOCKET};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::exit::CliError;
+
+/// Where the socket is named: the environment (tests, staging), else the system file.
+const SOCKET_ENV: &str = "DS01_SOCKET";
+const SYSTEM_CONFIG: &str = "/etc/ds01/config.toml";
+
+/// A client of ds01d.
+pub struct Client {
+    socket: PathBuf,
+    act_as: Option<String>,
+    _private: Option<PrivateDaemon>,
+}
+
+/// The socket ds01 talks to: `DS01_SOCKET`, else `socket` in the system configuration,
+/// else the default.
+pub fn socket_path() -> PathBuf {
+    if let Some(s) = std::env::var_os(SOCKET_ENV).filter(|s| !s.is_empty()) {
+        return PathBuf::from(s);
+    }
+    std::fs::read_to_string(SYSTEM_CONFIG)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("socket").and_then(|s| s.as_str()).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SOCKET))
+}
+
+impl Client {
+    /// Connects to the service (see the module docs for what happens without one).
+    pub async fn connect(act_as: Option<String>) -> Result<Client, CliError> {
+        let socket = socket_path();
+        match tokio::net::UnixStream::connect(&socket).await {
+            Ok(_) => Ok(Client {
+                socket,
+                act_as,
+                _private: None,
+            }),
+            Err(e) if nix::unistd::geteuid().is_root() => {
+                let private = PrivateDaemon::start().map_err(|why| {
+                    CliError::msg(format!(
+                        "ds01d does not answer on {} ({e}), and a private one could not be started: {why}",
+                        socket.display()
+                    ))
+                })?;
+                Ok(Client {
+                    socket: private.socket.clone(),
+                    act_as,
+                    _private: Some(private),
+                })
+            }
+            Err(e) => Err(CliError::msg(format!(
+                "cannot reach the ds01 service at {}: {e}\n  ds01 works through the ds01d service; ask your admin to start it (`systemctl enable --now ds01d.socket`)",
+                socket.display()
+            ))),
+        }
+    }
+
+    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, CliError> {
+        let unreachable = |e: &dyn std::fmt::Display| {
+            CliError::msg(format!(
+                "lost the connection to ds01d at {}: {e}",
+                self.socket.display()
+            ))
+        };
+        let stream = tokio::net::UnixStream::connect(&self.socket)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(&e))?;
+        tokio::spawn(connection.with_upgrades());
+        sender
+            .send_request(request)
+            .await
+            .map_err(|e| unreachable(&e))
+    }
+
+    fn request(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Request<Full<Bytes>> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("http://ds01d{path}"))
+            .header("host", "ds01d");
+        if let Some(who) = &self.act_as {
+            builder = builder.header(ACT_AS_HEADER, who);
+        }
+        if body.is_some() {
+            builder = builder.header(CONTENT_TYPE, "application/json");
+        }
+        builder
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .expect("a request from parts that were checked")
+    }
+
+    /// A request with a JSON answer.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, CliError> {
+        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let response = self.send(self.request(method, path, body)).await?;
+        let status = response.status();
+        let bytes = read_all(response).await?;
+        decode(status, &bytes)
+    }
+
+    /// `GET path`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    /// `GET path`, with the service's error as it is (for callers that handle some codes).
+    pub async fn get_api<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+        let failed = |e: CliError| ApiError::new(ds01_api::ErrorCode::Failed, e.to_string());
+        let response = self
+            .send(self.request(Method::GET, path, None))
+            .await
+            .map_err(failed)?;
+        let status = response.status();
+        let bytes = read_all(response).await.map_err(failed)?;
+        decode_api(status, &bytes)
+    }
+
+    /// A request with a streamed answer: progress goes to `progress`, the result is returned.
+    pub async fn stream<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        mut progress: impl FnMut(Progress),
+    ) -> Result<T, CliError> {
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let response = self.send(self.request(Method::POST, path, Some(body))).await?;
+        if response.status() != StatusCode::OK {
+            let status = response.status();
+            let bytes = read_all(response).await?;
+            return decode(status, &bytes);
+        }
+        let mut body = response.into_body();
+        let mut pending: Vec<u8> = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| CliError::msg(format!("ds01d broke off: {e}")))?;
+            let Ok(data) = frame.into_data() else { continue };
+            pending.extend_from_slice(&data);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                match serde_json::from_slice::<StreamItem<T>>(&line) {
+                    Ok(StreamItem::Progress(p)) => progress(p),
+                    Ok(StreamItem::Result(value)) => return Ok(value),
+                    Ok(StreamItem::Error(e)) => return Err(e.into()),
+                    Err(e) => {
+                        return Err(CliError::msg(format!(
+                            "ds01d sent an answer this ds01 does not understand: {e}"
+                        )))
+                    }
+                }
+            }
+        }
+        Err(CliError::msg(
+            "ds01d ended the answer without a result (did the service stop?)",
+        ))
+    }
+
+    /// Starts an exec session and returns the upgraded connection.
+    pub async fn upgrade(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>, CliError> {
+        let body = serde_json::to_vec(body).unwrap_or_default();
+        let mut request = self.request(Method::POST, path, Some(body));
+        request
+            .headers_mut()
+            .insert(CONNECTION, "upgrade".parse().expect("a valid header"));
+        request
+            .headers_mut()
+            .insert(UPGRADE, "ds01-exec".parse().expect("a valid header"));
+        let response = self.send(request).await?;
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            let status = response.status();
+            let bytes = read_all(response).await?;
+            return decode::<()>(status, &bytes).and(Err(CliError::msg(
+                "ds01d did not start the session",
+            )));
+        }
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .map_err(|e| CliError::msg(format!("ds01d did not start the session: {e}")))?;
+        Ok(TokioIo::new(upgraded))
+    }
+}
+
+async fn read_all(response: Response<Incoming>) -> Result<Bytes, CliError> {
+    Ok(response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| CliError::msg(format!("ds01d broke off: {e}")))?
+        .to_bytes())
+}
+
+fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, CliError> {
+    decode_api(status, bytes).map_err(CliError::from)
+}
+
+fn decode_api<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ApiError> {
+    let failed = |message: String| ApiError::new(ds01_api::ErrorCode::Failed, message);
+    if status.is_success() {
+        return serde_json::from_slice(bytes)
+            .map_err(|e| failed(format!("ds01d sent an answer this ds01 does not understand: {e}")));
+    }
+    match serde_json::from_slice::<ApiError>(bytes) {
+        Ok(e) => Err(e),
+        Err(_) => Err(failed(format!(
+            "ds01d answered {status}: {}",
+            ds01_api::shown(&String::from_utf8_lossy(bytes))
+        ))),
+    }
+}
+
+/// A ds01d started for one command of root's, on a socket in a directory only root can
+/// enter; stopped when the command ends.
+struct PrivateDaemon {
+    child: Child,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl PrivateDaemon {
+    fn start() -> Result<PrivateDaemon, String> {
+        let binary = daemon_binary().ok_or("no `ds01d` next to `ds01` or on PATH")?;
+        let dir = private_dir()?;
+        let socket = dir.join("ds01.sock");
+        let log = std::fs::File::create(dir.join("ds01d.log")).map_err(|e| e.to_string())?;
+        let mut command = Command::new(&binary);
+        command.arg("--socket").arg(&socket);
+        // Root's own settings: these reach only a daemon root starts for itself.
+        if let Some(config) = std::env::var_os("DS01_SYSTEM_CONFIG") {
+            command.arg("--config").arg(config);
+        }
+        if let Some(state) = std::env::var_os("DS01_STATE_DIR") {
+            command.arg("--state-dir").arg(state);
+        }
+        let child = command
+            .env("DS01D_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+        let mut daemon = PrivateDaemon { child, dir, socket };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if std::os::unix::net::UnixStream::connect(&daemon.socket).is_ok() {
+                return Ok(daemon);
+            }
+            if let Ok(Some(_)) = daemon.child.try_wait() {
+                let log = std::fs::read_to_string(daemon.dir.join("ds01d.log")).unwrap_or_default();
+                return Err(format!("it exited: {}", log.trim()));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err("it did not answer within 20 s".into())
+    }
+}
+
+impl Drop for PrivateDaemon {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn daemon_binary() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()?
+        .parent()
+        .map(|d| d.join("ds01d"))
+        .filter(|p| p.is_file());
+    beside.or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("ds01d"))
+                .find(|p| p.is_file())
+        })
+    })
+}
+
+/// A fresh directory only root can enter; `create_dir` refuses an existing path, so a
+/// planted directory or link is never used.
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = Path::new("/run").join("ds01-private");
+    let parent = if std::fs::DirBuilder::new().mode(0o700).create(&base).is_ok() || base.is_dir() {
+        base
+    } else {
+        std::env::temp_dir()
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dir = parent.join(format!("ds01-{}-{nanos}", std::process::id()));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}

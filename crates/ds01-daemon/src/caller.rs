@@ -1,0 +1,151 @@
+//! Who is calling: the kernel's peer credentials of the socket connection, looked up in NSS
+//! (so LDAP/SSSD accounts work), never anything the client says about itself.
+
+use ds01_api::{ApiError, ErrorCode, Whoami};
+use ds01_engine::Identity;
+use nix::unistd::{Gid, Group, Uid, User};
+
+use crate::config::Config;
+
+/// An authenticated caller, and the user they act for.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The caller's UID, from `SO_PEERCRED`.
+    pub uid: u32,
+    /// The caller's login, from NSS.
+    pub login: String,
+    /// The caller's primary GID, from NSS.
+    pub gid: u32,
+    /// The names of the caller's groups.
+    pub groups: Vec<String>,
+    /// Root, or a member of the configured admin group.
+    pub admin: bool,
+}
+
+/// The account a request acts for.
+#[derive(Debug, Clone)]
+pub struct Acting {
+    /// The account.
+    pub who: Identity,
+    /// Its group names (for policy).
+    pub groups: Vec<String>,
+    /// The primary group's name (for slices).
+    pub primary_group: Option<String>,
+    /// Whether an admin acts for someone else.
+    pub on_behalf: bool,
+}
+
+fn lookup_failed(uid: u32) -> ApiError {
+    ApiError::forbidden(format!(
+        "UID {uid} has no passwd entry on this server (is SSSD/LDAP reachable? `getent passwd {uid}` should show the account)"
+    ))
+}
+
+/// The names of the groups `user` is in, primary group included.
+fn group_names(user: &User) -> Vec<String> {
+    let name = std::ffi::CString::new(user.name.as_bytes()).unwrap_or_default();
+    let gids = nix::unistd::getgrouplist(&name, user.gid).unwrap_or_else(|_| vec![user.gid]);
+    gids.into_iter()
+        .filter_map(|g| Group::from_gid(g).ok().flatten().map(|g| g.name))
+        .collect()
+}
+
+impl Caller {
+    /// The caller behind peer credentials `uid`.
+    pub fn from_uid(uid: u32, config: &Config) -> Result<Caller, ApiError> {
+        let user = User::from_uid(Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .ok_or_else(|| lookup_failed(uid))?;
+        let groups = group_names(&user);
+        let admin = uid == 0
+            || config
+                .file
+                .admin_group
+                .as_ref()
+                .is_some_and(|g| groups.contains(g));
+        Ok(Caller {
+            uid,
+            login: user.name,
+            gid: user.gid.as_raw(),
+            groups,
+            admin,
+        })
+    }
+
+    /// The account to act for: `act_as` (admins only: `LOGIN` looked up in NSS, or
+    /// `LOGIN:UID:GID` for accounts NSS does not know here), else the caller.
+    pub fn acting(&self, act_as: Option<&str>) -> Result<Acting, ApiError> {
+        let Some(spec) = act_as else {
+            if self.uid == 0 {
+                return Err(ApiError::invalid(
+                    "root owns no containers or images; act for a user (`--as LOGIN`)",
+                ));
+            }
+            let who = Identity::new(&self.login, self.uid, self.gid)
+                .map_err(|e| ApiError::forbidden(e.to_string()))?;
+            return Ok(Acting {
+                primary_group: Group::from_gid(Gid::from_raw(self.gid))
+                    .ok()
+                    .flatten()
+                    .map(|g| g.name),
+                who,
+                groups: self.groups.clone(),
+                on_behalf: false,
+            });
+        };
+        if !self.admin {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "only root and the admin group may act for another user (you are {})",
+                    ds01_api::shown(&self.login)
+                ),
+            ));
+        }
+        let (who, groups) = if spec.matches(':').count() == 2 {
+            let who = Identity::parse_spec(spec).map_err(|e| ApiError::invalid(e.to_string()))?;
+            let groups = User::from_uid(Uid::from_raw(who.uid()))
+                .ok()
+                .flatten()
+                .map(|u| group_names(&u))
+                .unwrap_or_default();
+            (who, groups)
+        } else {
+            let user = User::from_name(spec).ok().flatten().ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no account {} on this server", ds01_api::shown(spec)),
+                )
+            })?;
+            let who = Identity::new(&user.name, user.uid.as_raw(), user.gid.as_raw())
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
+            (who, group_names(&user))
+        };
+        Ok(Acting {
+            primary_group: Group::from_gid(Gid::from_raw(who.gid()))
+                .ok()
+                .flatten()
+                .map(|g| g.name),
+            who,
+            groups,
+            on_behalf: true,
+        })
+    }
+
+    /// What `GET /v1/whoami` answers.
+    pub fn whoami(&self) -> Whoami {
+        Whoami {
+            login: self.login.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            username: (self.uid != 0)
+                .then(|| ds01_username::Username::from_login(&self.login).ok())
+                .flatten()
+                .map(|u| u.to_string()),
+            groups: self.groups.clone(),
+            admin: self.admin,
+            daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! `POST /v1/containers/{name}/exec`: the command is started as the user, then the HTTP
+//! connection is upgraded to the frame stream of `ds01_api::frames`, which carries stdin,
+//! output, terminal resizes and finally the command's exit status. The client never holds
+//! anything of the engine's.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::header::{CONNECTION, UPGRADE};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ds01_api::frames::{encode, Decoder, Frame};
+use ds01_api::{ApiError, ContainerName, ExecRequest};
+use ds01_engine::{Chunk, SessionSpec};
+use futures_util::StreamExt;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::caller::Acting;
+use crate::errors::from_engine;
+use crate::Daemon;
+
+/// The protocol name of the upgrade.
+pub const PROTOCOL: &str = "ds01-exec";
+
+impl Daemon {
+    /// Starts the command and answers `101 Switching Protocols`; the session then runs on
+    /// its own task until the command ends or the client goes.
+    pub async fn exec(
+        self: Arc<Self>,
+        acting: Acting,
+        name: ContainerName,
+        request: ExecRequest,
+        on_upgrade: OnUpgrade,
+    ) -> Result<Response, ApiError> {
+        let who = &acting.who;
+        if request.start {
+            self.engine
+                .start_container(who, &name)
+                .await
+                .map_err(from_engine)?;
+        }
+        let spec = SessionSpec {
+            command: request.command.clone(),
+            tty: request.tty,
+            stdin: request.stdin,
+            env: request.env.clone(),
+            workdir: request.workdir.clone(),
+        };
+        let session = self
+            .engine
+            .start_session(who, &name, &spec)
+            .await
+            .map_err(from_engine)?;
+        if let (true, Some(w), Some(h)) = (request.tty, request.width, request.height) {
+            let _ = self.engine.resize_session(&session.id, w, h).await;
+        }
+        let key = name.docker_name(who.uid());
+        let daemon = self.clone();
+        tokio::spawn(async move {
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            daemon.sessions.open(&key);
+            daemon.pump(TokioIo::new(upgraded), session).await;
+            daemon.sessions.close(&key);
+        });
+        Ok(Response::builder()
+            .status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(CONNECTION, "upgrade")
+            .header(UPGRADE, PROTOCOL)
+            .body(Body::empty())
+            .unwrap_or_default())
+    }
+
+    async fn pump(
+        &self,
+        io: TokioIo<hyper::upgrade::Upgraded>,
+        mut session: ds01_engine::Session,
+    ) {
+        let (mut from_client, mut to_client) = tokio::io::split(io);
+        let mut decoder = Decoder::default();
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut client_open = true;
+        loop {
+            tokio::select! {
+                chunk = session.output.next() => {
+                    let frame = match chunk {
+                        Some(Ok(Chunk::Stdout(b))) => Frame::Stdout(b),
+                        Some(Ok(Chunk::Stderr(b))) => Frame::Stderr(b),
+                        Some(Err(e)) => Frame::Error(from_engine(e)),
+                        None => break,
+                    };
+                    let last = matches!(frame, Frame::Error(_));
+                    if to_client.write_all(&encode(&frame)).await.is_err() || last {
+                        return;
+                    }
+                }
+                read = from_client.read(&mut buf), if client_open => {
+                    let n = match read {
+                        Ok(0) | Err(_) => {
+                            // The client is gone: dropping the session closes the
+                            // command's terminal, which hangs up its shell.
+                            return;
+                        }
+                        Ok(n) => n,
+                    };
+                    decoder.push(&buf[..n]);
+                    loop {
+                        match decoder.next_frame() {
+                            Ok(Some(Frame::Stdin(bytes))) => {
+                                let _ = session.input.write_all(&bytes).await;
+                            }
+                            Ok(Some(Frame::StdinEof)) => {
+                                let _ = session.input.shutdown().await;
+                            }
+                            Ok(Some(Frame::Resize { width, height })) => {
+                                let _ = self.engine.resize_session(&session.id, width, height).await;
+                            }
+                            Ok(Some(_)) => {}
+                            Ok(None) => break,
+                            Err(_) => {
+                                client_open = false;
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let status = self.exit_status(&session.id).await;
+        let _ = to_client.write_all(&encode(&status)).await;
+        let _ = to_client.shutdown().await;
+    }
+
+    /// The exit status; the engine may report the exec as running for a moment after its
+    /// output has ended.
+    async fn exit_status(&self, id: &str) -> Frame {
+        for _ in 0..50 {
+            match self.engine.session_status(id).await {
+                Ok(Some(status)) => return Frame::Exit(status as i32),
+                Ok(None) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => return Frame::Error(from_engine(e)),
+            }
+        }
+        Frame::Error(ApiError::new(
+            ds01_api::ErrorCode::Failed,
+            "the command's output ended but the engine reports it still running",
+        ))
+    }
+}

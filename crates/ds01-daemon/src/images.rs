@@ -1,0 +1,360 @@
+//! Image requests: a user's images are `ds01-<uid>/<name>:latest`, described by specs that
+//! ds01d keeps, built by the engine with the account baked in.
+
+use std::collections::BTreeSet;
+
+use ds01_api::{ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
+use ds01_dockerfile::{
+    build_context, defaults, labels, AimeBase, Base, Catalog, CatalogEntry, ImageName, ImageRef,
+    ImageSpec, Login, PipRequirement,
+};
+use ds01_engine::BuildOptions;
+
+use crate::caller::Acting;
+use crate::errors::from_engine;
+use crate::store::SpecStore;
+use crate::stream::Reporter;
+use crate::Daemon;
+
+impl Daemon {
+    /// The spec store of `uid`, in the state directory.
+    pub(crate) fn store(&self, uid: u32) -> SpecStore {
+        SpecStore::new(
+            self.state_dir
+                .join("users")
+                .join(uid.to_string())
+                .join("images"),
+        )
+    }
+
+    /// The catalog row for `framework` on `arch` (the server's when absent), from the
+    /// catalog text the client sent, else the server's catalog.
+    pub(crate) fn catalog_entry(
+        &self,
+        catalog: Option<&str>,
+        framework: &str,
+        version: Option<&str>,
+        arch: Option<&str>,
+    ) -> Result<(CatalogEntry, String), ApiError> {
+        let catalog = match catalog {
+            Some(text) => Catalog::parse(text),
+            None => Catalog::load(&self.config.catalog),
+        }
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let arch = arch.unwrap_or(&self.config.architecture);
+        let entry = catalog
+            .resolve(framework, version, arch)
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        Ok((entry.clone(), arch.to_owned()))
+    }
+
+    /// `POST /v1/images`.
+    pub async fn create_image(
+        &self,
+        acting: &Acting,
+        request: ImageCreate,
+        reporter: Reporter,
+    ) -> Result<ImageBuilt, ApiError> {
+        let who = &acting.who;
+        let reference = request.name.image_ref(who.uid());
+        if self.engine.image_info(&reference.to_string()).await.map_err(from_engine)?.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::ImageExists,
+                format!("image {reference} exists already"),
+            )
+            .subject(request.name.as_str()));
+        }
+        let base = match (&request.base, &request.framework) {
+            (Some(image), _) => {
+                check_image_owner(image, who.uid())?;
+                Base::Custom {
+                    image: image.clone(),
+                }
+            }
+            (None, Some(framework)) => {
+                let (entry, arch) = self.catalog_entry(
+                    request.catalog.as_deref(),
+                    framework,
+                    request.framework_version.as_deref(),
+                    request.arch.as_deref(),
+                )?;
+                Base::Aime(
+                    AimeBase::from_catalog(&entry, &arch)
+                        .map_err(|e| ApiError::invalid(e.to_string()))?,
+                )
+            }
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "no base image: give a base image or a catalog framework",
+                ))
+            }
+        };
+        let mut spec = ImageSpec::with_ds01_defaults(request.name.clone(), base, None);
+        spec.owner = Login::parse(who.login()).ok();
+        match request.jupyter {
+            Some(true) => {
+                spec.configure_jupyter = true;
+                if spec.packages.jupyter.is_empty() {
+                    spec.packages.jupyter = defaults::JUPYTER
+                        .iter()
+                        .filter_map(|p| PipRequirement::parse(p).ok())
+                        .collect();
+                }
+            }
+            Some(false) => {
+                spec.configure_jupyter = false;
+                spec.packages.jupyter.clear();
+            }
+            None => {}
+        }
+        for package in request.apt {
+            spec.add_apt(package);
+        }
+        for requirement in request.pip {
+            spec.add_pip(requirement);
+        }
+        self.store(who.uid()).save(&spec)?;
+        if request.no_build {
+            return Ok(ImageBuilt {
+                image: reference.to_string(),
+                id: None,
+                spec_sha256: None,
+                built: false,
+            });
+        }
+        self.build(acting, &spec, request.no_cache, reporter).await
+    }
+
+    async fn build(
+        &self,
+        acting: &Acting,
+        spec: &ImageSpec,
+        no_cache: bool,
+        reporter: Reporter,
+    ) -> Result<ImageBuilt, ApiError> {
+        let options = BuildOptions {
+            no_cache,
+            resource_labels: self.resource_labels(),
+        };
+        let gone = reporter.gone();
+        let mut progress = move |p| reporter.report(p);
+        let built = self
+            .engine
+            .build_image(&acting.who, spec, &options, &mut progress, gone)
+            .await
+            .map_err(from_engine)?;
+        // The build ran the user setup and checked it: the account is proven for this ID.
+        if let Some(cache) = &self.verdicts {
+            cache.record(&built.id, &acting.who);
+        }
+        self.store(acting.who.uid())
+            .record_built(&spec.name, &built.id)?;
+        Ok(ImageBuilt {
+            image: built.image,
+            id: Some(built.id),
+            spec_sha256: Some(built.spec_sha256),
+            built: true,
+        })
+    }
+
+    /// `POST /v1/images/{name}/update`.
+    pub async fn update_image(
+        &self,
+        acting: &Acting,
+        name: &ImageName,
+        request: ImageUpdate,
+        reporter: Reporter,
+    ) -> Result<ImageBuilt, ApiError> {
+        let who = &acting.who;
+        let store = self.store(who.uid());
+        let mut spec = store.load(name)?;
+        for package in &request.remove {
+            if spec.remove_package(package) == 0 {
+                reporter.report(ds01_api::Progress::Stage(format!(
+                    "{} is not in the spec of {name}",
+                    ds01_api::shown(package)
+                )));
+            }
+        }
+        for package in request.add_apt {
+            spec.add_apt(package);
+        }
+        for requirement in request.add {
+            spec.add_pip(requirement);
+        }
+        store.save(&spec)?;
+        let reference = name.image_ref(who.uid()).to_string();
+        let wanted = build_context(&spec).dockerfile_sha256().to_owned();
+        let current = self.engine.image_info(&reference).await.map_err(from_engine)?;
+        // Up to date only if the image is still the one ds01d built: a label alone can be
+        // written by anyone who builds an image.
+        let up_to_date = current.as_ref().is_some_and(|image| {
+            image.labels.get(labels::SPEC_SHA256) == Some(&wanted)
+                && store.built_id(name).as_deref() == Some(image.id.as_str())
+        });
+        if up_to_date && !request.rebuild && !request.no_cache {
+            return Ok(ImageBuilt {
+                image: reference,
+                id: current.map(|c| c.id),
+                spec_sha256: Some(wanted),
+                built: false,
+            });
+        }
+        self.build(acting, &spec, request.no_cache, reporter).await
+    }
+
+    /// `GET /v1/images`.
+    pub async fn list_images(&self, acting: &Acting) -> Result<Vec<ImageRow>, ApiError> {
+        let uid = acting.who.uid();
+        let prefix = format!("ds01-{uid}/");
+        let tags = self
+            .engine
+            .image_tags(&format!("{prefix}*"))
+            .await
+            .map_err(from_engine)?;
+        let store = self.store(uid);
+        let specs: BTreeSet<String> = store.names().into_iter().collect();
+        let mut rows = Vec::new();
+        let mut seen = BTreeSet::new();
+        for t in tags {
+            let Some(rest) = t.tag.strip_prefix(&prefix) else {
+                continue;
+            };
+            let name = rest.split(':').next().unwrap_or_default().to_owned();
+            seen.insert(name.clone());
+            rows.push(ImageRow {
+                spec: specs.contains(&name),
+                name,
+                image: t.tag,
+                id: Some(t.id),
+                size: Some(t.size),
+                created: Some(t.created),
+            });
+        }
+        for name in specs.difference(&seen) {
+            rows.push(ImageRow {
+                name: name.clone(),
+                image: format!("{prefix}{name}:latest"),
+                id: None,
+                size: None,
+                created: None,
+                spec: true,
+            });
+        }
+        rows.sort_by(|a, b| a.image.cmp(&b.image));
+        Ok(rows)
+    }
+
+    /// `GET /v1/images/{name}`.
+    pub async fn show_image(
+        &self,
+        acting: &Acting,
+        name: &ImageName,
+    ) -> Result<ImageDetails, ApiError> {
+        let uid = acting.who.uid();
+        let reference = name.image_ref(uid).to_string();
+        let store = self.store(uid);
+        let spec = store.exists(name).then(|| store.load(name)).transpose()?;
+        let image = self.engine.image_info(&reference).await.map_err(from_engine)?;
+        if spec.is_none() && image.is_none() {
+            return Err(
+                ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
+                    .subject(name.as_str()),
+            );
+        }
+        Ok(ImageDetails {
+            name: name.to_string(),
+            image: reference,
+            id: image.as_ref().map(|i| i.id.clone()),
+            size: image.as_ref().and_then(|i| i.size),
+            created: image.as_ref().and_then(|i| i.created.clone()),
+            labels: image.map(|i| i.labels).unwrap_or_default(),
+            dockerfile: spec
+                .as_ref()
+                .map(|s| ds01_dockerfile::render(s).text().to_owned()),
+            spec: spec.and_then(|s| s.to_toml_string().ok()),
+        })
+    }
+
+    /// `DELETE /v1/images/{name}`.
+    pub async fn delete_image(
+        &self,
+        acting: &Acting,
+        name: &ImageName,
+        force: bool,
+    ) -> Result<Removed, ApiError> {
+        let uid = acting.who.uid();
+        let reference = name.image_ref(uid).to_string();
+        let store = self.store(uid);
+        let exists = self.engine.image_info(&reference).await.map_err(from_engine)?.is_some();
+        if !exists && !store.exists(name) {
+            return Err(
+                ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
+                    .subject(name.as_str()),
+            );
+        }
+        if exists {
+            let users = self.engine.containers_using(&reference).await.map_err(from_engine)?;
+            if !users.is_empty() && !force {
+                return Err(ApiError::new(
+                    ErrorCode::ImageInUse,
+                    format!(
+                        "image {reference} is used by container(s) {}",
+                        users.join(", ")
+                    ),
+                )
+                .subject(name.as_str()));
+            }
+            self.engine
+                .remove_image(&reference, force)
+                .await
+                .map_err(from_engine)?;
+        }
+        store.remove(name)?;
+        Ok(Removed {
+            name: reference,
+            removed_images: Vec::new(),
+        })
+    }
+}
+
+/// Refuses images of another user: `ds01-<uid>/...` repositories and the commit flow's
+/// per-container tags `...:<name>._.<uid>` belong to that UID alone.
+pub(crate) fn check_image_owner(image: &ImageRef, uid: u32) -> Result<(), ApiError> {
+    let last = image.path().rsplit('/').count();
+    let owner_of_repo = image
+        .path()
+        .split('/')
+        .next()
+        .filter(|_| last > 1)
+        .and_then(|first| first.strip_prefix("ds01-"))
+        .and_then(|n| n.parse::<u32>().ok());
+    let owner_of_tag = image
+        .tag()
+        .and_then(|t| t.rsplit_once("._."))
+        .and_then(|(_, n)| n.parse::<u32>().ok());
+    for owner in [owner_of_repo, owner_of_tag].into_iter().flatten() {
+        if owner != uid {
+            return Err(ApiError::forbidden(format!(
+                "image {image} belongs to another user; use your own images (`ds01-{uid}/...`) or a shared base"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_users_images_are_refused() {
+        let check = |s: &str| check_image_owner(&s.parse().unwrap(), 1000);
+        assert!(check("ds01-1000/thesis:latest").is_ok());
+        assert!(check("debian:12").is_ok());
+        assert!(check("ds01-fixture/debian11:x._.1000").is_ok());
+        assert!(check("ds01-1001/thesis:latest").is_err());
+        assert!(check("ds01-1001/thesis").is_err());
+        assert!(check("debian:thesis._.1001").is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! `ds01d`: the root-owned service that is the only door to the Docker engine on a shared
+//! GPU server.
+//!
+//! Users never get the engine's socket (it is root on the host). They talk to ds01d over a
+//! Unix socket; ds01d learns who they are from the kernel (`SO_PEERCRED`) and NSS, applies
+//! the admin's configuration, and runs ds01's engine flows for them: their images, their
+//! containers, named `<name>._.<uid>` so that nobody can reach another's. Every request is
+//! written to an audit log. The API is `ds01_api`'s types as JSON over HTTP (`docs/api.md`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), String> {
+//! let settings = ds01_daemon::Settings {
+//!     socket: "/run/ds01/ds01.sock".into(),
+//!     config: "/etc/ds01/config.toml".into(),
+//!     state_dir: "/var/lib/ds01".into(),
+//! };
+//! ds01_daemon::run(settings, std::future::pending()).await
+//! # }
+//! ```
+
+mod audit;
+pub mod caller;
+pub mod config;
+mod containers;
+mod doctor;
+mod errors;
+mod exec;
+mod images;
+pub mod mounts;
+mod server;
+mod sessions;
+mod store;
+mod stream;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ds01_engine::{Engine, VerdictCache};
+
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::sessions::Sessions;
+
+/// Where ds01d listens and keeps its state.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The socket.
+    pub socket: PathBuf,
+    /// The configuration file.
+    pub config: PathBuf,
+    /// The state directory (journals, specs, verdicts, audit log); made `0700`.
+    pub state_dir: PathBuf,
+}
+
+/// The running service's shared state.
+pub struct Daemon {
+    engine: Engine,
+    config: Config,
+    state_dir: PathBuf,
+    audit: AuditLog,
+    verdicts: Option<VerdictCache>,
+    sessions: Sessions,
+}
+
+impl Daemon {
+    /// Labels put on everything the service creates, from the configuration only.
+    fn resource_labels(&self) -> Vec<(String, String)> {
+        self.config
+            .file
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// Makes `dir` a directory only its owner can enter.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Runs the service until `shutdown` completes.
+pub async fn run(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let config = Config::load(&settings.config).map_err(|e| e.to_string())?;
+    private_dir(&settings.state_dir)
+        .map_err(|e| format!("cannot set up the state directory {}: {e}", settings.state_dir.display()))?;
+    let verdicts = VerdictCache::new(settings.state_dir.join("verdicts"));
+    let engine = Engine::connect()
+        .await
+        .map_err(|e| e.to_string())?
+        .with_state_dir(&settings.state_dir)
+        .with_verdict_cache(verdicts.clone());
+    let listener = server::listen(&settings.socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
+    let daemon = Arc::new(Daemon {
+        audit: AuditLog::open(&settings.state_dir),
+        engine,
+        config,
+        state_dir: settings.state_dir.clone(),
+        verdicts: Some(verdicts),
+        sessions: Sessions::default(),
+    });
+    tracing::info!(
+        "ds01d {} listening on {} (state in {}, audit log {})",
+        env!("CARGO_PKG_VERSION"),
+        settings.socket.display(),
+        settings.state_dir.display(),
+        daemon.audit.path().display()
+    );
+    server::serve(daemon, listener, shutdown)
+        .await
+        .map_err(|e| format!("serving {}: {e}", settings.socket.display()))
+}

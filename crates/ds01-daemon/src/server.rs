@@ -1,0 +1,405 @@
+//! The HTTP side: the socket, peer-credential authentication, the audit line of every
+//! request, and the routes (documented in `docs/api.md`).
+
+use std::os::fd::FromRawFd;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::serve::IncomingStream;
+use axum::{Extension, Json, Router};
+use ds01_api::{
+    ApiError, ContainerCreate, ContainerName, ErrorCode, ExecRequest, ImageCreate, ImageUpdate,
+    ListQuery, ACT_AS_HEADER,
+};
+use ds01_dockerfile::ImageName;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::UnixListener;
+
+use crate::audit::{self, Entry};
+use crate::caller::{Acting, Caller};
+use crate::Daemon;
+
+/// The kernel's word on who is at the other end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    uid: Option<u32>,
+}
+
+impl Connected<IncomingStream<'_, UnixListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
+        Peer {
+            uid: stream.io().peer_cred().ok().map(|c| c.uid()),
+        }
+    }
+}
+
+/// An authenticated request's caller and whom it acts for.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    caller: Caller,
+    act_as: Option<String>,
+}
+
+impl Ctx {
+    fn acting(&self) -> Result<Acting, Failure> {
+        self.caller.acting(self.act_as.as_deref()).map_err(Failure)
+    }
+}
+
+/// An [`ApiError`] as an HTTP answer.
+pub struct Failure(pub ApiError);
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure(e)
+    }
+}
+
+type Answer<T> = Result<Json<T>, Failure>;
+
+/// Binds the socket: the one systemd passed (socket activation), else `path`, made
+/// reachable by every local user (authentication is by peer credentials, not by mode).
+pub fn listen(path: &Path) -> std::io::Result<UnixListener> {
+    if let Some(listener) = activated()? {
+        return Ok(listener);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::symlink_metadata(path).is_ok() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another ds01d answers on {} already", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+/// The listening socket systemd handed over (`LISTEN_FDS`, first descriptor 3).
+fn activated() -> std::io::Result<Option<UnixListener>> {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    if !for_us || count == 0 {
+        return Ok(None);
+    }
+    // SAFETY: systemd passes the listening socket as descriptor 3 and nothing else owns it.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    std_listener.set_nonblocking(true)?;
+    UnixListener::from_std(std_listener).map(Some)
+}
+
+/// Serves requests on `listener` until the future completes.
+pub async fn serve(
+    daemon: Arc<Daemon>,
+    listener: UnixListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(daemon);
+    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/v1/version", get(version))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/doctor", get(doctor))
+        .route("/v1/containers", get(list_containers).post(create_container))
+        .route("/v1/containers/{name}", delete(remove_container))
+        .route("/v1/containers/{name}/start", post(start_container))
+        .route("/v1/containers/{name}/stop", post(stop_container))
+        .route("/v1/containers/{name}/exec", post(exec))
+        .route("/v1/containers/{name}/install", post(install))
+        .route("/v1/stats", get(stats))
+        .route("/v1/images", get(list_images).post(create_image))
+        .route("/v1/images/{name}", get(show_image).delete(delete_image))
+        .route("/v1/images/{name}/update", post(update_image))
+        .fallback(|| async {
+            Failure(ApiError::new(
+                ErrorCode::NotFound,
+                "no such API path; see docs/api.md",
+            ))
+        })
+        .layer(middleware::from_fn_with_state(daemon.clone(), authenticate))
+        .with_state(daemon)
+}
+
+/// Authenticates by peer credentials, then writes the audit line once answered.
+async fn authenticate(
+    State(daemon): State<Arc<Daemon>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let act_as = header(request.headers(), ACT_AS_HEADER);
+    let caller = match peer.uid {
+        Some(uid) => Caller::from_uid(uid, &daemon.config),
+        None => Err(ApiError::forbidden(
+            "the kernel gave no credentials for this connection",
+        )),
+    };
+    let (response, login) = match caller {
+        Ok(caller) => {
+            let login = caller.login.clone();
+            request.extensions_mut().insert(Ctx {
+                caller,
+                act_as: act_as.clone(),
+            });
+            (next.run(request).await, Some(login))
+        }
+        Err(e) => (Failure(e).into_response(), None),
+    };
+    daemon.audit.write(&Entry {
+        time: audit::now(),
+        uid: peer.uid.unwrap_or(u32::MAX),
+        login: login.as_deref(),
+        act_as: act_as.as_deref(),
+        method: &method,
+        path: &path,
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| Failure(ApiError::invalid(format!("the request body is not valid: {e}"))))
+}
+
+fn container(name: &str) -> Result<ContainerName, Failure> {
+    name.parse()
+        .map_err(|e: ds01_api::ContainerNameError| Failure(ApiError::invalid(e.to_string())))
+}
+
+fn image(name: &str) -> Result<ImageName, Failure> {
+    ImageName::parse(name).map_err(|e| Failure(ApiError::invalid(e.to_string())))
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({"api": ds01_api::API_VERSION, "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn whoami(Extension(ctx): Extension<Ctx>) -> Json<ds01_api::Whoami> {
+    Json(ctx.caller.whoami())
+}
+
+async fn doctor(State(d): State<Arc<Daemon>>) -> Json<Vec<ds01_api::Check>> {
+    Json(d.doctor().await)
+}
+
+async fn list_containers(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<ListQuery>,
+) -> Answer<Vec<ds01_api::ContainerInfo>> {
+    // Root without `--as` owns nothing: it sees everybody's, as an admin.
+    let acting = match ctx.acting() {
+        Ok(a) => Some(a),
+        Err(_) if ctx.caller.admin && ctx.act_as.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Json(
+        d.list_containers(&ctx.caller, acting.as_ref(), q.all_users)
+            .await?,
+    ))
+}
+
+async fn create_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
+    let acting = ctx.acting()?;
+    let request: ContainerCreate = body(&bytes)?;
+    Ok(crate::stream::respond(move |reporter| async move {
+        d.create_container(&acting, request, reporter).await
+    }))
+}
+
+async fn start_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.start(&acting, &name).await?;
+    Ok(Json(json!({"name": name.docker_name(acting.who.uid()), "action": "started"})))
+}
+
+#[derive(Deserialize)]
+struct StopQuery {
+    #[serde(default)]
+    timeout: Option<u32>,
+}
+
+async fn stop_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(_q): Query<StopQuery>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.stop(&acting, &name).await?;
+    Ok(Json(json!({"name": name.docker_name(acting.who.uid()), "action": "stopped"})))
+}
+
+#[derive(Deserialize)]
+struct ForceQuery {
+    #[serde(default)]
+    force: bool,
+}
+
+async fn remove_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<ForceQuery>,
+) -> Answer<ds01_api::Removed> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(Json(d.remove(&acting, &name, q.force).await?))
+}
+
+async fn exec(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    mut request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return Err(Failure(ApiError::invalid(
+            "exec needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
+        )));
+    };
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
+    let exec: ExecRequest = body(&bytes)?;
+    Ok(d.exec(acting, name, exec, on_upgrade).await?)
+}
+
+#[derive(Deserialize)]
+struct InstallBody {
+    packages: Vec<ds01_dockerfile::PipRequirement>,
+    #[serde(default)]
+    commit: bool,
+}
+
+async fn install(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    bytes: Bytes,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let request: InstallBody = body(&bytes)?;
+    let committed = d
+        .install(&acting, &name, &request.packages, request.commit)
+        .await?;
+    Ok(Json(json!({
+        "name": name.docker_name(acting.who.uid()),
+        "action": "installed",
+        "packages": request.packages,
+        "committed": committed,
+    })))
+}
+
+async fn stats(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<Vec<ds01_api::ContainerStats>> {
+    let acting = ctx.acting()?;
+    Ok(Json(d.stats(&acting).await?))
+}
+
+async fn list_images(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<Vec<ds01_api::ImageRow>> {
+    let acting = ctx.acting()?;
+    Ok(Json(d.list_images(&acting).await?))
+}
+
+async fn create_image(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
+    let acting = ctx.acting()?;
+    let request: ImageCreate = body(&bytes)?;
+    Ok(crate::stream::respond(move |reporter| async move {
+        d.create_image(&acting, request, reporter).await
+    }))
+}
+
+async fn update_image(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, image(&name)?);
+    let request: ImageUpdate = body(&bytes)?;
+    Ok(crate::stream::respond(move |reporter| async move {
+        d.update_image(&acting, &name, request, reporter).await
+    }))
+}
+
+async fn show_image(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<ds01_api::ImageDetails> {
+    let (acting, name) = (ctx.acting()?, image(&name)?);
+    Ok(Json(d.show_image(&acting, &name).await?))
+}
+
+async fn delete_image(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<ForceQuery>,
+) -> Answer<ds01_api::Removed> {
+    let (acting, name) = (ctx.acting()?, image(&name)?);
+    Ok(Json(d.delete_image(&acting, &name, q.force).await?))
+}
