@@ -9,6 +9,9 @@ use ds01_dockerfile::ImageRef;
 use ds01_engine::Engine;
 use std::collections::HashMap;
 
+pub mod daemon;
+pub mod users;
+
 /// The label key every test resource carries; the value names the test.
 pub const TEST_LABEL: &str = "ds01.test";
 
@@ -36,7 +39,7 @@ pub fn host_options() -> ds01_engine::ContainerOptions {
 }
 
 /// The hard locked-memory limit in KiB, or `None` when unlimited.
-fn hard_memlock_limit() -> Option<u64> {
+pub fn hard_memlock_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits
         .lines()

@@ -114,7 +114,11 @@ async fn commit_flow(base_name: &str, uid: u32, container: &str, expect_sudo: bo
     let engine = engine().await;
     let base = fixture(&engine, base_name).await;
     let who = test_user(uid);
-    let created = create(&engine, &who, container, &base, &sweeper)
+    // sudo works only where the policy lets setuid binaries gain privileges.
+    let mut request = custom_request(container, &base, &sweeper);
+    request.options.allow_privilege_gain = expect_sudo;
+    let created = engine
+        .create_container(&who, &request, &mut (), std::future::pending())
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Committed);

@@ -1064,7 +1064,7 @@ proptest! {
             Ok(request) => {
                 prop_assert_ne!(&request, &GpuRequest::CpuOnly);
                 prop_assert_eq!(request.to_string().parse::<GpuRequest>(), Ok(request.clone()));
-                prop_assert!(request.device_request().is_some());
+                prop_assert!(ds01_engine::device_request(&request).is_some());
             }
             Err(err) => refusal_has_message(&err)?,
         }

@@ -116,9 +116,9 @@ impl Decoder {
             },
             STDOUT => Frame::Stdout(payload),
             STDERR => Frame::Stderr(payload),
-            EXIT if payload.len() == 4 => {
-                Frame::Exit(i32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]))
-            }
+            EXIT if payload.len() == 4 => Frame::Exit(i32::from_be_bytes([
+                payload[0], payload[1], payload[2], payload[3],
+            ])),
             ERROR => Frame::Error(
                 serde_json::from_slice(&payload).map_err(|_| FrameError("error is not JSON"))?,
             ),

@@ -132,8 +132,8 @@ pub struct ImageDetails {
     pub created: Option<String>,
     /// The image's labels.
     pub labels: BTreeMap<String, String>,
-    /// The spec as TOML, when ds01 keeps one.
-    pub spec: Option<String>,
+    /// The spec, when ds01 keeps one.
+    pub spec: Option<ds01_dockerfile::ImageSpec>,
     /// The rendered Dockerfile (from the spec, or a legacy file).
     pub dockerfile: Option<String>,
 }
@@ -195,6 +195,8 @@ pub enum Progress {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamItem<T> {
+    /// The first line: the operation's ID, which `POST /v1/operations/{id}/cancel` takes.
+    Operation(String),
     /// Work in progress.
     Progress(Progress),
     /// The outcome.

@@ -147,7 +147,9 @@ impl Client {
         mut progress: impl FnMut(Progress),
     ) -> Result<T, CliError> {
         let body = serde_json::to_vec(body).unwrap_or_default();
-        let response = self.send(self.request(Method::POST, path, Some(body))).await?;
+        let response = self
+            .send(self.request(Method::POST, path, Some(body)))
+            .await?;
         if response.status() != StatusCode::OK {
             let status = response.status();
             let bytes = read_all(response).await?;
@@ -155,13 +157,42 @@ impl Client {
         }
         let mut body = response.into_body();
         let mut pending: Vec<u8> = Vec::new();
-        while let Some(frame) = body.frame().await {
+        // Ctrl-C asks ds01d to cancel, then waits for its answer: the service removes what
+        // the request made, and only then does ds01 end. A second Ctrl-C stops waiting.
+        let mut interrupt =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|e| CliError::failure("watching for Ctrl-C", e))?;
+        let mut operation: Option<String> = None;
+        let mut cancelling = false;
+        loop {
+            let frame = tokio::select! {
+                frame = body.frame() => frame,
+                _ = interrupt.recv() => {
+                    if cancelling {
+                        return Err(CliError::msg("interrupted again; ds01d goes on removing what the request made"));
+                    }
+                    cancelling = true;
+                    progress(Progress::Stage("interrupting; removing what was made".into()));
+                    match &operation {
+                        Some(id) => {
+                            let path = format!("/v1/operations/{id}/cancel");
+                            let _ = self.call::<serde_json::Value>(Method::POST, &path, None::<&()>).await;
+                        }
+                        None => return Err(CliError::msg("interrupted")),
+                    }
+                    continue;
+                }
+            };
+            let Some(frame) = frame else { break };
             let frame = frame.map_err(|e| CliError::msg(format!("ds01d broke off: {e}")))?;
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             pending.extend_from_slice(&data);
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();
                 match serde_json::from_slice::<StreamItem<T>>(&line) {
+                    Ok(StreamItem::Operation(id)) => operation = Some(id),
                     Ok(StreamItem::Progress(p)) => progress(p),
                     Ok(StreamItem::Result(value)) => return Ok(value),
                     Ok(StreamItem::Error(e)) => return Err(e.into()),
@@ -196,9 +227,8 @@ impl Client {
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
             let status = response.status();
             let bytes = read_all(response).await?;
-            return decode::<()>(status, &bytes).and(Err(CliError::msg(
-                "ds01d did not start the session",
-            )));
+            return decode::<()>(status, &bytes)
+                .and(Err(CliError::msg("ds01d did not start the session")));
         }
         let upgraded = hyper::upgrade::on(response)
             .await
@@ -223,8 +253,11 @@ fn decode<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, Cl
 fn decode_api<T: DeserializeOwned>(status: StatusCode, bytes: &[u8]) -> Result<T, ApiError> {
     let failed = |message: String| ApiError::new(ds01_api::ErrorCode::Failed, message);
     if status.is_success() {
-        return serde_json::from_slice(bytes)
-            .map_err(|e| failed(format!("ds01d sent an answer this ds01 does not understand: {e}")));
+        return serde_json::from_slice(bytes).map_err(|e| {
+            failed(format!(
+                "ds01d sent an answer this ds01 does not understand: {e}"
+            ))
+        });
     }
     match serde_json::from_slice::<ApiError>(bytes) {
         Ok(e) => Err(e),

@@ -142,7 +142,7 @@ fn mlc_made_containers_are_handled_like_our_own() {
             "echo out; exit 3",
         ])
         .assert()
-        .code(1)
+        .code(3)
         .stdout("out\n");
 
     let stats = env
@@ -223,7 +223,9 @@ fn mlc_made_containers_are_handled_like_our_own() {
 fn other_users_containers_are_refused() {
     let env = TestEnv::new("notyours");
     let uid = test_uid(5);
-    mlc_create(&env, "cliother", "someone.else@example.lan", uid, DEBIAN12);
+    // Ownership is the UID in the name: another UID's container cannot even be named,
+    // whatever its labels say.
+    mlc_create(&env, "cliother", "cli.me@example.lan", uid + 1, DEBIAN12);
     env.ds01()
         .args([
             "--as",
@@ -234,7 +236,7 @@ fn other_users_containers_are_refused() {
         ])
         .assert()
         .code(1)
-        .stderr(contains("belongs to someone.else@example.lan"));
+        .stderr(contains("no container cliother"));
     let all = env
         .ds01()
         .args([
@@ -250,7 +252,7 @@ fn other_users_containers_are_refused() {
     let all = json_lines(&all.get_output().stdout);
     assert!(all
         .iter()
-        .any(|c| c["docker_name"] == format!("cliother._.{uid}")));
+        .any(|c| c["docker_name"] == format!("cliother._.{}", uid + 1)));
 }
 
 /// On a terminal, `image create` without a base asks for one (and for packages).

@@ -129,7 +129,6 @@ fn install_with_commit_makes_a_dated_image_without_stale_labels() {
             "--cpu-only",
             "--start",
         ])
-        .args(["--label", "ds01.gpu.allocated=1.1"])
         .assert()
         .success();
     let out = env
@@ -171,15 +170,15 @@ fn install_with_commit_makes_a_dated_image_without_stale_labels() {
         "/opt/pip-args",
     ]);
     assert_eq!(args, "install --no-cache-dir -- requests>=2.31");
-    // Container-only labels (GPU allocation, ownership) do not live on in the image.
-    let gpu = docker(&[
+    // Container-only labels (ownership, GPU allocation) do not live on in the image.
+    let owner = docker(&[
         "image",
         "inspect",
         "-f",
-        "{{index .Config.Labels \"ds01.gpu.allocated\"}}",
+        "{{index .Config.Labels \"aime.mlc.USER\"}}",
         &committed,
     ]);
-    assert_eq!(gpu, "");
+    assert_eq!(owner, "");
     env.ds01()
         .args(["--as", &who, "container", "remove", "inst", "--force"])
         .assert()

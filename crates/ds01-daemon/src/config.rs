@@ -270,7 +270,10 @@ mod tests {
         assert!(c.sudo_allowed("alice", &["admins".into()]));
         assert_eq!(c.network("alice", &["admins".into()]), Network::Host);
         assert!(!c.sudo_allowed("carol", &["staff".into()]));
-        assert!(!c.sudo_allowed("bob", &["admins".into()]), "user entry wins");
+        assert!(
+            !c.sudo_allowed("bob", &["admins".into()]),
+            "user entry wins"
+        );
     }
 
     #[test]

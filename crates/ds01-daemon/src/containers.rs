@@ -101,7 +101,12 @@ impl Daemon {
                     request.name
                 ))
             })?;
-        match self.engine.image_info(&own.to_string()).await.map_err(from_engine)? {
+        match self
+            .engine
+            .image_info(&own.to_string())
+            .await
+            .map_err(from_engine)?
+        {
             Some(_) => Ok((
                 own.clone(),
                 Provenance::Custom(own.to_string()),
@@ -172,7 +177,13 @@ impl Daemon {
             Ok(rest) => home.join(rest),
             Err(_) => template.clone(),
         };
-        mounts::check("workspace", &dir, acting.who.uid(), &self.config.file.mount_roots).ok()
+        mounts::check(
+            "workspace",
+            &dir,
+            acting.who.uid(),
+            &self.config.file.mount_roots,
+        )
+        .ok()
     }
 
     /// `GET /v1/containers`: the acting user's, or everybody's for an admin.
@@ -191,7 +202,10 @@ impl Daemon {
                 ))
             }
         };
-        self.engine.list_containers(scope).await.map_err(from_engine)
+        self.engine
+            .list_containers(scope)
+            .await
+            .map_err(from_engine)
     }
 
     /// `POST /v1/containers/{name}/start`.
@@ -203,9 +217,14 @@ impl Daemon {
     }
 
     /// `POST /v1/containers/{name}/stop`.
-    pub async fn stop(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
+    pub async fn stop(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+        grace_secs: u32,
+    ) -> Result<(), ApiError> {
         self.engine
-            .stop_container(&acting.who, name)
+            .stop_container_within(&acting.who, name, grace_secs)
             .await
             .map_err(from_engine)
     }

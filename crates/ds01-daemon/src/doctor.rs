@@ -45,7 +45,8 @@ impl Daemon {
                     "aggregate limits",
                     true,
                     if info.cgroup_driver == "systemd" {
-                        "the engine uses the systemd cgroup driver: per-user slices are possible".into()
+                        "the engine uses the systemd cgroup driver: per-user slices are possible"
+                            .into()
                     } else {
                         format!(
                             "the engine uses the {} cgroup driver: per-user aggregate limits are off, per-container limits apply",
@@ -68,7 +69,11 @@ impl Daemon {
             Ok(c) => add(
                 "catalog",
                 true,
-                format!("{} entries in {}", c.entries().len(), self.config.catalog.display()),
+                format!(
+                    "{} entries in {}",
+                    c.entries().len(),
+                    self.config.catalog.display()
+                ),
             ),
             Err(e) => add(
                 "catalog",
@@ -94,7 +99,10 @@ impl Daemon {
         add(
             "state",
             true,
-            format!("journals, specs and the audit log in {}", self.state_dir.display()),
+            format!(
+                "journals, specs and the audit log in {}",
+                self.state_dir.display()
+            ),
         );
         checks
     }

@@ -56,6 +56,9 @@ mod tests {
             name: "x._.1".into(),
         });
         assert_eq!(e.code, ErrorCode::Invalid);
-        assert_eq!(from_engine(EngineError::Interrupted).code, ErrorCode::Interrupted);
+        assert_eq!(
+            from_engine(EngineError::Interrupted).code,
+            ErrorCode::Interrupted
+        );
     }
 }

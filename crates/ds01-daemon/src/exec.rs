@@ -75,11 +75,7 @@ impl Daemon {
             .unwrap_or_default())
     }
 
-    async fn pump(
-        &self,
-        io: TokioIo<hyper::upgrade::Upgraded>,
-        mut session: ds01_engine::Session,
-    ) {
+    async fn pump(&self, io: TokioIo<hyper::upgrade::Upgraded>, mut session: ds01_engine::Session) {
         let (mut from_client, mut to_client) = tokio::io::split(io);
         let mut decoder = Decoder::default();
         let mut buf = vec![0u8; 16 * 1024];

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use ds01_api::{ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
+use ds01_api::{
+    ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed,
+};
 use ds01_dockerfile::{
     build_context, defaults, labels, AimeBase, Base, Catalog, CatalogEntry, ImageName, ImageRef,
     ImageSpec, Login, PipRequirement,
@@ -57,7 +59,13 @@ impl Daemon {
     ) -> Result<ImageBuilt, ApiError> {
         let who = &acting.who;
         let reference = request.name.image_ref(who.uid());
-        if self.engine.image_info(&reference.to_string()).await.map_err(from_engine)?.is_some() {
+        if self
+            .engine
+            .image_info(&reference.to_string())
+            .await
+            .map_err(from_engine)?
+            .is_some()
+        {
             return Err(ApiError::new(
                 ErrorCode::ImageExists,
                 format!("image {reference} exists already"),
@@ -185,7 +193,11 @@ impl Daemon {
         store.save(&spec)?;
         let reference = name.image_ref(who.uid()).to_string();
         let wanted = build_context(&spec).dockerfile_sha256().to_owned();
-        let current = self.engine.image_info(&reference).await.map_err(from_engine)?;
+        let current = self
+            .engine
+            .image_info(&reference)
+            .await
+            .map_err(from_engine)?;
         // Up to date only if the image is still the one ds01d built: a label alone can be
         // written by anyone who builds an image.
         let up_to_date = current.as_ref().is_some_and(|image| {
@@ -255,7 +267,11 @@ impl Daemon {
         let reference = name.image_ref(uid).to_string();
         let store = self.store(uid);
         let spec = store.exists(name).then(|| store.load(name)).transpose()?;
-        let image = self.engine.image_info(&reference).await.map_err(from_engine)?;
+        let image = self
+            .engine
+            .image_info(&reference)
+            .await
+            .map_err(from_engine)?;
         if spec.is_none() && image.is_none() {
             return Err(
                 ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
@@ -272,7 +288,7 @@ impl Daemon {
             dockerfile: spec
                 .as_ref()
                 .map(|s| ds01_dockerfile::render(s).text().to_owned()),
-            spec: spec.and_then(|s| s.to_toml_string().ok()),
+            spec,
         })
     }
 
@@ -286,7 +302,12 @@ impl Daemon {
         let uid = acting.who.uid();
         let reference = name.image_ref(uid).to_string();
         let store = self.store(uid);
-        let exists = self.engine.image_info(&reference).await.map_err(from_engine)?.is_some();
+        let exists = self
+            .engine
+            .image_info(&reference)
+            .await
+            .map_err(from_engine)?
+            .is_some();
         if !exists && !store.exists(name) {
             return Err(
                 ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
@@ -294,7 +315,11 @@ impl Daemon {
             );
         }
         if exists {
-            let users = self.engine.containers_using(&reference).await.map_err(from_engine)?;
+            let users = self
+                .engine
+                .containers_using(&reference)
+                .await
+                .map_err(from_engine)?;
             if !users.is_empty() && !force {
                 return Err(ApiError::new(
                     ErrorCode::ImageInUse,

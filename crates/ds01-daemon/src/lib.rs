@@ -60,6 +60,7 @@ pub struct Daemon {
     audit: AuditLog,
     verdicts: Option<VerdictCache>,
     sessions: Sessions,
+    operations: stream::Operations,
 }
 
 impl Daemon {
@@ -90,8 +91,12 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let config = Config::load(&settings.config).map_err(|e| e.to_string())?;
-    private_dir(&settings.state_dir)
-        .map_err(|e| format!("cannot set up the state directory {}: {e}", settings.state_dir.display()))?;
+    private_dir(&settings.state_dir).map_err(|e| {
+        format!(
+            "cannot set up the state directory {}: {e}",
+            settings.state_dir.display()
+        )
+    })?;
     let verdicts = VerdictCache::new(settings.state_dir.join("verdicts"));
     let engine = Engine::connect()
         .await
@@ -107,6 +112,7 @@ pub async fn run(
         state_dir: settings.state_dir.clone(),
         verdicts: Some(verdicts),
         sessions: Sessions::default(),
+        operations: stream::Operations::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

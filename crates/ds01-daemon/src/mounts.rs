@@ -63,9 +63,9 @@ pub fn check(what: &str, path: &Path, uid: u32, roots: &[PathBuf]) -> Result<Pat
 /// user's tree could be swapped by that user.
 fn owned_all_the_way(path: &Path, uid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
-    path.ancestors().skip(1).all(|dir| {
-        std::fs::symlink_metadata(dir).is_ok_and(|m| m.uid() == 0 || m.uid() == uid)
-    })
+    path.ancestors()
+        .skip(1)
+        .all(|dir| std::fs::symlink_metadata(dir).is_ok_and(|m| m.uid() == 0 || m.uid() == uid))
 }
 
 #[cfg(test)]
@@ -89,7 +89,10 @@ mod tests {
     fn accepts_an_owned_directory_and_refuses_another_owner() {
         let dir = tempfile::tempdir().unwrap();
         let uid = nix::unistd::getuid().as_raw();
-        assert_eq!(check("workspace", dir.path(), uid, &[]).unwrap(), dir.path());
+        assert_eq!(
+            check("workspace", dir.path(), uid, &[]).unwrap(),
+            dir.path()
+        );
         let e = check("workspace", dir.path(), uid + 1, &[]).unwrap_err();
         assert!(e.message.contains("not yours"), "{}", e.message);
         assert!(check("data", dir.path(), uid + 1, &[dir.path().to_owned()]).is_ok());

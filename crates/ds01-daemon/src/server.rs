@@ -134,13 +134,17 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/version", get(version))
         .route("/v1/whoami", get(whoami))
         .route("/v1/doctor", get(doctor))
-        .route("/v1/containers", get(list_containers).post(create_container))
+        .route(
+            "/v1/containers",
+            get(list_containers).post(create_container),
+        )
         .route("/v1/containers/{name}", delete(remove_container))
         .route("/v1/containers/{name}/start", post(start_container))
         .route("/v1/containers/{name}/stop", post(stop_container))
         .route("/v1/containers/{name}/exec", post(exec))
         .route("/v1/containers/{name}/install", post(install))
         .route("/v1/stats", get(stats))
+        .route("/v1/operations/{id}/cancel", post(cancel))
         .route("/v1/images", get(list_images).post(create_image))
         .route("/v1/images/{name}", get(show_image).delete(delete_image))
         .route("/v1/images/{name}/update", post(update_image))
@@ -202,8 +206,11 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Failure> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Failure(ApiError::invalid(format!("the request body is not valid: {e}"))))
+    serde_json::from_slice(bytes).map_err(|e| {
+        Failure(ApiError::invalid(format!(
+            "the request body is not valid: {e}"
+        )))
+    })
 }
 
 fn container(name: &str) -> Result<ContainerName, Failure> {
@@ -251,9 +258,11 @@ async fn create_container(
 ) -> Result<Response, Failure> {
     let acting = ctx.acting()?;
     let request: ContainerCreate = body(&bytes)?;
-    Ok(crate::stream::respond(move |reporter| async move {
-        d.create_container(&acting, request, reporter).await
-    }))
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.create_container(&acting, request, reporter).await },
+    ))
 }
 
 async fn start_container(
@@ -263,7 +272,9 @@ async fn start_container(
 ) -> Answer<serde_json::Value> {
     let (acting, name) = (ctx.acting()?, container(&name)?);
     d.start(&acting, &name).await?;
-    Ok(Json(json!({"name": name.docker_name(acting.who.uid()), "action": "started"})))
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "started"}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -276,11 +287,13 @@ async fn stop_container(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
     UrlPath(name): UrlPath<String>,
-    Query(_q): Query<StopQuery>,
+    Query(q): Query<StopQuery>,
 ) -> Answer<serde_json::Value> {
     let (acting, name) = (ctx.acting()?, container(&name)?);
-    d.stop(&acting, &name).await?;
-    Ok(Json(json!({"name": name.docker_name(acting.who.uid()), "action": "stopped"})))
+    d.stop(&acting, &name, q.timeout.unwrap_or(10)).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "stopped"}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -306,7 +319,10 @@ async fn exec(
     mut request: Request,
 ) -> Result<Response, Failure> {
     let (acting, name) = (ctx.acting()?, container(&name)?);
-    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
         return Err(Failure(ApiError::invalid(
             "exec needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
         )));
@@ -344,6 +360,21 @@ async fn install(
     })))
 }
 
+async fn cancel(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(id): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    if d.operations.cancel(&id, ctx.caller.uid, ctx.caller.admin) {
+        Ok(Json(json!({"operation": id, "cancelled": true})))
+    } else {
+        Err(Failure(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no operation {} of yours is running", ds01_api::shown(&id)),
+        )))
+    }
+}
+
 async fn stats(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
@@ -367,9 +398,11 @@ async fn create_image(
 ) -> Result<Response, Failure> {
     let acting = ctx.acting()?;
     let request: ImageCreate = body(&bytes)?;
-    Ok(crate::stream::respond(move |reporter| async move {
-        d.create_image(&acting, request, reporter).await
-    }))
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.create_image(&acting, request, reporter).await },
+    ))
 }
 
 async fn update_image(
@@ -380,9 +413,11 @@ async fn update_image(
 ) -> Result<Response, Failure> {
     let (acting, name) = (ctx.acting()?, image(&name)?);
     let request: ImageUpdate = body(&bytes)?;
-    Ok(crate::stream::respond(move |reporter| async move {
-        d.update_image(&acting, &name, request, reporter).await
-    }))
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.update_image(&acting, &name, request, reporter).await },
+    ))
 }
 
 async fn show_image(

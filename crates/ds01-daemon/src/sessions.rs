@@ -25,11 +25,6 @@ impl Sessions {
         }
     }
 
-    /// How many sessions into `name` are open.
-    pub fn count(&self, name: &str) -> usize {
-        self.lock().get(name).copied().unwrap_or(0)
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

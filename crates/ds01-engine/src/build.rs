@@ -47,7 +47,8 @@ impl Engine {
         interrupt: impl Future<Output = ()>,
     ) -> Result<BuiltImage> {
         let tag = spec.name.image_ref(who.uid()).to_string();
-        let mut journal = Journal::try_acquire(&self.journal_dir(), who.uid(), &format!("build-{tag}"));
+        let mut journal =
+            Journal::try_acquire(&self.journal_dir(), who.uid(), &format!("build-{tag}"));
         if let Journal::Busy = journal {
             return Err(EngineError::InvalidOption(format!(
                 "another ds01 command is building {tag} right now; wait for it to finish"

@@ -4,9 +4,9 @@
 
 use crate::identity::Identity;
 use crate::labels;
-use ds01_api::{ContainerName, UserSetup};
 use crate::options::ContainerOptions;
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use ds01_api::{ContainerName, UserSetup};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -23,7 +23,6 @@ pub enum Provenance {
         version: String,
     },
 }
-
 
 /// Everything that decides the final container's create request.
 #[derive(Debug)]

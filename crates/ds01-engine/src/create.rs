@@ -6,13 +6,11 @@ use crate::accounts::verify_container;
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance};
-use ds01_api::{CreatedContainer, UserSetup};
 use crate::error::{is_conflict, is_not_found, shown, Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::interrupt::Interrupt;
 use crate::journal::Journal;
 use crate::labels;
-use ds01_api::ContainerName;
 use crate::options::ContainerOptions;
 use crate::progress::{Progress, ProgressSink};
 use crate::setup;
@@ -21,6 +19,8 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder,
 };
+use ds01_api::ContainerName;
+use ds01_api::{CreatedContainer, UserSetup};
 use ds01_dockerfile::{labels as image_labels, ImageRef};
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
@@ -43,7 +43,6 @@ pub struct CreateRequest {
     /// included (tests mark their resources with these).
     pub resource_labels: Vec<(String, String)>,
 }
-
 
 impl Engine {
     /// Creates `who`'s container (not started). `interrupt` is a signal such as

@@ -4,8 +4,8 @@ use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::lifecycle::is_running;
-use ds01_api::ContainerName;
 use bollard::exec::{CreateExecOptions, StartExecResults};
+use ds01_api::ContainerName;
 use futures_util::StreamExt;
 
 /// What a command run in a container printed and returned.

@@ -4,9 +4,9 @@ use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
 use crate::identity::Identity;
-use ds01_api::ContainerName;
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptionsBuilder;
+use ds01_api::ContainerName;
 use ds01_dockerfile::{ImageRef, Tag};
 use std::collections::HashMap;
 

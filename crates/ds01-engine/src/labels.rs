@@ -91,7 +91,8 @@ pub fn parse_extra_label(pair: &str) -> Result<(String, String)> {
     }
     // Both namespaces decide what other tools believe (owners, GPU holdings): only ds01
     // writes them.
-    if key == MLC || key.starts_with("aime.") || key.starts_with("ds01.") || DS01_OWN.contains(&key) {
+    if key == MLC || key.starts_with("aime.") || key.starts_with("ds01.") || DS01_OWN.contains(&key)
+    {
         return Err(EngineError::InvalidOption(format!(
             "label `{key}` is in ds01's or MLC's namespace, which only ds01 itself writes"
         )));

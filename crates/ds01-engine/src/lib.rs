@@ -62,12 +62,12 @@ pub use cleanup::OPERATION_LABEL;
 pub use client::{Engine, DEFAULT_STATE_DIR};
 pub use container_spec::{ContainerSpec, Provenance};
 pub use create::CreateRequest;
-pub use error::{EngineError, Result};
-pub use exec::ExecOutput;
 pub use ds01_api::{
     ByteSize, ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer,
     GpuRequest, GpuRequestError, Progress, UserSetup, MAX_CONTAINER_NAME_LEN,
 };
+pub use error::{EngineError, Result};
+pub use exec::ExecOutput;
 pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
 pub use identity::{Identity, IdentityError};

@@ -5,12 +5,12 @@ use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::labels;
-use ds01_api::ContainerName;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
     StopContainerOptionsBuilder,
 };
+use ds01_api::ContainerName;
 use ds01_dockerfile::ImageRef;
 use std::collections::HashMap;
 
@@ -118,9 +118,21 @@ impl Engine {
 
     /// Stops the container, giving its processes 10 s before they are killed.
     pub async fn stop_container(&self, who: &Identity, name: &ContainerName) -> Result<()> {
+        self.stop_container_within(who, name, 10).await
+    }
+
+    /// Stops the container: SIGTERM, then SIGKILL after `grace_secs`.
+    pub async fn stop_container_within(
+        &self,
+        who: &Identity,
+        name: &ContainerName,
+        grace_secs: u32,
+    ) -> Result<()> {
         let found = self.owned_container(who, name).await?;
         let id = found.id.unwrap_or_default();
-        let options = StopContainerOptionsBuilder::default().t(10).build();
+        let options = StopContainerOptionsBuilder::default()
+            .t(grace_secs.min(3600) as i32)
+            .build();
         self.docker()
             .stop_container(&id, Some(options))
             .await

@@ -102,9 +102,3 @@ impl ContainerOptions {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-}

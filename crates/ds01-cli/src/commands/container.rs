@@ -53,8 +53,19 @@ enum ContainerCommand {
     },
     /// Start a container
     Start(NameArg),
-    /// Stop a container (its processes get 10 s to end)
-    Stop(NameArg),
+    /// Stop a container: SIGTERM, then SIGKILL after the grace period
+    Stop {
+        /// The container name
+        name: ContainerName,
+        /// Seconds the processes get to end before they are killed
+        #[arg(
+            short = 't',
+            long = "time",
+            value_name = "SECONDS",
+            default_value_t = 10
+        )]
+        time: u32,
+    },
     /// Remove a container and its per-container image
     Remove {
         /// The container name
@@ -180,7 +191,9 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
         ContainerCommand::Create(a) => create(a, ctx).await,
         ContainerCommand::List { all_users } => list(*all_users, ctx).await,
         ContainerCommand::Start(a) => action(ctx, &a.name, "start").await,
-        ContainerCommand::Stop(a) => action(ctx, &a.name, "stop").await,
+        ContainerCommand::Stop { name, time } => {
+            action(ctx, name, &format!("stop?timeout={time}")).await
+        }
         ContainerCommand::Remove { name, force } => {
             let removed: Removed = ctx
                 .client
@@ -222,7 +235,7 @@ async fn action(ctx: &Context, name: &ContainerName, verb: &str) -> Result<ExitS
     } else {
         ctx.out.success(format!(
             "{} {}",
-            answer["action"].as_str().unwrap_or(verb),
+            answer["action"].as_str().unwrap_or_default(),
             answer["name"].as_str().unwrap_or(name.as_str())
         ));
     }
@@ -244,7 +257,11 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         workspace: args.workspace.as_deref().map(absolute),
         data: args.data.as_deref().map(absolute),
         models: args.models.as_deref().map(absolute),
-        gpus: if args.cpu_only { None } else { args.gpus.clone() },
+        gpus: if args.cpu_only {
+            None
+        } else {
+            args.gpus.clone()
+        },
         shm_size: args.shm_size,
         memory: args.memory,
         cpus: args.cpus,

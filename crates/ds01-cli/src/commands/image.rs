@@ -4,7 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ds01_api::{ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
+use ds01_api::{
+    ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed,
+};
 use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement};
 use hyper::Method;
 use serde_json::json;
@@ -26,13 +28,13 @@ Examples:
   ds01 image create thesis --base debian:12 --no-build   # write spec and Dockerfile only
 
 Without --base or --framework, ds01 asks on a terminal and refuses otherwise.
-With --json: {\"image\": \"ds01-<uid>/<name>:latest\", \"id\": \"sha256:...\", \"spec\": PATH, \"dockerfile\": PATH}";
+With --json: {\"image\": \"ds01-<uid>/<name>:latest\", \"id\": \"sha256:...\", \"spec_sha256\", \"built\": true|false}";
 
 const UPDATE_AFTER_HELP: &str = "\
 The stored spec is edited and the Dockerfile rendered again. The image is rebuilt only
 when the rendered Dockerfile differs from the one it was built from (its
 `ds01.spec.sha256` label), or with --rebuild / --no-cache.
-With --json: {\"image\", \"id\", \"rebuilt\": true|false}";
+With --json: {\"image\", \"id\", \"spec_sha256\", \"built\": true|false}";
 
 #[derive(Debug, Subcommand)]
 enum ImageCommand {
@@ -297,7 +299,8 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
     for row in rows {
         let id = row.id.as_deref().map(short_id).unwrap_or("(not built)");
         let size = row.size.map(human_size).unwrap_or_default();
-        ctx.out.print(format!("{:<40} {:<14} {:>10}", row.image, id, size))?;
+        ctx.out
+            .print(format!("{:<40} {:<14} {:>10}", row.image, id, size))?;
     }
     Ok(ExitStatus::Success)
 }
@@ -305,15 +308,15 @@ async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
 /// DS01's own Dockerfile of an image, read here as the user: the service never reads
 /// files in users' homes.
 fn legacy_dockerfile(name: &ImageName) -> Option<(PathBuf, String)> {
-    let path = home()?.join("dockerfiles").join(format!("{name}.Dockerfile"));
+    let path = home()?
+        .join("dockerfiles")
+        .join(format!("{name}.Dockerfile"));
     let text = super::read_user_file(&path).ok()?;
     Some((path, text))
 }
 
 async fn details(ctx: &Context, name: &ImageName) -> Result<ImageDetails, ApiError> {
-    ctx.client
-        .get_api(&format!("/v1/images/{name}"))
-        .await
+    ctx.client.get_api(&format!("/v1/images/{name}")).await
 }
 
 async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
@@ -324,9 +327,14 @@ async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
         Err(e) if e.code == ErrorCode::NotFound && legacy.is_some() => {
             let (path, text) = legacy.expect("checked");
             if ctx.out.json() {
-                ctx.out.print_json(&json!({"name": name.as_str(), "dockerfile_path": path, "dockerfile": text}))?;
+                ctx.out.print_json(
+                    &json!({"name": name.as_str(), "dockerfile_path": path, "dockerfile": text}),
+                )?;
             } else {
-                ctx.out.print(format!("dockerfile: {} (DS01's; not built by ds01)", path.display()))?;
+                ctx.out.print(format!(
+                    "dockerfile: {} (DS01's; not built by ds01)",
+                    path.display()
+                ))?;
             }
             return Ok(ExitStatus::Success);
         }
@@ -348,7 +356,10 @@ async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
     }
     if let Some(spec) = &d.spec {
         ctx.out.print(ctx.out.bold("spec:"))?;
-        for line in spec.lines() {
+        let text = spec
+            .to_toml_string()
+            .map_err(|e| CliError::msg(e.to_string()))?;
+        for line in text.lines() {
             ctx.out.print(format!("  {}", ds01_api::shown(line)))?;
         }
     }
@@ -368,7 +379,8 @@ async fn dockerfile(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliEr
             dockerfile: Some(text),
             ..
         }) => text,
-        Ok(_) | Err(ApiError {
+        Ok(_)
+        | Err(ApiError {
             code: ErrorCode::NotFound,
             ..
         }) => match legacy_dockerfile(name) {

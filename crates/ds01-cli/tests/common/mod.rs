@@ -21,17 +21,20 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new(test: &str) -> TestEnv {
-        TestEnv {
+        let env = TestEnv {
             label: format!("cli-{test}-{}", std::process::id()),
             dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        };
+        env.system_config("");
+        env
     }
 
-    /// `ds01` with this test's label on every resource and no system or user configuration.
+    /// `ds01` as root, which (with no ds01d running) starts a private ds01d with this
+    /// test's configuration: its label on every resource, its own state directory.
     pub fn ds01(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ds01"));
-        cmd.env("DS01_RESOURCE_LABELS", format!("ds01.test={}", self.label))
-            .env("DS01_STATE_DIR", self.dir.path().join("state"))
+        cmd.env("DS01_STATE_DIR", self.dir.path().join("state"))
+            .env("DS01_SOCKET", self.dir.path().join("no-service.sock"))
             .env(
                 "DS01_SYSTEM_CONFIG",
                 self.dir.path().join("system-config.toml"),
@@ -42,8 +45,14 @@ impl TestEnv {
         cmd
     }
 
-    /// Writes the system-wide configuration file this test's `ds01` reads.
+    /// Writes the configuration of this test's ds01d: `text` with the test's label added
+    /// to its `[labels]` table.
     pub fn system_config(&self, text: &str) {
+        let mine = format!("\"ds01.test\" = \"{}\"\n", self.label);
+        let text = match text.split_once("[labels]\n") {
+            Some((before, after)) => format!("{before}[labels]\n{mine}{after}"),
+            None => format!("{text}\n[labels]\n{mine}"),
+        };
         std::fs::write(self.dir.path().join("system-config.toml"), text).expect("config written");
     }
 

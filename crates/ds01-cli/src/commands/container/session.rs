@@ -46,7 +46,8 @@ pub async fn open(name: &ContainerName, ctx: &Context) -> Result<ExitStatus, Cli
     run(name, request, ctx).await
 }
 
-/// Runs a command; the exit status is the command's.
+/// Runs a command; the exit status is the command's. With `--json` (and no terminal) the
+/// output is gathered and printed as one object `{"status", "stdout", "stderr"}`.
 pub async fn exec(args: &ExecArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     let mut env = args.env.clone();
     if args.tty {
@@ -62,7 +63,58 @@ pub async fn exec(args: &ExecArgs, ctx: &Context) -> Result<ExitStatus, CliError
         height: None,
         start: false,
     };
+    if ctx.out.json() && !args.tty {
+        let mut out = Gathered::default();
+        let status = run_into(&args.name, request, ctx, &mut out).await?;
+        ctx.out.print_json(&serde_json::json!({
+            "status": match status { ExitStatus::Success => 0, ExitStatus::Code(n) => i32::from(n), _ => 1 },
+            "stdout": String::from_utf8_lossy(&out.stdout),
+            "stderr": String::from_utf8_lossy(&out.stderr),
+        }))?;
+        return Ok(status);
+    }
     run(&args.name, request, ctx).await
+}
+
+/// Where a session's output goes.
+trait Sink {
+    fn stdout(&mut self, bytes: &[u8]) -> Result<(), CliError>;
+    fn stderr(&mut self, bytes: &[u8]);
+}
+
+/// Straight to this process's stdout and stderr, as it comes.
+struct Terminal;
+
+impl Sink for Terminal {
+    fn stdout(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bytes).map_err(CliError::write)?;
+        out.flush().map_err(CliError::write)
+    }
+
+    fn stderr(&mut self, bytes: &[u8]) {
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(bytes);
+        let _ = err.flush();
+    }
+}
+
+/// Kept for one JSON answer.
+#[derive(Default)]
+struct Gathered {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Sink for Gathered {
+    fn stdout(&mut self, bytes: &[u8]) -> Result<(), CliError> {
+        self.stdout.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn stderr(&mut self, bytes: &[u8]) {
+        self.stderr.extend_from_slice(bytes);
+    }
 }
 
 fn term() -> String {
@@ -74,8 +126,17 @@ fn term() -> String {
 
 async fn run(
     name: &ContainerName,
+    request: ExecRequest,
+    ctx: &Context,
+) -> Result<ExitStatus, CliError> {
+    run_into(name, request, ctx, &mut Terminal).await
+}
+
+async fn run_into(
+    name: &ContainerName,
     mut request: ExecRequest,
     ctx: &Context,
+    sink: &mut dyn Sink,
 ) -> Result<ExitStatus, CliError> {
     let raw_wanted = request.tty && std::io::stdin().is_terminal();
     if raw_wanted {
@@ -134,16 +195,8 @@ async fn run(
                     .map_err(|e| CliError::msg(e.to_string()))?
                 {
                     match frame {
-                        Frame::Stdout(bytes) => {
-                            let mut out = std::io::stdout().lock();
-                            out.write_all(&bytes).map_err(CliError::write)?;
-                            out.flush().map_err(CliError::write)?;
-                        }
-                        Frame::Stderr(bytes) => {
-                            let mut err = std::io::stderr().lock();
-                            let _ = err.write_all(&bytes);
-                            let _ = err.flush();
-                        }
+                        Frame::Stdout(bytes) => sink.stdout(&bytes)?,
+                        Frame::Stderr(bytes) => sink.stderr(&bytes),
                         Frame::Notice(text) => ctx.out.warn(ds01_api::shown(&text)),
                         Frame::Exit(status) => {
                             return Ok(match status {
