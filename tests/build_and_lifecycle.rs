@@ -164,8 +164,9 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
         .exec(&who, &name, &["true".into()], false)
         .await
         .unwrap_err();
+    // Errors are data: the client adds the hint (`ds01 container start`).
     assert!(
-        not_running.to_string().contains("ds01 container start"),
+        matches!(&not_running, EngineError::NotRunning { name } if name == "t-life._.2004"),
         "{not_running}"
     );
     engine.start_container(&who, &name).await.unwrap();

@@ -14,6 +14,7 @@ use std::str::FromStr;
 /// assert_eq!("2".parse::<GpuRequest>().unwrap(), GpuRequest::Count(2));
 /// let devices: GpuRequest = "device=0,GPU-1a2b".parse().unwrap();
 /// assert_eq!(devices.to_string(), "device=0,GPU-1a2b");
+/// assert_eq!("mig:3g.40gb".parse::<GpuRequest>().unwrap(), GpuRequest::Mig("3g.40gb".into()));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GpuRequest {
@@ -25,11 +26,13 @@ pub enum GpuRequest {
     Count(u32),
     /// Specific devices by index or UUID (MIG UUIDs included).
     Devices(Vec<String>),
+    /// One MIG instance of this profile (`mig:3g.40gb`).
+    Mig(String),
 }
 
 /// Why a `--gpus` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid GPU request `{0}`: use `all`, a count such as `2`, or `device=ID[,ID...]` (for CPU only, use --cpu-only)")]
+#[error("invalid GPU request `{0}`: use a count such as `1`, `mig:PROFILE` (e.g. mig:3g.40gb), or `device=ID[,ID...]` (for CPU only, use --cpu-only)")]
 pub struct GpuRequestError(String);
 
 impl FromStr for GpuRequest {
@@ -38,6 +41,17 @@ impl FromStr for GpuRequest {
         let err = || GpuRequestError(crate::shown(s));
         if s == "all" {
             return Ok(GpuRequest::All);
+        }
+        if let Some(profile) = s.strip_prefix("mig:") {
+            let ok = !profile.is_empty()
+                && profile
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+'));
+            return if ok {
+                Ok(GpuRequest::Mig(profile.to_owned()))
+            } else {
+                Err(err())
+            };
         }
         if let Some(list) = s.strip_prefix("device=") {
             let ids: Vec<String> = list.split(',').map(str::to_owned).collect();
@@ -67,6 +81,7 @@ impl fmt::Display for GpuRequest {
             GpuRequest::All => f.write_str("all"),
             GpuRequest::Count(n) => write!(f, "{n}"),
             GpuRequest::Devices(ids) => write!(f, "device={}", ids.join(",")),
+            GpuRequest::Mig(profile) => write!(f, "mig:{profile}"),
         }
     }
 }

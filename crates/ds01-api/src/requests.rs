@@ -98,6 +98,9 @@ pub struct ContainerCreate {
     /// GPUs; none when absent.
     #[serde(default)]
     pub gpus: Option<GpuRequest>,
+    /// Wait in line for GPUs when none are free, instead of failing.
+    #[serde(default)]
+    pub wait: bool,
     /// `/dev/shm` size (at most the policy's).
     #[serde(default)]
     pub shm_size: Option<ByteSize>,
@@ -132,6 +135,7 @@ impl ContainerCreate {
             data: None,
             models: None,
             gpus: None,
+            wait: false,
             shm_size: None,
             memory: None,
             cpus: None,

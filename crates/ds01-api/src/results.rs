@@ -42,6 +42,9 @@ pub struct CreatedContainer {
     /// Whether it was started after creation.
     #[serde(default)]
     pub started: bool,
+    /// The UUIDs of the GPUs (or MIG instances) bound to it; empty for none.
+    #[serde(default)]
+    pub gpus: Vec<String>,
 }
 
 /// One container as `ds01 container list` shows it.
@@ -165,6 +168,37 @@ pub struct Whoami {
     pub admin: bool,
     /// The service's version.
     pub daemon_version: String,
+}
+
+/// `GET /v1/limits`: the caller's effective policy and what they use now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitsReport {
+    /// The login the policy was resolved for.
+    pub login: String,
+    /// Every key: its value and where it comes from (`[policy.users."…"]`, a group, the
+    /// default, or built in).
+    pub effective: serde_json::Value,
+    /// Containers the user has, running or not.
+    pub containers: u32,
+    /// Full-GPU equivalents the user's running containers hold.
+    pub gpus: f64,
+}
+
+/// One device of `ds01 admin gpus`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuRow {
+    /// DS01's slot: `0` for GPU 0, `1.2` for MIG instance 2 of GPU 1.
+    pub slot: String,
+    /// The device UUID.
+    pub uuid: String,
+    /// The GPU's name.
+    pub name: String,
+    /// The MIG profile, for an instance.
+    pub profile: Option<String>,
+    /// The container holding it (`<name>._.<uid>`), if any.
+    pub container: Option<String>,
+    /// The holder's login, if any.
+    pub user: Option<String>,
 }
 
 /// One line of `ds01 doctor`.

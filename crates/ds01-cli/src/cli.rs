@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::commands::admin::AdminArgs;
 use crate::commands::container::ContainerArgs;
 use crate::commands::image::ImageArgs;
 use crate::commands::username::UsernameArgs;
@@ -83,6 +84,10 @@ pub enum Command {
     Username(UsernameArgs),
     /// Check that the ds01 service, the Docker engine behind it and its storage are usable
     Doctor,
+    /// Show your limits on this server, where each comes from, and what you use now
+    Limits,
+    /// Admin tools: GPU holdings, importing DS01's resource limits
+    Admin(AdminArgs),
     /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)
     Completions {
         /// The shell to complete for

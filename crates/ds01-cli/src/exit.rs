@@ -152,6 +152,9 @@ fn hint(err: &ApiError) -> Option<String> {
         ErrorCode::NotFound if m.starts_with("no image given") => {
             format!("build it with `ds01 image create {name}`, or pass --image IMAGE or --framework FW")
         }
+        ErrorCode::NotFound if m.starts_with("image") && err.subject.is_some() => {
+            format!("build it with `ds01 image create {name}`; `ds01 image list` shows yours")
+        }
         ErrorCode::NotFound if m.starts_with("image") => {
             "`ds01 image list` shows yours; build one with `ds01 image create NAME`".into()
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ds01_api::ByteSize;
+use ds01_policy::{Inventory, Policy};
 use ds01_username::{SliceGroup, SliceName};
 use serde::Deserialize;
 
@@ -71,45 +72,24 @@ pub struct FileConfig {
     /// objects by them).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// The policy tables.
+    /// The policy tables, read by `ds01_policy::Policy` (limits, GPUs, sudo, network).
     #[serde(default)]
-    pub policy: PolicyTables,
+    pub policy: Option<toml::Value>,
+    /// Where the GPUs are described.
+    #[serde(default)]
+    pub gpus: GpuSettings,
+    /// The reaper's settings.
+    #[serde(default)]
+    pub lifecycle: Option<toml::Value>,
 }
 
-/// `[policy.default]`, `[policy.groups.<g>]`, `[policy.users.<login>]`.
+/// `[gpus]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct PolicyTables {
-    /// Everyone.
-    #[serde(default)]
-    pub default: PolicyEntry,
-    /// By Unix group name.
-    #[serde(default)]
-    pub groups: BTreeMap<String, PolicyEntry>,
-    /// By login.
-    #[serde(default)]
-    pub users: BTreeMap<String, PolicyEntry>,
-}
-
-/// One policy table; every key optional.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct PolicyEntry {
-    /// Passwordless sudo (and setuid binaries) work in the user's containers.
-    pub sudo: Option<bool>,
-    /// `private` (default) or `host` networking.
-    pub network: Option<Network>,
-    /// Everything else (limits, GPUs, lifecycle) is read by the policy engine.
-    #[serde(flatten)]
-    pub rest: BTreeMap<String, toml::Value>,
-}
-
-/// A container's network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Network {
-    /// Its own network namespace on the default bridge.
-    Private,
-    /// The host's network (MLC's default).
-    Host,
+#[serde(deny_unknown_fields)]
+pub struct GpuSettings {
+    /// A TOML inventory file (`[[gpu]]` tables); without one, NVML at run time where built
+    /// in, else no GPUs.
+    pub inventory: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -121,8 +101,12 @@ pub struct Config {
     pub file: FileConfig,
     /// The catalog file.
     pub catalog: PathBuf,
-    /// The GPU architecture.
+    /// The GPU architecture catalog images are chosen for when no GPU says otherwise.
     pub architecture: String,
+    /// The admin's policy.
+    pub policy: Policy,
+    /// The GPUs, when an inventory is configured.
+    pub inventory: Option<Inventory>,
 }
 
 impl Config {
@@ -132,7 +116,12 @@ impl Config {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Config::from_file(None, FileConfig::default()))
+                return Ok(Config::from_file(
+                    None,
+                    FileConfig::default(),
+                    Policy::default(),
+                    None,
+                ))
             }
             Err(source) => {
                 return Err(ConfigError::Read {
@@ -142,15 +131,45 @@ impl Config {
             }
         };
         check_trusted(path)?;
-        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(Config::from_file(Some(path.to_owned()), file))
+            message,
+        };
+        let file: FileConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let policy = Policy::from_toml(&text).map_err(|e| invalid(e.to_string()))?;
+        let inventory = match &file.gpus.inventory {
+            None => None,
+            Some(p) => {
+                check_trusted(p)?;
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                Some(
+                    Inventory::from_toml(&text).map_err(|e| ConfigError::Invalid {
+                        path: p.clone(),
+                        message: e.to_string(),
+                    })?,
+                )
+            }
+        };
+        Ok(Config::from_file(
+            Some(path.to_owned()),
+            file,
+            policy,
+            inventory,
+        ))
     }
 
-    fn from_file(source: Option<PathBuf>, file: FileConfig) -> Config {
+    fn from_file(
+        source: Option<PathBuf>,
+        file: FileConfig,
+        policy: Policy,
+        inventory: Option<Inventory>,
+    ) -> Config {
         Config {
+            policy,
+            inventory,
             source,
             catalog: file
                 .catalog
@@ -162,43 +181,6 @@ impl Config {
                 .unwrap_or_else(|| "CUDA_ADA".to_owned()),
             file,
         }
-    }
-
-    /// Whether `login` (with `groups`) gets working sudo: the user's entry, else any of
-    /// their groups that allows it, else the default; off unless the admin says so.
-    pub fn sudo_allowed(&self, login: &str, groups: &[String]) -> bool {
-        let p = &self.file.policy;
-        if let Some(v) = user_entry(p, login).and_then(|e| e.sudo) {
-            return v;
-        }
-        let by_group: Vec<bool> = groups
-            .iter()
-            .filter_map(|g| p.groups.get(g).and_then(|e| e.sudo))
-            .collect();
-        if !by_group.is_empty() {
-            return by_group.contains(&true);
-        }
-        p.default.sudo.unwrap_or(false)
-    }
-
-    /// The network of `login`'s containers, resolved like [`Config::sudo_allowed`].
-    pub fn network(&self, login: &str, groups: &[String]) -> Network {
-        let p = &self.file.policy;
-        if let Some(v) = user_entry(p, login).and_then(|e| e.network) {
-            return v;
-        }
-        let by_group: Vec<Network> = groups
-            .iter()
-            .filter_map(|g| p.groups.get(g).and_then(|e| e.network))
-            .collect();
-        if !by_group.is_empty() {
-            return if by_group.contains(&Network::Host) {
-                Network::Host
-            } else {
-                Network::Private
-            };
-        }
-        p.default.network.unwrap_or(Network::Private)
     }
 
     /// The cgroup parent for a user, from the configured template.
@@ -215,17 +197,6 @@ impl Config {
                 .replace("{user}", slice.user()),
         )
     }
-}
-
-/// SSSD may hand out logins with or without their domain: both spellings match an entry.
-fn user_entry<'a>(p: &'a PolicyTables, login: &str) -> Option<&'a PolicyEntry> {
-    p.users.get(login).or_else(|| {
-        let short = login.split('@').next()?;
-        p.users
-            .iter()
-            .find(|(k, _)| k.split('@').next() == Some(short))
-            .map(|(_, v)| v)
-    })
 }
 
 fn check_trusted(path: &Path) -> Result<(), ConfigError> {
@@ -250,30 +221,12 @@ mod tests {
     use super::*;
 
     fn config(text: &str) -> Config {
-        Config::from_file(None, toml::from_str(text).unwrap())
-    }
-
-    #[test]
-    fn sudo_and_network_are_off_unless_the_admin_allows_them() {
-        let c = config("");
-        assert!(!c.sudo_allowed("alice", &["staff".into()]));
-        assert_eq!(c.network("alice", &[]), Network::Private);
-        let c = config(
-            r#"
-            [policy.groups.admins]
-            sudo = true
-            network = "host"
-            [policy.users."bob@example.lan"]
-            sudo = false
-            "#,
-        );
-        assert!(c.sudo_allowed("alice", &["admins".into()]));
-        assert_eq!(c.network("alice", &["admins".into()]), Network::Host);
-        assert!(!c.sudo_allowed("carol", &["staff".into()]));
-        assert!(
-            !c.sudo_allowed("bob", &["admins".into()]),
-            "user entry wins"
-        );
+        Config::from_file(
+            None,
+            toml::from_str(text).unwrap(),
+            Policy::from_toml(text).unwrap(),
+            None,
+        )
     }
 
     #[test]

@@ -8,12 +8,16 @@ use ds01_api::{
     ApiError, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
     ErrorCode, Removed,
 };
+use ds01_api::{ByteSize, GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
 use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
+use ds01_policy::{
+    AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest, Size,
+};
 
 use crate::caller::{Acting, Caller};
-use crate::config::Network;
 use crate::errors::from_engine;
+use crate::gpus::{self, Binding};
 use crate::images::check_image_owner;
 use crate::mounts;
 use crate::stream::Reporter;
@@ -28,8 +32,51 @@ impl Daemon {
         reporter: Reporter,
     ) -> Result<CreatedContainer, ApiError> {
         let who = &acting.who;
+        let effective = self.effective(acting);
+        let mine = self
+            .engine
+            .list_containers(Scope::User(who))
+            .await
+            .map_err(from_engine)?;
+        effective
+            .check_new_container(mine.len() as u32)
+            .map_err(limit)?;
         let (image, provenance, pull, arch) = self.choose_image(acting, &request).await?;
-        let options = self.container_options(acting, &request, arch)?;
+        let ask = gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
+        if ask != GpuAsk::None && self.gpus.devices().is_empty() {
+            return Err(ApiError::invalid(
+                "this server has no GPUs that ds01d knows of; create the container without --gpus",
+            ));
+        }
+        let reservation = match ask {
+            GpuAsk::None => None,
+            ask => Some(
+                self.gpus
+                    .reserve(
+                        &self.engine,
+                        &request.name.docker_name(who.uid()),
+                        AllocRequest {
+                            uid: who.uid(),
+                            ask,
+                            max_gpus: effective.max_gpus.value.value().unwrap_or(f64::INFINITY),
+                            allow_device_pick: effective.allow_device_pick.value,
+                        },
+                        request.wait.then_some(&reporter),
+                    )
+                    .await
+                    .map_err(|mut e| {
+                        if e.code == ErrorCode::Limit {
+                            e.message = format!("{}: {}", e.message, effective.max_gpus);
+                        }
+                        e
+                    })?,
+            ),
+        };
+        let allocation = reservation
+            .as_ref()
+            .map(|r| r.allocation.clone())
+            .unwrap_or_default();
+        let options = self.container_options(acting, &effective, &request, arch, &allocation)?;
         let create = CreateRequest {
             name: request.name.clone(),
             image,
@@ -52,7 +99,34 @@ impl Daemon {
                 .map_err(from_engine)?;
             created.started = true;
         }
+        created.gpus = allocation.uuids().iter().map(|u| u.to_string()).collect();
+        // A running container now holds its devices by its labels; a stopped one holds none.
+        drop(reservation);
         Ok(created)
+    }
+
+    /// The policy that applies to the acting user.
+    pub(crate) fn effective(&self, acting: &Acting) -> Effective {
+        self.config
+            .policy
+            .effective(acting.who.login(), &acting.groups)
+    }
+
+    /// `GET /v1/limits`.
+    pub async fn limits(&self, acting: &Acting) -> Result<LimitsReport, ApiError> {
+        let effective = self.effective(acting);
+        let containers = self
+            .engine
+            .list_containers(Scope::User(&acting.who))
+            .await
+            .map_err(from_engine)?;
+        let held = self.gpus.held(&self.engine, "").await?;
+        Ok(LimitsReport {
+            login: acting.who.login().to_owned(),
+            effective: serde_json::to_value(&effective).unwrap_or_default(),
+            containers: containers.len() as u32,
+            gpus: self.gpus.usage(&held, acting.who.uid()),
+        })
     }
 
     async fn choose_image(
@@ -126,9 +200,29 @@ impl Daemon {
     fn container_options(
         &self,
         acting: &Acting,
+        effective: &Effective,
         request: &ContainerCreate,
         arch: Option<String>,
+        allocation: &Allocation,
     ) -> Result<ContainerOptions, ApiError> {
+        let size = |s: Option<ByteSize>| s.map(|s| Size::from_bytes(s.bytes()));
+        let applied = effective
+            .check(&ResourceRequest {
+                memory: size(request.memory),
+                cpus: request.cpus,
+                shm_size: size(request.shm_size),
+                pids_limit: match request.pids_limit {
+                    Some(n) if n <= 0 => {
+                        return Err(ApiError::invalid(format!(
+                            "--pids-limit {n} must be positive"
+                        )))
+                    }
+                    Some(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+                    None => None,
+                },
+            })
+            .map_err(limit)?;
+        let bytes = |s: Option<Size>| s.map(|s| ByteSize::from_bytes(s.bytes()));
         let who = &acting.who;
         let roots = &self.config.file.mount_roots;
         let mount = |what: &str, dir: &Option<PathBuf>| {
@@ -145,24 +239,50 @@ impl Daemon {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
         }
         let login = who.login();
+        let uuids: Vec<String> = allocation.uuids().iter().map(|u| u.to_string()).collect();
+        let (gpus, visible_gpus) = match self.gpus.binding() {
+            Binding::DeviceRequest if !uuids.is_empty() => {
+                (Some(GpuRequest::Devices(uuids.clone())), Some(uuids))
+            }
+            _ => (None, Some(uuids)),
+        };
+        // ds01d's own GPU labels replace any an image brings along (an image could
+        // otherwise claim devices for its containers).
+        let mut owned_labels: Vec<(String, String)> =
+            ["ds01.gpu.uuids", "ds01.gpu.slots", "ds01.gpu.uuid"]
+                .iter()
+                .map(|k| (k.to_string(), String::new()))
+                .collect();
+        for (k, v) in allocation.labels() {
+            owned_labels.retain(|(old, _)| old != k);
+            owned_labels.push((k.to_owned(), v));
+        }
+        let arch = allocation
+            .devices
+            .first()
+            .or(self.gpus.devices().first())
+            .and_then(|d| d.arch.clone())
+            .or(arch);
         Ok(ContainerOptions {
             workspace,
             data: mount("data", &request.data)?,
             models: mount("models", &request.models)?,
-            gpus: request.gpus.clone(),
-            shm_size: request.shm_size,
+            gpus,
+            visible_gpus,
+            owned_labels,
+            shm_size: bytes(applied.shm_size),
             cgroup_parent: self
                 .config
                 .cgroup_parent_for(acting.primary_group.as_deref(), login),
-            memory: request.memory,
-            cpus: request.cpus,
-            pids_limit: request.pids_limit,
+            memory: bytes(applied.memory),
+            cpus: applied.cpus,
+            pids_limit: applied.pids_limit.map(i64::from),
             labels,
             privileged: false,
             arch,
             memlock: self.config.file.memlock,
-            host_network: self.config.network(login, &acting.groups) == Network::Host,
-            allow_privilege_gain: self.config.sudo_allowed(login, &acting.groups),
+            host_network: effective.network.value == Network::Host,
+            allow_privilege_gain: effective.sudo.value,
         })
     }
 
@@ -208,12 +328,59 @@ impl Daemon {
             .map_err(from_engine)
     }
 
-    /// `POST /v1/containers/{name}/start`.
+    /// `POST /v1/containers/{name}/start`: the container's devices are bound again, if
+    /// no running container holds them now.
     pub async fn start(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
-        self.engine
-            .start_container(&acting.who, name)
+        let who = &acting.who;
+        let key = name.docker_name(who.uid());
+        let containers = self
+            .engine
+            .labelled_containers()
             .await
-            .map_err(from_engine)
+            .map_err(from_engine)?;
+        let mine = containers.iter().find(|c| c.docker_name == key);
+        let wanted: Vec<String> = mine
+            .filter(|c| !c.running)
+            .map(|c| {
+                let labels = c.labels.clone().into_iter().collect();
+                ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids
+            })
+            .unwrap_or_default();
+        let reservation = if wanted.is_empty() {
+            None
+        } else {
+            let reserved = self
+                .gpus
+                .reserve(
+                    &self.engine,
+                    &key,
+                    AllocRequest {
+                        uid: who.uid(),
+                        ask: GpuAsk::Devices(wanted),
+                        max_gpus: f64::INFINITY,
+                        allow_device_pick: true,
+                    },
+                    None,
+                )
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        ErrorCode::Busy,
+                        format!(
+                            "{key} cannot start: {}; a stopped container holds no GPU, and its GPU is now used by another container",
+                            e.message
+                        ),
+                    )
+                    .subject(name.as_str())
+                })?;
+            Some(reserved)
+        };
+        self.engine
+            .start_container(who, name)
+            .await
+            .map_err(from_engine)?;
+        drop(reservation);
+        Ok(())
     }
 
     /// `POST /v1/containers/{name}/stop`.
@@ -226,7 +393,9 @@ impl Daemon {
         self.engine
             .stop_container_within(&acting.who, name, grace_secs)
             .await
-            .map_err(from_engine)
+            .map_err(from_engine)?;
+        self.gpus.released();
+        Ok(())
     }
 
     /// `DELETE /v1/containers/{name}`.
@@ -241,6 +410,7 @@ impl Daemon {
             .remove_container(&acting.who, name, force)
             .await
             .map_err(from_engine)?;
+        self.gpus.released();
         Ok(Removed {
             name: name.docker_name(acting.who.uid()),
             removed_images,
@@ -266,4 +436,9 @@ impl Daemon {
             .await
             .map_err(from_engine)
     }
+}
+
+/// A policy refusal: it names the limit and where it comes from.
+fn limit(e: LimitError) -> ApiError {
+    ApiError::new(ErrorCode::Limit, e.to_string())
 }

@@ -25,6 +25,7 @@ mod containers;
 mod doctor;
 mod errors;
 mod exec;
+mod gpus;
 mod images;
 pub mod mounts;
 mod server;
@@ -61,6 +62,7 @@ pub struct Daemon {
     verdicts: Option<VerdictCache>,
     sessions: Sessions,
     operations: stream::Operations,
+    gpus: gpus::Gpus,
 }
 
 impl Daemon {
@@ -105,7 +107,12 @@ pub async fn run(
         .with_verdict_cache(verdicts.clone());
     let listener = server::listen(&settings.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
+    let gpus = match &config.inventory {
+        Some(inventory) => gpus::Gpus::new(inventory.devices(), gpus::Binding::Environment),
+        None => nvml_gpus(),
+    };
     let daemon = Arc::new(Daemon {
+        gpus,
         audit: AuditLog::open(&settings.state_dir),
         engine,
         config,
@@ -124,4 +131,18 @@ pub async fn run(
     server::serve(daemon, listener, shutdown)
         .await
         .map_err(|e| format!("serving {}: {e}", settings.socket.display()))
+}
+
+/// Without an inventory file, the GPUs NVML finds (when built with NVML support and a driver
+/// is there), else none.
+fn nvml_gpus() -> gpus::Gpus {
+    #[cfg(feature = "nvml")]
+    {
+        use ds01_policy::GpuSource;
+        match ds01_policy::NvmlSource::init().and_then(|s| s.devices()) {
+            Ok(devices) => return gpus::Gpus::new(devices, gpus::Binding::DeviceRequest),
+            Err(e) => tracing::info!("no GPUs from NVML: {e}"),
+        }
+    }
+    gpus::Gpus::new(Vec::new(), gpus::Binding::Environment)
 }

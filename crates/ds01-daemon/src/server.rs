@@ -144,6 +144,8 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/containers/{name}/exec", post(exec))
         .route("/v1/containers/{name}/install", post(install))
         .route("/v1/stats", get(stats))
+        .route("/v1/limits", get(limits))
+        .route("/v1/admin/gpus", get(admin_gpus))
         .route("/v1/operations/{id}/cancel", post(cancel))
         .route("/v1/images", get(list_images).post(create_image))
         .route("/v1/images/{name}", get(show_image).delete(delete_image))
@@ -373,6 +375,26 @@ async fn cancel(
             format!("no operation {} of yours is running", ds01_api::shown(&id)),
         )))
     }
+}
+
+async fn limits(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<ds01_api::LimitsReport> {
+    let acting = ctx.acting()?;
+    Ok(Json(d.limits(&acting).await?))
+}
+
+async fn admin_gpus(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<Vec<ds01_api::GpuRow>> {
+    if !ctx.caller.admin {
+        return Err(Failure(ApiError::forbidden(
+            "only admins see who holds which GPU; `ds01 limits` shows yours",
+        )));
+    }
+    Ok(Json(d.gpus.table(&d.engine).await?))
 }
 
 async fn stats(

@@ -45,6 +45,15 @@ pub struct ContainerSpec<'a> {
     pub created_at: &'a str,
 }
 
+/// `aime.mlc.GPUS` as MLC writes it: the request, or the devices bound by UUID.
+fn gpus_label(o: &ContainerOptions) -> String {
+    match &o.visible_gpus {
+        Some(uuids) if uuids.is_empty() => "none".to_owned(),
+        Some(uuids) => format!("device={}", uuids.join(",")),
+        None => o.gpu_request().to_string(),
+    }
+}
+
 fn mount_label(dir: &Option<std::path::PathBuf>) -> String {
     dir.as_deref()
         .map(Path::to_string_lossy)
@@ -74,7 +83,7 @@ impl ContainerSpec<'_> {
             (labels::DATA_MOUNT, mount_label(&o.data)),
             (labels::MODELS_MOUNT, mount_label(&o.models)),
             (labels::FRAMEWORK, framework),
-            (labels::GPUS, o.gpu_request().to_string()),
+            (labels::GPUS, gpus_label(o)),
             (labels::DS01_MANAGED, "true".into()),
             (labels::CUSTOM_IMAGE, custom_image),
             (labels::MANAGED, "true".into()),
@@ -89,6 +98,9 @@ impl ContainerSpec<'_> {
         .collect();
         for (k, v) in self.resource_labels.iter().chain(&o.labels) {
             map.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &o.owned_labels {
+            map.insert(k.clone(), v.clone());
         }
         map
     }
@@ -135,8 +147,17 @@ impl ContainerSpec<'_> {
             cap_drop: (!o.allow_privilege_gain).then(|| vec!["ALL".to_owned()]),
             ..Default::default()
         };
+        let env = o.visible_gpus.as_ref().map(|uuids| {
+            let visible = if uuids.is_empty() {
+                "void".to_owned()
+            } else {
+                uuids.join(",")
+            };
+            vec![format!("NVIDIA_VISIBLE_DEVICES={visible}")]
+        });
         ContainerCreateBody {
             image: Some(self.image.to_owned()),
+            env,
             user: Some(format!("{}:{}", self.who.uid(), self.who.gid())),
             working_dir: Some("/workspace".to_owned()),
             cmd: Some(vec!["bash".to_owned()]),
@@ -216,6 +237,58 @@ mod tests {
             options,
             Provenance::Custom("x".into()),
         );
+    }
+
+    /// A file inventory: the engine may have no NVIDIA runtime, so no device request; the
+    /// chosen UUIDs travel in the environment and the labels.
+    #[test]
+    fn request_shape_file_inventory() {
+        let options = ContainerOptions {
+            visible_gpus: Some(vec!["MIG-1c2d".into()]),
+            owned_labels: vec![
+                ("ds01.gpu.uuids".into(), "MIG-1c2d".into()),
+                ("ds01.gpu.slots".into(), "1.0".into()),
+            ],
+            ..Default::default()
+        };
+        snapshot("file_inventory", options, Provenance::Custom("x".into()));
+    }
+
+    /// NVML: a device request by UUID, and the same labels.
+    #[test]
+    fn request_shape_nvml() {
+        let options = ContainerOptions {
+            gpus: Some(GpuRequest::Devices(vec!["GPU-0a1b".into()])),
+            owned_labels: vec![
+                ("ds01.gpu.uuids".into(), "GPU-0a1b".into()),
+                ("ds01.gpu.slots".into(), "0".into()),
+            ],
+            ..Default::default()
+        };
+        snapshot("nvml", options, Provenance::Custom("x".into()));
+    }
+
+    #[test]
+    fn no_gpu_hides_what_an_image_would_show() {
+        let who = Identity::new("alice", 1000, 1000).unwrap();
+        let name = ContainerName::new("x").unwrap();
+        let options = ContainerOptions {
+            visible_gpus: Some(vec![]),
+            ..Default::default()
+        };
+        let provenance = Provenance::Custom("x".into());
+        let spec = ContainerSpec {
+            who: &who,
+            name: &name,
+            image: "x",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Baked,
+            resource_labels: &[],
+            created_at: "",
+        };
+        assert_eq!(spec.body().env.unwrap(), ["NVIDIA_VISIBLE_DEVICES=void"]);
+        assert_eq!(spec.labels()["aime.mlc.GPUS"], "none");
     }
 
     #[test]

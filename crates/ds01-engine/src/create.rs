@@ -129,6 +129,7 @@ impl Engine {
                             image: request.image.to_string(),
                             user_setup: UserSetup::Baked,
                             started: false,
+                            gpus: Vec::new(),
                             fallback: None,
                         });
                     }
@@ -200,6 +201,7 @@ impl Engine {
             image,
             user_setup: UserSetup::Committed,
             started: false,
+            gpus: Vec::new(),
             fallback,
         })
     }

@@ -17,6 +17,8 @@ pub fn device_request(request: &GpuRequest) -> Option<DeviceRequest> {
         GpuRequest::All => (Some(-1), None),
         GpuRequest::Count(n) => (Some(i64::from(*n)), None),
         GpuRequest::Devices(ids) => (None, Some(ids.clone())),
+        // A profile names no device: ds01d resolves it to a MIG UUID before it gets here.
+        GpuRequest::Mig(_) => return None,
     };
     Some(DeviceRequest {
         driver: Some(String::new()),

@@ -72,7 +72,7 @@ pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
 pub use identity::{Identity, IdentityError};
 pub use images::{EngineInfo, ImageInfo, ImageTag};
-pub use lifecycle::Scope;
+pub use lifecycle::{LabelledContainer, Scope};
 pub use options::ContainerOptions;
 pub use progress::ProgressSink;
 pub use session::{Chunk, Session, SessionSpec};

@@ -26,6 +26,19 @@ pub enum Scope<'a> {
 
 pub use ds01_api::ContainerInfo;
 
+/// A container with what its labels say, for accounting across users.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledContainer {
+    /// `<name>._.<uid>`.
+    pub docker_name: String,
+    /// The owner's UID, from the name.
+    pub uid: u32,
+    /// Whether it runs.
+    pub running: bool,
+    /// Its labels.
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
 impl Engine {
     /// Lists containers, filtered by label on the engine's side.
     pub async fn list_containers(&self, scope: Scope<'_>) -> Result<Vec<ContainerInfo>> {
@@ -74,7 +87,10 @@ impl Engine {
                     user,
                     uid,
                     framework: get(labels::FRAMEWORK),
-                    gpus: get(labels::GPUS),
+                    // ds01's and DS01's slots ("0", "1.2") read better than MLC's request.
+                    gpus: labels::get(&c.labels, "ds01.gpu.slots")
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| get(labels::GPUS)),
                     workspace: get(labels::WORK_MOUNT),
                     docker_name,
                 })
@@ -82,6 +98,38 @@ impl Engine {
             .collect();
         list.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
         Ok(list)
+    }
+
+    /// Every `<name>._.<uid>` container of every user with its state and labels, in one
+    /// engine call: what GPU holdings and usage counts are computed from.
+    pub async fn labelled_containers(&self) -> Result<Vec<LabelledContainer>> {
+        let filters = HashMap::from([("name".to_owned(), vec![r"\._\.[0-9]+$".to_owned()])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let found = self
+            .docker()
+            .list_containers(Some(options))
+            .await
+            .context(|| "listing containers".to_owned())?;
+        Ok(found
+            .into_iter()
+            .filter_map(|c| {
+                let docker_name = c
+                    .names?
+                    .into_iter()
+                    .next()?
+                    .trim_start_matches('/')
+                    .to_owned();
+                Some(LabelledContainer {
+                    uid: owner_uid(&docker_name)?,
+                    running: c.state.map(|s| s.to_string()).as_deref() == Some("running"),
+                    labels: c.labels.unwrap_or_default().into_iter().collect(),
+                    docker_name,
+                })
+            })
+            .collect())
     }
 
     /// Inspects `who`'s container `name`: the one named `<name>._.<uid>`, so another user's

@@ -43,6 +43,12 @@ pub struct ContainerOptions {
     /// Let setuid binaries (sudo) gain privileges, with Docker's default capabilities;
     /// otherwise the container gets `no-new-privileges` and no capabilities at all.
     pub allow_privilege_gain: bool,
+    /// The GPU UUIDs the container may see, passed as `NVIDIA_VISIBLE_DEVICES` (`void` when
+    /// empty): the way to bind GPUs without a device request, and to hide the GPUs an image
+    /// would otherwise see with `all`. `None` leaves the variable alone.
+    pub visible_gpus: Option<Vec<String>>,
+    /// Labels the service owns (GPU allocation): they override any other label of the key.
+    pub owned_labels: Vec<(String, String)>,
 }
 
 impl ContainerOptions {

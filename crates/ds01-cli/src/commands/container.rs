@@ -32,9 +32,10 @@ account (an image from `ds01 image create`), the container is created directly
 (`baked`); otherwise a setup container adds your account and is committed to a
 per-container image (`committed`).
 
-Without --gpus the container gets no GPU.
+Without --gpus the container gets no GPU (and sees none). A running container holds its
+GPUs; a stopped one holds none, and `start` binds them again when they are still free.
 
-With --json: {\"name\": \"<name>._.<uid>\", \"id\", \"image\", \"user_setup\": \"baked\"|\"committed\", \"started\"}
+With --json: {\"name\": \"<name>._.<uid>\", \"id\", \"image\", \"user_setup\": \"baked\"|\"committed\", \"started\", \"gpus\": [UUID, ...]}
 
 Examples:
   ds01 container create thesis --cpu-only --start
@@ -138,9 +139,13 @@ struct CreateArgs {
     /// Host directory mounted at /models: one of yours, or under a shared root
     #[arg(long, value_name = "DIR")]
     models: Option<PathBuf>,
-    /// GPUs: `all`, a count, or `device=ID[,ID...]`
+    /// GPUs: a count (`1`), a MIG slice (`mig:3g.40gb`), or `device=UUID[,...]` where the
+    /// policy lets you pick; ds01d chooses free, least-used devices within your limit
     #[arg(long, value_name = "SPEC", conflicts_with = "cpu_only")]
     gpus: Option<GpuRequest>,
+    /// When no GPU is free, wait in line for one (Ctrl-C leaves the line)
+    #[arg(long, requires = "gpus")]
+    wait: bool,
     /// No GPU at all
     #[arg(long)]
     cpu_only: bool,
@@ -262,6 +267,7 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         } else {
             args.gpus.clone()
         },
+        wait: args.wait,
         shm_size: args.shm_size,
         memory: args.memory,
         cpus: args.cpus,

@@ -1,5 +1,6 @@
 //! One module per noun; each turns its arguments into an [`ExitStatus`] or a [`CliError`].
 
+pub mod admin;
 pub mod container;
 pub mod doctor;
 pub mod image;
@@ -34,6 +35,17 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
         Command::Image(args) => block_on(async {
             let ctx = Context::new(&cli.global).await?;
             image::run(args, &ctx).await
+        }),
+        Command::Limits => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            admin::limits(&ctx).await
+        }),
+        Command::Admin(args) if !admin::needs_service(args) => {
+            admin::import_limits(args, &crate::output::Output::new(&cli.global))
+        }
+        Command::Admin(args) => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            admin::run(args, &ctx).await
         }),
         Command::Container(args) => block_on(async {
             let ctx = Context::new(&cli.global).await?;

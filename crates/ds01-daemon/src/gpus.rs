@@ -1,0 +1,379 @@
+//! GPU allocation. The containers' labels are the only record of who holds what (DS01's
+//! `ds01.gpu.*` and MLC's `aime.mlc.GPUS`), so a restarted ds01d knows every allocation,
+//! and containers made by DS01's scripts count too. A *running* container holds its devices;
+//! a stopped one holds nothing, and `start` binds its devices again only if they are free.
+//! Between choosing devices and the container running, an in-memory reservation holds
+//! them, so two requests never get the same device.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ds01_api::{ApiError, ErrorCode, GpuRequest, GpuRow, Progress};
+use ds01_engine::{Engine, LabelledContainer};
+use ds01_policy::{
+    allocate, gpus_from_labels, AllocError, AllocRequest, Allocation, Device, GpuAsk, Holding,
+};
+
+use crate::errors::from_engine;
+use crate::stream::Reporter;
+
+/// How a container is given its devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding {
+    /// `NVIDIA_VISIBLE_DEVICES=<uuids>`: a file inventory, where the engine may have no
+    /// NVIDIA runtime to take a device request.
+    Environment,
+    /// A device request by UUID (NVML found the GPUs, so the runtime is there).
+    #[cfg_attr(not(feature = "nvml"), allow(dead_code))]
+    DeviceRequest,
+}
+
+/// The server's GPUs and the reservations in flight.
+pub struct Gpus {
+    devices: Vec<Device>,
+    binding: Binding,
+    reserved: Mutex<HashMap<String, Holding>>,
+    queue: Mutex<VecDeque<u64>>,
+    next_ticket: Mutex<u64>,
+    freed: tokio::sync::Notify,
+}
+
+/// Devices held for a container until it runs (or the request fails).
+pub struct Reservation<'a> {
+    gpus: &'a Gpus,
+    key: String,
+    /// What was chosen.
+    pub allocation: Allocation,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.gpus.lock_reserved().remove(&self.key);
+        self.gpus.freed.notify_waiters();
+    }
+}
+
+/// A place in the line of `--wait` requests; leaving it (done, failed or cancelled) lets
+/// the next one go.
+struct Ticket<'a> {
+    gpus: &'a Gpus,
+    id: u64,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut queue = self.gpus.queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.retain(|t| *t != self.id);
+        drop(queue);
+        self.gpus.freed.notify_waiters();
+    }
+}
+
+/// What holds the devices now: running containers (by their labels) and reservations.
+fn holdings(devices: &[Device], containers: &[LabelledContainer], skip: &str) -> Vec<Holding> {
+    containers
+        .iter()
+        .filter(|c| c.running && c.docker_name != skip)
+        .filter_map(|c| {
+            let labels: HashMap<String, String> = c.labels.clone().into_iter().collect();
+            let found = gpus_from_labels(&labels, devices);
+            (!found.uuids.is_empty()).then(|| Holding {
+                container: c.docker_name.clone(),
+                uid: c.uid,
+                uuids: found.uuids,
+            })
+        })
+        .collect()
+}
+
+impl Gpus {
+    /// The devices of a file inventory (bound through the environment).
+    pub fn new(devices: Vec<Device>, binding: Binding) -> Gpus {
+        Gpus {
+            devices,
+            binding,
+            reserved: Mutex::new(HashMap::new()),
+            queue: Mutex::new(VecDeque::new()),
+            next_ticket: Mutex::new(0),
+            freed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// How containers get their devices.
+    pub fn binding(&self) -> Binding {
+        self.binding
+    }
+
+    /// The devices.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
+    }
+
+    fn lock_reserved(&self) -> std::sync::MutexGuard<'_, HashMap<String, Holding>> {
+        self.reserved.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes `--wait` requests: devices may have come free.
+    pub fn released(&self) {
+        self.freed.notify_waiters();
+    }
+
+    /// The devices held now, by running containers and by reservations (but `skip`).
+    pub async fn held(&self, engine: &Engine, skip: &str) -> Result<Vec<Holding>, ApiError> {
+        let containers = engine.labelled_containers().await.map_err(from_engine)?;
+        let mut held = holdings(&self.devices, &containers, skip);
+        held.extend(
+            self.lock_reserved()
+                .iter()
+                .filter(|(k, _)| k.as_str() != skip)
+                .map(|(_, h)| h.clone()),
+        );
+        Ok(held)
+    }
+
+    /// The full-GPU equivalents `uid`'s running containers hold.
+    pub fn usage(&self, held: &[Holding], uid: u32) -> f64 {
+        held.iter()
+            .filter(|h| h.uid == uid)
+            .flat_map(|h| &h.uuids)
+            .filter_map(|u| self.devices.iter().find(|d| &d.uuid == u))
+            .map(Device::fraction)
+            .sum()
+    }
+
+    /// Chooses devices for container `key` of `uid` and reserves them. With `wait`, a
+    /// request that finds too few free devices waits its turn, in order of arrival.
+    pub async fn reserve(
+        &self,
+        engine: &Engine,
+        key: &str,
+        request: AllocRequest,
+        wait: Option<&Reporter>,
+    ) -> Result<Reservation<'_>, ApiError> {
+        let uid = request.uid;
+        let ticket = wait.map(|_| {
+            let mut next = self.next_ticket.lock().unwrap_or_else(|p| p.into_inner());
+            *next += 1;
+            let id = *next;
+            self.queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back(id);
+            Ticket { gpus: self, id }
+        });
+        let gone = wait.map(|r| r.gone());
+        tokio::pin!(gone);
+        loop {
+            let position = ticket.as_ref().map(|t| {
+                let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                queue.iter().position(|id| *id == t.id).unwrap_or(0)
+            });
+            if position.unwrap_or(0) == 0 {
+                // Subscribe before looking, so a release between the look and the wait is
+                // not missed.
+                let freed = self.freed.notified();
+                let held = self.held(engine, key).await?;
+                let outcome = {
+                    let mut reserved = self.lock_reserved();
+                    // Reservations made since `held` was read are in the map: take them in.
+                    let mut all = held;
+                    for (k, h) in reserved.iter() {
+                        if k != key && !all.iter().any(|x| x.container == *k) {
+                            all.push(h.clone());
+                        }
+                    }
+                    match allocate(&self.devices, &all, &request) {
+                        Ok(allocation) => {
+                            reserved.insert(
+                                key.to_owned(),
+                                Holding {
+                                    container: key.to_owned(),
+                                    uid,
+                                    uuids: allocation
+                                        .uuids()
+                                        .iter()
+                                        .map(|u| u.to_string())
+                                        .collect(),
+                                },
+                            );
+                            Ok(allocation)
+                        }
+                        Err(e) => Err(e),
+                    }
+                };
+                match outcome {
+                    Ok(allocation) => {
+                        return Ok(Reservation {
+                            gpus: self,
+                            key: key.to_owned(),
+                            allocation,
+                        })
+                    }
+                    Err(
+                        e @ (AllocError::NotEnoughFree { .. }
+                        | AllocError::ProfileUnavailable { .. }),
+                    ) if wait.is_some() => {
+                        if let Some(r) = wait {
+                            r.report(Progress::Stage(format!(
+                                "waiting for a GPU, first in line ({e})"
+                            )));
+                        }
+                        self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
+                    }
+                    Err(e) => return Err(refusal(e)),
+                }
+            } else {
+                let freed = self.freed.notified();
+                if let Some(r) = wait {
+                    r.report(Progress::Stage(format!(
+                        "waiting for a GPU, {} request(s) ahead of you",
+                        position.unwrap_or(0)
+                    )));
+                }
+                self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
+            }
+        }
+    }
+
+    /// Until a release, a timeout (containers also stop outside ds01d), or the client
+    /// leaving the line.
+    async fn wait_a_while(
+        &self,
+        freed: tokio::sync::futures::Notified<'_>,
+        gone: Option<std::pin::Pin<&mut (impl std::future::Future<Output = ()> + Send)>>,
+    ) -> Result<(), ApiError> {
+        let left = async {
+            match gone {
+                Some(g) => g.await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = freed => Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(2)) => Ok(()),
+            _ = left => Err(ApiError::new(ErrorCode::Interrupted, "left the line for a GPU")),
+        }
+    }
+
+    /// `ds01 admin gpus`: every device and its holder.
+    pub async fn table(&self, engine: &Engine) -> Result<Vec<GpuRow>, ApiError> {
+        let containers = engine.labelled_containers().await.map_err(from_engine)?;
+        let held = holdings(&self.devices, &containers, "");
+        Ok(self
+            .devices
+            .iter()
+            .map(|d| {
+                let holder = held.iter().find(|h| h.uuids.contains(&d.uuid));
+                let user = holder.and_then(|h| {
+                    containers
+                        .iter()
+                        .find(|c| c.docker_name == h.container)
+                        .and_then(|c| c.labels.get("aime.mlc.USER").or(c.labels.get("ds01.user")))
+                        .cloned()
+                });
+                GpuRow {
+                    slot: d.slot(),
+                    uuid: d.uuid.clone(),
+                    name: d.name.clone(),
+                    profile: d.profile().map(str::to_owned),
+                    container: holder.map(|h| h.container.clone()),
+                    user,
+                }
+            })
+            .collect())
+    }
+}
+
+/// What the user asked for, in the allocator's terms.
+pub fn ask(request: Option<&GpuRequest>, devices: &[Device]) -> Result<GpuAsk, ApiError> {
+    Ok(match request {
+        None | Some(GpuRequest::CpuOnly) => GpuAsk::None,
+        Some(GpuRequest::All) => {
+            return Err(ApiError::invalid(
+                "`all` would take every GPU of a shared server; ask for a count (`--gpus 1`) or a MIG slice (`--gpus mig:PROFILE`)",
+            ))
+        }
+        Some(GpuRequest::Count(n)) => GpuAsk::Count(*n),
+        Some(GpuRequest::Mig(profile)) => GpuAsk::Mig(profile.clone()),
+        // DS01's slots ("0", "1.2") name devices too.
+        Some(GpuRequest::Devices(ids)) => GpuAsk::Devices(
+            ids.iter()
+                .map(|id| {
+                    devices
+                        .iter()
+                        .find(|d| d.slot() == *id)
+                        .map_or_else(|| id.clone(), |d| d.uuid.clone())
+                })
+                .collect(),
+        ),
+    })
+}
+
+fn refusal(e: AllocError) -> ApiError {
+    let code = match e {
+        AllocError::CapExceeded { .. } => ErrorCode::Limit,
+        AllocError::PickNotAllowed => ErrorCode::Forbidden,
+        AllocError::UnknownDevice(_) | AllocError::SplitGpu(_) | AllocError::Duplicate(_) => {
+            ErrorCode::Invalid
+        }
+        _ => ErrorCode::Busy,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ds01_policy::Inventory;
+
+    fn devices() -> Vec<Device> {
+        Inventory::from_toml(
+            "[[gpu]]\nindex = 0\nuuid = \"GPU-a\"\nname = \"NVIDIA H100\"\n\
+             [[gpu]]\nindex = 1\nuuid = \"GPU-b\"\nname = \"NVIDIA H100\"",
+        )
+        .unwrap()
+        .devices()
+    }
+
+    fn container(name: &str, running: bool, labels: &[(&str, &str)]) -> LabelledContainer {
+        LabelledContainer {
+            docker_name: name.into(),
+            uid: name.rsplit_once("._.").unwrap().1.parse().unwrap(),
+            running,
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn only_running_containers_hold_and_ds01_labels_count() {
+        let d = devices();
+        let cs = [
+            container("a._.1000", true, &[("ds01.gpu.uuids", "GPU-a")]),
+            container("b._.1001", false, &[("ds01.gpu.uuids", "GPU-b")]),
+            // DS01's own scripts: slots only.
+            container("c._.1002", true, &[("ds01.gpu.slots", "1")]),
+        ];
+        let held = holdings(&d, &cs, "");
+        let names: Vec<&str> = held.iter().map(|h| h.container.as_str()).collect();
+        assert_eq!(names, ["a._.1000", "c._.1002"]);
+        assert_eq!(held[1].uuids, ["GPU-b"]);
+        assert!(holdings(&d, &cs, "a._.1000")
+            .iter()
+            .all(|h| h.container != "a._.1000"));
+    }
+
+    #[test]
+    fn asks_map_slots_to_uuids_and_refuse_all() {
+        let d = devices();
+        assert_eq!(
+            ask(Some(&GpuRequest::Devices(vec!["1".into()])), &d).unwrap(),
+            GpuAsk::Devices(vec!["GPU-b".into()])
+        );
+        assert_eq!(ask(None, &d).unwrap(), GpuAsk::None);
+        assert!(ask(Some(&GpuRequest::All), &d).is_err());
+    }
+}
