@@ -30,8 +30,12 @@ echo "reliability: load" >&2
 suite load -p ds01-cli --test load
 echo "reliability: hostile input" >&2
 suite hostile -p ds01-tests --test hostile_input
-echo "reliability: CLI trust checks" >&2
+echo "reliability: CLI usage" >&2
 suite usage -p ds01-cli --test usage
+echo "reliability: security, as throwaway users" >&2
+suite security -p ds01-tests --test security
+echo "reliability: policy and GPUs" >&2
+suite policy -p ds01-tests --test policy_gpus
 
 python3 - "$out" "$logs" <<'PY'
 import datetime, os, re, subprocess, sys
@@ -50,19 +54,22 @@ reported = sorted(set(re.findall(r"^reported: (.*)$", log("faults"), re.M)))
 
 rows = [("Faults on a throwaway daemon", "faults"), ("Failures and interrupts", "failures"),
         ("Ownership and lifecycle", "lifecycle"), ("Load, 20 users", "load"),
-        ("Hostile input (property runs)", "hostile"), ("CLI usage and `--as` checks", "usage")]
+        ("Hostile input (property runs)", "hostile"), ("CLI usage", "usage"),
+        ("Security, as throwaway users through ds01d", "security"),
+        ("Policy and GPU allocation through ds01d", "policy")]
 L = ["# Reliability", "", head, "",
-"ds01 runs next to a root-equivalent Docker socket on a shared server. These are its guarantees,",
+"ds01d holds the root-equivalent Docker socket of a shared server for its users. These are its guarantees,",
 "the tests that hold it to them (all run by `.ci/run` on every submission), and what they measured.", "",
 "## Guarantees", "",
 "| guarantee | how it is kept | tested by |", "|---|---|---|",
-"| **No debris.** A failed, interrupted or crashed create or build leaves no container or image. | Every resource a call makes carries a per-call `ds01.operation` label and is recorded; on failure it is removed, found by ID and by label. Ctrl-C is honoured between engine calls and during waits only, never by dropping a request the engine would still carry out, so nothing appears after the rollback looked. A host-local journal per container name / image tag, held under a file lock, names the last call's operation: when that call died with the daemon, the next call removes exactly what it made. | `tests/create_failures.rs` (setup failure, guard refusal, interrupt during setup and before commit, dead run), `crates/ds01-cli/tests/interrupt_install.rs` (a real SIGINT to `ds01 container create`), `tests/faults.rs` (daemon killed during build, setup, commit and after create; full disk) |",
+"| **No debris.** A failed, interrupted or crashed create or build leaves no container or image. | Every resource a call makes carries a per-call `ds01.operation` label and is recorded; on failure it is removed, found by ID and by label. Ctrl-C is honoured between engine calls and during waits only, never by dropping a request the engine would still carry out, so nothing appears after the rollback looked. A journal per container name / image tag in ds01d's root-only state directory, held under a file lock, names the last call's operation: when that call died with the daemon, the next call removes exactly what it made. | `tests/create_failures.rs` (setup failure, guard refusal, interrupt during setup and before commit, dead run), `crates/ds01-cli/tests/interrupt_install.rs` (a real SIGINT to `ds01 container create`), `tests/faults.rs` (daemon killed during build, setup, commit and after create; full disk) |",
 "| **A retry always works.** | The same journal and the `ds01.role=setup` label let a retry clear a dead run's setup container and per-container image; a taken name is refused without touching the existing container. | `tests/faults.rs`, `tests/create_failures.rs` |",
 "| **No lost image.** The user's earlier image survives a failed or killed rebuild. | The engine tags only on success; ds01 never removes a user's image except on `image delete`, which refuses while a container uses it. Removing a container removes only its own per-container image, and only when nothing else uses it. | `a_failed_rebuild_keeps_the_earlier_image…`, `a_build_killed_while_a_step_runs_keeps_the_earlier_image`, `a_committed_image_in_use_by_another_container_is_kept` |",
 "| **No disk-filling commit.** | `useradd --no-log-init`, `lastlog`/`faillog` truncated in the same step, and before any commit a guard stats every changed file and refuses one whose apparent size exceeds 64 MiB, naming it. | `the_sparse_file_guard_refuses_the_commit`; the commit flow at UID 1722830498 on Debian 11 (committed image under 5 MiB larger than its base) |",
 "| **Exactly one of two concurrent creates wins.** | The per-name lock, and the final name held by the setup container from the first step. | `of_two_concurrent_creates_exactly_one_wins`, the load test |",
 "| **Clear errors, never a hang.** | Engine errors are mapped to messages that say what to do (engine gone, disk full, name taken, image missing); every fault test bounds each call and fails on a hang. | `tests/faults.rs` (messages below), `tests/create_failures.rs` |",
-"| **Trust boundaries.** | Labels that claim a user are checked against `/etc/passwd` and `/etc/group`; `--as` needs root; a user reaches only containers labelled with their login and named with their UID; containers are not privileged unless the server's configuration says so; extra labels cannot set `aime.mlc.*` or ds01's own keys. | `labels_claiming_an_absent_user_are_not_trusted`, `users_see_and_touch_only_their_own_containers`, CLI `usage` tests (non-root `--as` under `setpriv`), hostile-input label property |",
+"| **Trust boundaries.** | Users never get the Docker socket: ds01d is the only door, and knows callers by the kernel's peer credentials. Ownership is the UID in `<name>._.<uid>` and `ds01-<uid>/`; another user's containers cannot be named and their images not used; mounts are walked without following links and must be the caller's own (or under an admin-listed root); containers get `no-new-privileges` and no capabilities unless the policy allows sudo; the user's environment and `~/.config` have no say; `--as` is for root and the admin group; state lives in a root-only directory, never `/tmp`. Labels that claim a user are checked against `/etc/passwd` and `/etc/group`. | `tests/security.rs` (two throwaway users, one LDAP-style with a 10-digit UID, against a ds01d on a temporary socket: every hole of the socket era refused, the everyday flows working), `labels_claiming_an_absent_user_are_not_trusted`, hostile-input label property |",
+"| **Fair shares.** | The admin's policy (user, group, default) caps containers, memory, CPUs, shm, processes and GPUs, naming the limit and its source; GPUs are exclusive and least-allocated, recorded only in the containers' labels, so a restart keeps every allocation. | `tests/policy_gpus.rs` (a file inventory of 3 GPUs with MIG slices, three users, concurrent requests, `--wait`, a restart, DS01-labelled containers, DS01's imported limits) |",
 "| **Hostile input is refused, never pasted.** | Every outside value is parsed once into a validated type; package specs, env values and labels are quoted for `/bin/sh` and Docker; messages escape control characters. | `tests/hostile_input.rs` (proptest, ≥ 20,000 cases per string parser) |",
 "", "## Measured", "",
 "| suite | passed | failed | wall time |", "|---|---:|---:|---:|"]
@@ -73,9 +80,8 @@ L += ["", "Load: " + (load.group(1) if load else "(no figure)") + ".", "",
       "What users are told when the daemon dies or the disk fills (from the fault run):", ""]
 L += [f"- `{r}`" if "`" not in r else f"- {r}" for r in reported]
 L += ["", "## Limits", "",
-"- The journals live in the host's temporary directory; after a reboot wipes it, a dead run's setup container",
-"  and per-container image are still recognised by their labels, but a lost final container is reported as",
-"  \"already exists\" and must be removed with `ds01 container remove`.",
+"- Between ds01d's check of a mount path and dockerd's bind mount, the owner of the directory could swap it",
+"  for a link (see docs/architecture.md); only the user's own trees are open to that.",
 "- The fault tests run one throwaway daemon in its own network namespace; a daemon on another host",
 "  (`DOCKER_HOST=tcp://…`) is not covered by the host-local locks.",
 "- No coverage-guided fuzzer runs: the toolchain here is stable-only, so the hostile-input runs are",

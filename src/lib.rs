@@ -34,6 +34,9 @@ pub const LDAP_GID: u32 = 1_722_800_513;
 pub fn host_options() -> ds01_engine::ContainerOptions {
     ds01_engine::ContainerOptions {
         memlock: hard_memlock_limit().map(|kib| format!("{kib}k").parse().unwrap()),
+        // These tests check what the user setup grants (sudo included); turning privilege
+        // gain off is ds01d's policy, tried in tests/security.rs.
+        allow_privilege_gain: true,
         ..Default::default()
     }
 }

@@ -27,8 +27,8 @@ pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
 pub use requests::{ContainerCreate, ExecRequest, ImageCreate, ImageUpdate, ListQuery};
 pub use results::{
-    Check, ContainerInfo, ContainerStats, CreatedContainer, GpuRow, ImageBuilt, ImageDetails,
-    ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
+    Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
+    ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
 };
 pub use size::{ByteSize, SizeError};
 

@@ -72,6 +72,9 @@ pub struct ContainerInfo {
     pub gpus: String,
     /// The host directory at `/workspace` (`aime.mlc.WORK_MOUNT`).
     pub workspace: String,
+    /// When ds01d will stop it and why ("14:05 UTC (idle)"), once it has warned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stops_at: Option<String>,
 }
 
 /// A running container's resource use, from one stats sample.
@@ -199,6 +202,26 @@ pub struct GpuRow {
     pub container: Option<String>,
     /// The holder's login, if any.
     pub user: Option<String>,
+}
+
+/// One lifecycle event (`ds01 events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// Unix seconds.
+    pub ts: i64,
+    /// The owner's UID.
+    pub uid: u32,
+    /// The owner's login.
+    pub user: String,
+    /// `<name>._.<uid>`.
+    pub container: String,
+    /// `create`, `start`, `stop`, `warn`, `keep_alive`, `gpu_bound`, `gpu_released`,
+    /// `remove`, `refused`, `on_stop`.
+    pub kind: String,
+    /// A sentence for people.
+    pub detail: String,
 }
 
 /// One line of `ds01 doctor`.

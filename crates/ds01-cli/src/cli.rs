@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::commands::admin::AdminArgs;
 use crate::commands::container::ContainerArgs;
+use crate::commands::events::EventsArgs;
 use crate::commands::image::ImageArgs;
 use crate::commands::username::UsernameArgs;
 
@@ -86,6 +87,13 @@ pub enum Command {
     Doctor,
     /// Show your limits on this server, where each comes from, and what you use now
     Limits,
+    /// Show what ds01d did to your containers (created, stopped and why, warnings, GPUs)
+    Events(EventsArgs),
+    /// Tell the story of one container: why it stopped, when it was warned
+    Why {
+        /// The container name
+        name: ds01_api::ContainerName,
+    },
     /// Admin tools: GPU holdings, importing DS01's resource limits
     Admin(AdminArgs),
     /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)

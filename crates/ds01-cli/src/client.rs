@@ -209,6 +209,18 @@ impl Client {
         ))
     }
 
+    /// `GET path` whose answer streams; the body, once the status says it is not an error.
+    pub async fn open_stream(&self, path: &str) -> Result<Incoming, CliError> {
+        let response = self.send(self.request(Method::GET, path, None)).await?;
+        if response.status() != StatusCode::OK {
+            let status = response.status();
+            let bytes = read_all(response).await?;
+            return decode::<()>(status, &bytes)
+                .and(Err(CliError::msg("ds01d refused the stream")));
+        }
+        Ok(response.into_body())
+    }
+
     /// Starts an exec session and returns the upgraded connection.
     pub async fn upgrade(
         &self,

@@ -42,7 +42,7 @@ fn lookup_failed(uid: u32) -> ApiError {
 }
 
 /// The names of the groups `user` is in, primary group included.
-fn group_names(user: &User) -> Vec<String> {
+pub(crate) fn group_names(user: &User) -> Vec<String> {
     let name = std::ffi::CString::new(user.name.as_bytes()).unwrap_or_default();
     let gids = nix::unistd::getgrouplist(&name, user.gid).unwrap_or_else(|_| vec![user.gid]);
     gids.into_iter()

@@ -80,7 +80,21 @@ pub struct FileConfig {
     pub gpus: GpuSettings,
     /// The reaper's settings.
     #[serde(default)]
-    pub lifecycle: Option<toml::Value>,
+    pub lifecycle: LifecycleSettings,
+}
+
+/// `[lifecycle]`: how the reaper samples. Timeouts are per user, in `[policy]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleSettings {
+    /// How often running containers are sampled (default `60s`).
+    pub check_interval: Option<String>,
+    /// CPU use under this (percent of one CPU) counts as idle (default 5).
+    pub idle_cpu_percent: Option<f64>,
+    /// GPU utilisation under this counts as idle (default 5; NVML only).
+    pub idle_gpu_percent: Option<u32>,
+    /// Between SIGTERM and SIGKILL when the reaper stops a container (default `10s`).
+    pub stop_grace: Option<String>,
 }
 
 /// `[gpus]`.

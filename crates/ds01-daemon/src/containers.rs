@@ -24,8 +24,65 @@ use crate::stream::Reporter;
 use crate::Daemon;
 
 impl Daemon {
-    /// `POST /v1/containers`.
+    /// `POST /v1/containers`; the outcome is an event either way.
     pub async fn create_container(
+        &self,
+        acting: &Acting,
+        request: ContainerCreate,
+        reporter: Reporter,
+    ) -> Result<CreatedContainer, ApiError> {
+        let who = &acting.who;
+        let key = request.name.docker_name(who.uid());
+        let outcome = self.create_unrecorded(acting, request, reporter).await;
+        match &outcome {
+            Ok(created) => {
+                self.event(
+                    acting,
+                    &key,
+                    "create",
+                    format!(
+                        "created from {} ({})",
+                        created.image,
+                        created.user_setup.as_str()
+                    ),
+                );
+                if !created.gpus.is_empty() {
+                    self.event(
+                        acting,
+                        &key,
+                        "gpu_bound",
+                        format!("bound GPU(s) {}", created.gpus.join(", ")),
+                    );
+                }
+                if created.started {
+                    self.event(acting, &key, "start", "started by its owner".into());
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::Limit | ErrorCode::Forbidden | ErrorCode::Busy
+                ) =>
+            {
+                self.event(
+                    acting,
+                    &key,
+                    "refused",
+                    format!("create refused: {}", e.message),
+                );
+            }
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    /// Records an event about the acting user's container `key`.
+    pub(crate) fn event(&self, acting: &Acting, key: &str, kind: &str, detail: String) {
+        self.events
+            .record(acting.who.uid(), acting.who.login(), key, kind, detail);
+    }
+
+    async fn create_unrecorded(
         &self,
         acting: &Acting,
         request: ContainerCreate,
@@ -322,10 +379,48 @@ impl Daemon {
                 ))
             }
         };
-        self.engine
+        let mut list = self
+            .engine
             .list_containers(scope)
             .await
-            .map_err(from_engine)
+            .map_err(from_engine)?;
+        for c in &mut list {
+            c.stops_at = self.watches.stops_at(&c.id);
+        }
+        Ok(list)
+    }
+
+    /// `POST /v1/containers/{name}/keep-alive`: postpones an idle stop, within the policy's
+    /// `keep_alive_max`.
+    pub async fn keep_alive(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+        span: &str,
+    ) -> Result<String, ApiError> {
+        let span: ds01_policy::Span = span
+            .parse()
+            .map_err(|e: ds01_policy::UnitError| ApiError::invalid(e.to_string()))?;
+        let found = self
+            .engine
+            .owned_container(&acting.who, name)
+            .await
+            .map_err(from_engine)?;
+        let id = found.id.unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let until = now + span.secs() as i64;
+        let max = self.effective(acting).keep_alive_max;
+        self.watches
+            .keep_alive(&id, now, until, max.value)
+            .map_err(|e| ApiError::new(ErrorCode::Limit, format!("{e} ({max})")))?;
+        let detail = format!("kept alive until {}", crate::reaper::clock(until));
+        self.event(
+            acting,
+            &name.docker_name(acting.who.uid()),
+            "keep_alive",
+            detail.clone(),
+        );
+        Ok(detail)
     }
 
     /// `POST /v1/containers/{name}/start`: the container's devices are bound again, if
@@ -379,7 +474,16 @@ impl Daemon {
             .start_container(who, name)
             .await
             .map_err(from_engine)?;
+        if let Some(r) = &reservation {
+            self.event(
+                acting,
+                &key,
+                "gpu_bound",
+                format!("bound GPU(s) {}", r.allocation.uuids().join(", ")),
+            );
+        }
         drop(reservation);
+        self.event(acting, &key, "start", "started by its owner".into());
         Ok(())
     }
 
@@ -395,6 +499,12 @@ impl Daemon {
             .await
             .map_err(from_engine)?;
         self.gpus.released();
+        self.event(
+            acting,
+            &name.docker_name(acting.who.uid()),
+            "stop",
+            "stopped by its owner".into(),
+        );
         Ok(())
     }
 
@@ -411,6 +521,12 @@ impl Daemon {
             .await
             .map_err(from_engine)?;
         self.gpus.released();
+        self.event(
+            acting,
+            &name.docker_name(acting.who.uid()),
+            "remove",
+            "removed by its owner".into(),
+        );
         Ok(Removed {
             name: name.docker_name(acting.who.uid()),
             removed_images,

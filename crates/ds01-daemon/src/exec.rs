@@ -64,7 +64,7 @@ impl Daemon {
                 return;
             };
             daemon.sessions.open(&key);
-            daemon.pump(TokioIo::new(upgraded), session).await;
+            daemon.pump(TokioIo::new(upgraded), session, &key).await;
             daemon.sessions.close(&key);
         });
         Ok(Response::builder()
@@ -75,13 +75,26 @@ impl Daemon {
             .unwrap_or_default())
     }
 
-    async fn pump(&self, io: TokioIo<hyper::upgrade::Upgraded>, mut session: ds01_engine::Session) {
+    async fn pump(
+        &self,
+        io: TokioIo<hyper::upgrade::Upgraded>,
+        mut session: ds01_engine::Session,
+        key: &str,
+    ) {
+        let mut notices = self.sessions.notices();
         let (mut from_client, mut to_client) = tokio::io::split(io);
         let mut decoder = Decoder::default();
         let mut buf = vec![0u8; 16 * 1024];
         let mut client_open = true;
         loop {
             tokio::select! {
+                notice = notices.recv() => {
+                    if let Ok((name, text)) = notice {
+                        if name == key && to_client.write_all(&encode(&Frame::Notice(text))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 chunk = session.output.next() => {
                     let frame = match chunk {
                         Some(Ok(Chunk::Stdout(b))) => Frame::Stdout(b),

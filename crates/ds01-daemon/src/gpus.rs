@@ -339,6 +339,7 @@ mod tests {
     fn container(name: &str, running: bool, labels: &[(&str, &str)]) -> LabelledContainer {
         LabelledContainer {
             docker_name: name.into(),
+            id: name.into(),
             uid: name.rsplit_once("._.").unwrap().1.parse().unwrap(),
             running,
             labels: labels

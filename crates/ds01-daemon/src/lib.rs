@@ -24,10 +24,12 @@ pub mod config;
 mod containers;
 mod doctor;
 mod errors;
+mod events;
 mod exec;
 mod gpus;
 mod images;
 pub mod mounts;
+mod reaper;
 mod server;
 mod sessions;
 mod store;
@@ -63,6 +65,8 @@ pub struct Daemon {
     sessions: Sessions,
     operations: stream::Operations,
     gpus: gpus::Gpus,
+    events: events::EventLog,
+    watches: reaper::Watches,
 }
 
 impl Daemon {
@@ -113,6 +117,8 @@ pub async fn run(
     };
     let daemon = Arc::new(Daemon {
         gpus,
+        events: events::EventLog::open(&settings.state_dir),
+        watches: reaper::Watches::load(&settings.state_dir),
         audit: AuditLog::open(&settings.state_dir),
         engine,
         config,
@@ -128,6 +134,7 @@ pub async fn run(
         settings.state_dir.display(),
         daemon.audit.path().display()
     );
+    tokio::spawn(reaper::run(daemon.clone()));
     server::serve(daemon, listener, shutdown)
         .await
         .map_err(|e| format!("serving {}: {e}", settings.socket.display()))

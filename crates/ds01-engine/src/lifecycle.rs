@@ -31,6 +31,8 @@ pub use ds01_api::ContainerInfo;
 pub struct LabelledContainer {
     /// `<name>._.<uid>`.
     pub docker_name: String,
+    /// The container ID.
+    pub id: String,
     /// The owner's UID, from the name.
     pub uid: u32,
     /// Whether it runs.
@@ -92,6 +94,7 @@ impl Engine {
                         .map(str::to_owned)
                         .unwrap_or_else(|| get(labels::GPUS)),
                     workspace: get(labels::WORK_MOUNT),
+                    stops_at: None,
                     docker_name,
                 })
             })
@@ -123,6 +126,7 @@ impl Engine {
                     .trim_start_matches('/')
                     .to_owned();
                 Some(LabelledContainer {
+                    id: c.id.unwrap_or_default(),
                     uid: owner_uid(&docker_name)?,
                     running: c.state.map(|s| s.to_string()).as_deref() == Some("running"),
                     labels: c.labels.unwrap_or_default().into_iter().collect(),

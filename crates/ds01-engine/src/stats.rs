@@ -5,6 +5,7 @@ use crate::error::{Context, Result};
 use crate::identity::Identity;
 use crate::lifecycle::Scope;
 use bollard::query_parameters::StatsOptionsBuilder;
+use ds01_api::ContainerName;
 use futures_util::TryStreamExt;
 
 pub use ds01_api::ContainerStats;
@@ -58,5 +59,41 @@ impl Engine {
             });
         }
         Ok(all)
+    }
+
+    /// The CPU time the container has used since it started, in nanoseconds, from one
+    /// quick sample: the caller takes the rate over its own interval, which measures the
+    /// whole interval rather than the engine's last second.
+    pub async fn cpu_time_ns(&self, docker_name: &str) -> Result<u64> {
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let sample = self
+            .docker()
+            .stats(docker_name, Some(options))
+            .try_next()
+            .await
+            .context(|| format!("reading stats of {docker_name}"))?;
+        Ok(sample
+            .and_then(|s| s.cpu_stats)
+            .and_then(|c| c.cpu_usage)
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0))
+    }
+
+    /// Runs `command` as `who` in their running container and gives up after `limit`
+    /// (an on-stop hook must not hold a stop forever). `Ok(None)` when it timed out.
+    pub async fn exec_within(
+        &self,
+        who: &Identity,
+        name: &ContainerName,
+        command: &[String],
+        limit: std::time::Duration,
+    ) -> Result<Option<i64>> {
+        match tokio::time::timeout(limit, self.exec(who, name, command, false)).await {
+            Ok(out) => out.map(|o| Some(o.status)),
+            Err(_) => Ok(None),
+        }
     }
 }

@@ -98,6 +98,15 @@ enum ContainerCommand {
     },
     /// Show CPU, memory and process counts of your running containers
     Stats,
+    /// Postpone an idle stop (within the server's keep_alive_max)
+    #[command(after_help = "Example:\n  ds01 container keep-alive thesis --for 8h")]
+    KeepAlive {
+        /// The container name
+        name: ContainerName,
+        /// How long from now, e.g. 30m, 8h
+        #[arg(long = "for", value_name = "SPAN")]
+        span: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -223,6 +232,26 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
             commit,
         } => install(name, packages, *commit, ctx).await,
         ContainerCommand::Stats => stats(ctx).await,
+        ContainerCommand::KeepAlive { name, span } => {
+            let answer: serde_json::Value = ctx
+                .client
+                .call(
+                    Method::POST,
+                    &format!("/v1/containers/{name}/keep-alive"),
+                    Some(&json!({"for": span})),
+                )
+                .await?;
+            if ctx.out.json() {
+                ctx.out.print_json(&answer)?;
+            } else {
+                ctx.out.success(format!(
+                    "{}: {}",
+                    answer["name"].as_str().unwrap_or_default(),
+                    answer["action"].as_str().unwrap_or_default()
+                ));
+            }
+            Ok(ExitStatus::Success)
+        }
     }
 }
 
@@ -319,30 +348,36 @@ async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
     }
     let header = if all_users {
         format!(
-            "{:<24} {:<10} {:<12} {:<40} {}",
-            "NAME", "STATE", "GPUS", "IMAGE", "USER"
+            "{:<24} {:<10} {:<12} {:<24} {:<40} {}",
+            "NAME", "STATE", "GPUS", "STOPS AT", "IMAGE", "USER"
         )
     } else {
-        format!("{:<24} {:<10} {:<12} {}", "NAME", "STATE", "GPUS", "IMAGE")
+        format!(
+            "{:<24} {:<10} {:<12} {:<24} {}",
+            "NAME", "STATE", "GPUS", "STOPS AT", "IMAGE"
+        )
     };
     ctx.out.print(ctx.out.bold(&header))?;
     for c in containers {
         let shown = |s: &str| ds01_api::shown(s);
+        let stops = c.stops_at.as_deref().unwrap_or("-");
         let line = if all_users {
             format!(
-                "{:<24} {:<10} {:<12} {:<40} {}",
+                "{:<24} {:<10} {:<12} {:<24} {:<40} {}",
                 shown(&c.name),
                 shown(&c.state),
                 shown(&c.gpus),
+                stops,
                 shown(&c.image),
                 shown(&c.user)
             )
         } else {
             format!(
-                "{:<24} {:<10} {:<12} {}",
+                "{:<24} {:<10} {:<12} {:<24} {}",
                 shown(&c.name),
                 shown(&c.state),
                 shown(&c.gpus),
+                stops,
                 shown(&c.image)
             )
         };

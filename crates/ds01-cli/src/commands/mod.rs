@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod container;
 pub mod doctor;
+pub mod events;
 pub mod image;
 pub mod username;
 
@@ -35,6 +36,14 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
         Command::Image(args) => block_on(async {
             let ctx = Context::new(&cli.global).await?;
             image::run(args, &ctx).await
+        }),
+        Command::Events(args) => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            events::events(args, &ctx).await
+        }),
+        Command::Why { name } => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            events::why(name, &ctx).await
         }),
         Command::Limits => block_on(async {
             let ctx = Context::new(&cli.global).await?;

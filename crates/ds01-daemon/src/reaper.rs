@@ -1,0 +1,328 @@
+//! The reaper, inside ds01d (no cron): every check interval it samples each running
+//! container (CPU over the whole interval, GPU utilisation where NVML can read it, open
+//! ds01 sessions), feeds the sample to the container's watch, warns the owner at least one
+//! interval before a stop (event, `container list`, open sessions), and stops an idle or
+//! overlong container: its on-stop hook first, as the user, then SIGTERM, a grace period,
+//! and SIGKILL. The watches are saved in the state directory after every round, so a
+//! restarted ds01d loses no timer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ds01_api::ContainerName;
+use ds01_engine::{Identity, LabelledContainer};
+use ds01_policy::{Cap, Decision, Rules, Sample, Span, Watch};
+
+use crate::Daemon;
+
+/// How long an on-stop hook may run.
+const HOOK_LIMIT: Duration = Duration::from_secs(60);
+/// SIGTERM to SIGKILL, unless `[lifecycle] stop_grace` says otherwise.
+const GRACE_SECS: u32 = 10;
+/// Containers an admin marked with this label (`true`) are never stopped by the reaper.
+pub const PROTECTED_LABEL: &str = "ds01.protected";
+
+/// The reaper's memory: one watch per container ID, and the last CPU reading (so the
+/// first reading after a restart still measures an interval).
+#[derive(Default)]
+pub struct Watches {
+    path: PathBuf,
+    watches: Mutex<HashMap<String, Watch>>,
+    cpu: Mutex<HashMap<String, (u64, i64)>>,
+}
+
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Saved {
+    watches: HashMap<String, Watch>,
+    cpu: HashMap<String, (u64, i64)>,
+}
+
+impl Watches {
+    /// The watches saved in `dir`, if any.
+    pub fn load(dir: &std::path::Path) -> Watches {
+        let path = dir.join("watches.json");
+        let saved: Saved = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Watches {
+            path,
+            watches: Mutex::new(saved.watches),
+            cpu: Mutex::new(saved.cpu),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watch>> {
+        self.watches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn save(&self) {
+        let saved = Saved {
+            watches: self.lock().clone(),
+            cpu: self.cpu.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        };
+        let bytes = serde_json::to_vec(&saved).unwrap_or_default();
+        let tmp = self.path.with_extension("json.tmp");
+        if let Err(e) = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &self.path))
+        {
+            tracing::error!(
+                "cannot save the reaper's timers to {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+
+    /// When container `id` will be stopped and why, once the owner was warned.
+    pub fn stops_at(&self, id: &str) -> Option<String> {
+        let watches = self.lock();
+        let w = watches.get(id)?;
+        let (at, why) = match (w.warned_idle, w.warned_runtime) {
+            (Some(i), Some(r)) if r < i => (r, "max runtime"),
+            (Some(i), _) => (i, "idle"),
+            (None, Some(r)) => (r, "max runtime"),
+            (None, None) => return None,
+        };
+        Some(format!("{} ({why})", clock(at)))
+    }
+
+    /// Postpones `id`'s idle stop until `until` (within `max`).
+    pub fn keep_alive(
+        &self,
+        id: &str,
+        now: i64,
+        until: i64,
+        max: Cap<Span>,
+    ) -> Result<(), ds01_policy::KeepAliveError> {
+        let mut watches = self.lock();
+        let watch = watches
+            .entry(id.to_owned())
+            .or_insert_with(|| Watch::new(now));
+        watch.keep_alive(now, until, max)?;
+        drop(watches);
+        self.save();
+        Ok(())
+    }
+}
+
+/// `HH:MM UTC`.
+pub fn clock(t: i64) -> String {
+    let s = t.rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", s / 3600, s % 3600 / 60)
+}
+
+/// The check interval the configuration asks for.
+pub fn interval(daemon: &Daemon) -> Duration {
+    daemon
+        .config
+        .file
+        .lifecycle
+        .check_interval
+        .as_deref()
+        .and_then(|s| s.parse::<Span>().ok())
+        .map_or(Duration::from_secs(60), |s| {
+            Duration::from_secs(s.secs().max(1))
+        })
+}
+
+/// Runs rounds until the daemon ends.
+pub async fn run(daemon: Arc<Daemon>) {
+    let every = interval(&daemon);
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = round(&daemon, every).await {
+            tracing::warn!("reaper round failed: {}", e.message);
+        }
+    }
+}
+
+async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::ApiError> {
+    let containers = daemon
+        .engine
+        .labelled_containers()
+        .await
+        .map_err(crate::errors::from_engine)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let running: Vec<&LabelledContainer> = containers.iter().filter(|c| c.running).collect();
+    // A container that stopped (or went away) starts afresh when it runs again.
+    {
+        let ids: Vec<&str> = running.iter().map(|c| c.id.as_str()).collect();
+        daemon
+            .watches
+            .lock()
+            .retain(|id, _| ids.contains(&id.as_str()));
+        daemon
+            .watches
+            .cpu
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.contains(&id.as_str()));
+    }
+    for c in running {
+        if c.labels.get(PROTECTED_LABEL).map(String::as_str) == Some("true") {
+            continue;
+        }
+        let Some(login) = c.labels.get("aime.mlc.USER").or(c.labels.get("ds01.user")) else {
+            continue;
+        };
+        let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid))
+            .ok()
+            .flatten()
+            .map(|u| crate::caller::group_names(&u))
+            .unwrap_or_default();
+        let effective = daemon.config.policy.effective(login, &groups);
+        let lifecycle = &daemon.config.file.lifecycle;
+        let rules = Rules {
+            idle_cpu_percent: lifecycle.idle_cpu_percent.unwrap_or(5.0),
+            idle_gpu_percent: lifecycle.idle_gpu_percent.unwrap_or(5),
+            idle_timeout: effective.idle_timeout.value,
+            max_runtime: effective.max_runtime.value,
+            keep_alive_max: effective.keep_alive_max.value,
+            check_interval: Span::from_secs(every.as_secs().max(1)),
+        };
+        if rules.idle_timeout == Cap::Unlimited && rules.max_runtime == Cap::Unlimited {
+            continue;
+        }
+        let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.docker_name).await else {
+            continue;
+        };
+        let cpu_percent = {
+            let mut cpu = daemon.watches.cpu.lock().unwrap_or_else(|p| p.into_inner());
+            let now_ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+            let previous = cpu.insert(c.id.clone(), (cpu_ns, now_ns));
+            match previous {
+                Some((before, at)) if now_ns > at => {
+                    cpu_ns.saturating_sub(before) as f64 / (now_ns - at) as f64 * 100.0
+                }
+                // The first reading of a container: no interval yet, so no evidence at all.
+                _ => continue,
+            }
+        };
+        let sample = Sample {
+            at: now,
+            cpu_percent,
+            gpu_percent: None,
+            sessions: daemon.sessions.count(&c.docker_name) as u32,
+        };
+        let decision = {
+            let mut watches = daemon.watches.lock();
+            let watch = watches
+                .entry(c.id.clone())
+                .or_insert_with(|| Watch::new(now));
+            watch.step(&sample, &rules)
+        };
+        match &decision {
+            Decision::Keep => {}
+            Decision::Warn { .. } => {
+                let sentence = decision.sentence(now).unwrap_or_default();
+                daemon.sessions.notify(
+                    &c.docker_name,
+                    &format!("ds01: {} {sentence}", c.docker_name),
+                );
+                daemon
+                    .events
+                    .record(c.uid, login, &c.docker_name, "warn", sentence);
+            }
+            Decision::Stop { .. } => {
+                let sentence = decision.sentence(now).unwrap_or_default();
+                stop(daemon, c, login, &sentence).await;
+                daemon.watches.lock().remove(&c.id);
+            }
+        }
+    }
+    daemon.watches.save();
+    Ok(())
+}
+
+/// The on-stop hook as the user, then the stop.
+async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence: &str) {
+    let Some(name) = ContainerName::from_docker_name(&c.docker_name) else {
+        return;
+    };
+    let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid))
+        .ok()
+        .flatten()
+        .map(|u| u.gid.as_raw())
+        .or_else(|| {
+            c.labels
+                .get("aime.mlc.DS01_GROUP_ID")
+                .and_then(|g| g.parse().ok())
+        })
+        .unwrap_or(c.uid);
+    let Ok(who) = Identity::new(login, c.uid, gid) else {
+        return;
+    };
+    let hook = c
+        .labels
+        .get("ds01.on-stop")
+        .cloned()
+        .unwrap_or_else(|| "/workspace/.ds01/on-stop".to_owned());
+    let script = format!(
+        "if [ -x {0} ]; then exec {0}; else exit 127; fi",
+        shell_quote(&hook)
+    );
+    let ran = daemon
+        .engine
+        .exec_within(&who, &name, &["sh".into(), "-c".into(), script], HOOK_LIMIT)
+        .await;
+    match ran {
+        Ok(Some(127)) | Err(_) => {}
+        Ok(Some(status)) => daemon.events.record(
+            c.uid,
+            login,
+            &c.docker_name,
+            "on_stop",
+            format!("ran the on-stop hook {hook} (exit status {status})"),
+        ),
+        Ok(None) => daemon.events.record(
+            c.uid,
+            login,
+            &c.docker_name,
+            "on_stop",
+            format!(
+                "the on-stop hook {hook} was still running after {} s",
+                HOOK_LIMIT.as_secs()
+            ),
+        ),
+    }
+    let grace = daemon
+        .config
+        .file
+        .lifecycle
+        .stop_grace
+        .as_deref()
+        .and_then(|s| s.parse::<Span>().ok())
+        .map_or(GRACE_SECS, |s| s.secs().min(3600) as u32);
+    match daemon
+        .engine
+        .stop_container_within(&who, &name, grace)
+        .await
+    {
+        Ok(()) => {
+            daemon
+                .events
+                .record(c.uid, login, &c.docker_name, "stop", sentence.to_owned());
+            if c.labels
+                .get("ds01.gpu.uuids")
+                .is_some_and(|u| !u.is_empty())
+            {
+                daemon.events.record(
+                    c.uid,
+                    login,
+                    &c.docker_name,
+                    "gpu_released",
+                    format!("released GPU(s) {}", c.labels["ds01.gpu.uuids"]),
+                );
+            }
+            daemon.gpus.released();
+        }
+        Err(e) => tracing::warn!("reaper: stopping {}: {e}", c.docker_name),
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
