@@ -262,3 +262,61 @@ fn idle_and_overlong_containers_are_stopped_with_warning_and_reason() {
     let bob_why = ds01(&bob, &daemon, &["why", "idle"]);
     assert_eq!(bob_why.status.code(), Some(1));
 }
+
+/// `ds01 admin gc` removes what an account that no longer exists left behind, and a dry
+/// run only lists it.
+#[test]
+fn admin_gc_collects_what_deleted_accounts_left() {
+    let sweeper = Sweeper::new("gc");
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let gone = TestUser::plain("gc");
+    let out = ds01(
+        &gone,
+        &daemon,
+        &["container", "create", "left", "--image", DEBIAN12, "--json"],
+    );
+    let created: serde_json::Value = serde_json::from_str(&ok(out, "create", &daemon)).unwrap();
+    let name = format!("left._.{}", gone.uid());
+    let image = created["image"].as_str().unwrap().to_owned();
+    assert!(std::process::Command::new("userdel")
+        .arg(gone.login())
+        .status()
+        .unwrap()
+        .success());
+
+    let admin = |args: &[&str]| {
+        let out = std::process::Command::new(ds01_tests::users::workspace_binary("ds01"))
+            .envs(daemon.env_for())
+            .args(args)
+            .output()
+            .unwrap();
+        ok(out, "admin gc", &daemon)
+    };
+    let dry: serde_json::Value =
+        serde_json::from_str(&admin(&["admin", "gc", "--dry-run", "--json"])).unwrap();
+    let listed = dry["collected"].as_array().unwrap();
+    assert!(listed.iter().any(|c| c["name"] == name.as_str()), "{dry}");
+    let exists = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        exists(&["container", "inspect", &name]),
+        "a dry run removed the container"
+    );
+
+    let done = admin(&["admin", "gc"]);
+    assert!(done.contains(&name), "{done}");
+    assert!(
+        !exists(&["container", "inspect", &name]),
+        "gc left the container"
+    );
+    assert!(
+        !exists(&["image", "inspect", &image]),
+        "gc left the per-container image"
+    );
+}

@@ -303,6 +303,16 @@ impl PrivateDaemon {
         if let Some(state) = std::env::var_os("DS01_STATE_DIR") {
             command.arg("--state-dir").arg(state);
         }
+        // The private service must not outlive this command, however it ends (a SIGKILL
+        // included): the kernel sends it SIGTERM when ds01 dies.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
         let child = command
             .env("DS01D_LOG", "warn")
             .stdin(Stdio::null())

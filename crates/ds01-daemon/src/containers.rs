@@ -133,7 +133,9 @@ impl Daemon {
             .as_ref()
             .map(|r| r.allocation.clone())
             .unwrap_or_default();
-        let options = self.container_options(acting, &effective, &request, arch, &allocation)?;
+        let options = self
+            .container_options(acting, &effective, &request, arch, &allocation)
+            .await?;
         let create = CreateRequest {
             name: request.name.clone(),
             image,
@@ -254,7 +256,7 @@ impl Daemon {
 
     /// The options the container gets: the user's requests where the policy allows them,
     /// the server's settings for everything that decides what a container may do.
-    fn container_options(
+    async fn container_options(
         &self,
         acting: &Acting,
         effective: &Effective,
@@ -295,7 +297,6 @@ impl Daemon {
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
         }
-        let login = who.login();
         let uuids: Vec<String> = allocation.uuids().iter().map(|u| u.to_string()).collect();
         let (gpus, visible_gpus) = match self.gpus.binding() {
             Binding::DeviceRequest if !uuids.is_empty() => {
@@ -328,9 +329,7 @@ impl Daemon {
             visible_gpus,
             owned_labels,
             shm_size: bytes(applied.shm_size),
-            cgroup_parent: self
-                .config
-                .cgroup_parent_for(acting.primary_group.as_deref(), login),
+            cgroup_parent: self.cgroup_parent(acting, effective).await?,
             memory: bytes(applied.memory),
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
@@ -341,6 +340,30 @@ impl Daemon {
             host_network: effective.network.value == Network::Host,
             allow_privilege_gain: effective.sudo.value,
         })
+    }
+
+    /// The user's slice with the policy's aggregate caps (systemd driver), else the
+    /// configured cgroup parent, if any.
+    async fn cgroup_parent(
+        &self,
+        acting: &Acting,
+        effective: &Effective,
+    ) -> Result<Option<String>, ApiError> {
+        let login = acting.who.login();
+        if self.cgroup_driver != "systemd" {
+            return Ok(self
+                .config
+                .cgroup_parent_for(acting.primary_group.as_deref(), login));
+        }
+        let Some(slice) = acting
+            .primary_group
+            .as_deref()
+            .and_then(|g| crate::slices::slice_name(g, login))
+        else {
+            return Ok(None);
+        };
+        crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
+        Ok(Some(slice))
     }
 
     /// The configured default workspace of the user, when it exists and passes the checks.

@@ -26,12 +26,14 @@ mod doctor;
 mod errors;
 mod events;
 mod exec;
+mod gc;
 mod gpus;
 mod images;
 pub mod mounts;
 mod reaper;
 mod server;
 mod sessions;
+mod slices;
 mod store;
 mod stream;
 
@@ -67,6 +69,8 @@ pub struct Daemon {
     gpus: gpus::Gpus,
     events: events::EventLog,
     watches: reaper::Watches,
+    /// The engine's cgroup driver: `systemd` makes per-user slices possible.
+    cgroup_driver: String,
 }
 
 impl Daemon {
@@ -111,6 +115,11 @@ pub async fn run(
         .with_verdict_cache(verdicts.clone());
     let listener = server::listen(&settings.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
+    let cgroup_driver = engine
+        .info()
+        .await
+        .map(|i| i.cgroup_driver)
+        .unwrap_or_default();
     let gpus = match &config.inventory {
         Some(inventory) => gpus::Gpus::new(inventory.devices(), gpus::Binding::Environment),
         None => nvml_gpus(),
@@ -119,6 +128,7 @@ pub async fn run(
         gpus,
         events: events::EventLog::open(&settings.state_dir),
         watches: reaper::Watches::load(&settings.state_dir),
+        cgroup_driver,
         audit: AuditLog::open(&settings.state_dir),
         engine,
         config,

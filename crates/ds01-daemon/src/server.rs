@@ -150,6 +150,7 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/containers/{name}/why", get(why))
         .route("/v1/containers/{name}/keep-alive", post(keep_alive))
         .route("/v1/admin/gpus", get(admin_gpus))
+        .route("/v1/admin/gc", post(admin_gc))
         .route("/v1/operations/{id}/cancel", post(cancel))
         .route("/v1/images", get(list_images).post(create_image))
         .route("/v1/images/{name}", get(show_image).delete(delete_image))
@@ -533,6 +534,26 @@ async fn admin_gpus(
         )));
     }
     Ok(Json(d.gpus.table(&d.engine).await?))
+}
+
+#[derive(Deserialize)]
+struct GcQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn admin_gc(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<GcQuery>,
+) -> Answer<serde_json::Value> {
+    if !ctx.caller.admin {
+        return Err(Failure(ApiError::forbidden(
+            "only admins collect other users' leftovers",
+        )));
+    }
+    let collected = d.gc(q.dry_run).await?;
+    Ok(Json(json!({"dry_run": q.dry_run, "collected": collected})))
 }
 
 async fn stats(

@@ -31,6 +31,13 @@ what cannot be carried over is listed as comments at the top and on stderr.")]
     },
     /// Show every GPU and MIG slice and who holds it
     Gpus,
+    /// Remove containers and images of accounts that no longer exist, and unused images
+    /// older than their owner's image_max_age
+    Gc {
+        /// Only list what would be removed
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// Runs `ds01 admin ...`; `import-limits` needs no service.
@@ -57,6 +64,34 @@ pub fn import_limits(args: &AdminArgs, out: &Output) -> Result<ExitStatus, CliEr
 pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     match &args.command {
         AdminCommand::ImportLimits { .. } => import_limits(args, &ctx.out),
+        AdminCommand::Gc { dry_run } => {
+            let answer: serde_json::Value = ctx
+                .client
+                .call(
+                    hyper::Method::POST,
+                    &format!("/v1/admin/gc?dry_run={dry_run}"),
+                    None::<&()>,
+                )
+                .await?;
+            if ctx.out.json() {
+                ctx.out.print_json(&answer)?;
+                return Ok(ExitStatus::Success);
+            }
+            let items = answer["collected"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                ctx.out.info("nothing to collect");
+            }
+            let verb = if *dry_run { "would remove" } else { "removed" };
+            for i in items {
+                ctx.out.print(format!(
+                    "{verb} {} {}: {}",
+                    i["kind"].as_str().unwrap_or_default(),
+                    ds01_api::shown(i["name"].as_str().unwrap_or_default()),
+                    i["why"].as_str().unwrap_or_default()
+                ))?;
+            }
+            Ok(ExitStatus::Success)
+        }
         AdminCommand::Gpus => {
             let rows: Vec<GpuRow> = ctx.client.get("/v1/admin/gpus").await?;
             if ctx.out.json() {

@@ -1,0 +1,135 @@
+//! `ds01 admin gc`: what nobody can use any more. Containers and per-container images of
+//! accounts that no longer exist (the UID in `<name>._.<uid>` and `ds01-<uid>/` has no passwd
+//! entry), and users' images that no container uses and that are older than their owner's
+//! `image_max_age`.
+
+use ds01_api::{ApiError, ContainerName};
+use ds01_engine::Identity;
+use nix::unistd::{Uid, User};
+
+use crate::errors::from_engine;
+use crate::Daemon;
+
+/// One thing gc removed (or, in a dry run, would remove), and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Collected {
+    /// A container's or image's name.
+    pub name: String,
+    /// `container` or `image`.
+    pub kind: &'static str,
+    /// Why it goes.
+    pub why: String,
+}
+
+fn account(uid: u32) -> Option<User> {
+    User::from_uid(Uid::from_raw(uid)).ok().flatten()
+}
+
+impl Daemon {
+    /// Removes (unless `dry_run`) and lists what nobody can use any more.
+    pub async fn gc(&self, dry_run: bool) -> Result<Vec<Collected>, ApiError> {
+        let mut out = Vec::new();
+        for c in self
+            .engine
+            .labelled_containers()
+            .await
+            .map_err(from_engine)?
+        {
+            if account(c.uid).is_some() {
+                continue;
+            }
+            let why = format!("UID {} has no account any more", c.uid);
+            if !dry_run {
+                let Some(name) = ContainerName::from_docker_name(&c.docker_name) else {
+                    continue;
+                };
+                let login = c
+                    .labels
+                    .get("aime.mlc.USER")
+                    .cloned()
+                    .unwrap_or_else(|| format!("uid{}", c.uid));
+                let who = Identity::new(&login, c.uid, c.uid)
+                    .or_else(|_| Identity::new(&format!("uid{}", c.uid), c.uid, c.uid))
+                    .map_err(|e| ApiError::invalid(e.to_string()))?;
+                for image in self
+                    .engine
+                    .remove_container(&who, &name, true)
+                    .await
+                    .map_err(from_engine)?
+                {
+                    out.push(Collected {
+                        name: image,
+                        kind: "image",
+                        why: "the per-container image of a removed container".into(),
+                    });
+                }
+                self.events.record(
+                    c.uid,
+                    &login,
+                    &c.docker_name,
+                    "remove",
+                    format!("removed by gc: {why}"),
+                );
+            }
+            out.push(Collected {
+                name: c.docker_name,
+                kind: "container",
+                why,
+            });
+        }
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        for tag in self
+            .engine
+            .image_tags("ds01-*/*")
+            .await
+            .map_err(from_engine)?
+        {
+            let Some(uid) = tag
+                .tag
+                .strip_prefix("ds01-")
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let why = match account(uid) {
+                None => format!("UID {uid} has no account any more"),
+                Some(user) => {
+                    let groups = crate::caller::group_names(&user);
+                    let max_age = self
+                        .config
+                        .policy
+                        .effective(&user.name, &groups)
+                        .image_max_age;
+                    match max_age.value.value() {
+                        Some(age) if now - tag.created > age.secs() as i64 => {
+                            format!("older than {max_age}")
+                        }
+                        _ => continue,
+                    }
+                }
+            };
+            if !self
+                .engine
+                .containers_using(&tag.id)
+                .await
+                .map_err(from_engine)?
+                .is_empty()
+            {
+                continue;
+            }
+            if !dry_run {
+                self.engine
+                    .remove_image(&tag.tag, false)
+                    .await
+                    .map_err(from_engine)?;
+            }
+            out.push(Collected {
+                name: tag.tag,
+                kind: "image",
+                why,
+            });
+        }
+        Ok(out)
+    }
+}
