@@ -41,8 +41,10 @@ fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32)> {
     })
 }
 
-/// Checks that `passwd`/`group` hold the account exactly as ds01 sets it up: the name, UID,
-/// GID and home of `who`, and a group with that GID. Returns what is wrong otherwise.
+/// Checks that `passwd`/`group` hold the account as ds01 sets it up: the name, UID, GID and
+/// home of `who`, and a group with that GID. DS01's current scripts spell the name their own
+/// way (`h_baker`, dots to underscores); at the right UID and GID that account is `who` too.
+/// Returns what is wrong otherwise.
 ///
 /// ```
 /// use ds01_engine::{accounts::check_account, Identity};
@@ -50,11 +52,18 @@ fn group_entries(group: &str) -> impl Iterator<Item = (&str, u32)> {
 /// let passwd = "root:x:0:0:root:/root:/bin/bash\nh-baker:x:4000:4000::/home/h-baker:/bin/bash\n";
 /// assert!(check_account(passwd, "h-baker:x:4000:\n", &who).is_ok());
 /// assert!(check_account(passwd, "", &who).is_err());
+/// let ds01 = "h_baker:x:4000:4000::/home/h_baker:/bin/bash\n";
+/// assert!(check_account(ds01, "h_baker:x:4000:\n", &who).is_ok());
 /// ```
 pub fn check_account(passwd: &str, group: &str, who: &Identity) -> Result<(), String> {
-    let name = who.username().as_str();
-    let home = format!("/home/{name}");
+    let ours = who.username().as_str();
+    let theirs = ds01_username::slice_user_compat(who.login());
     let by_uid = passwd_entries(passwd).find(|e| e.uid == who.uid());
+    let name = match &by_uid {
+        Some(e) if e.name == theirs => theirs.as_str(),
+        _ => ours,
+    };
+    let home = format!("/home/{name}");
     match by_uid {
         None => return Err(format!("no account has UID {}", who.uid())),
         Some(e) if e.name != name => {

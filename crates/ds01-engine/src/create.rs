@@ -380,21 +380,27 @@ enum Claim {
     None,
 }
 
+/// Reads both namespaces: MLC-era `aime.mlc.DS01_*` and DS01's current `ds01.*` image labels.
 fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
     let labels = image.config.as_ref().and_then(|c| c.labels.clone());
-    let get = |key| labels::get(&labels, key).unwrap_or("");
-    if get(image_labels::HAS_USER_SETUP) != "true" {
+    let get = |mlc: &str, ds01: &str| {
+        labels::get(&labels, mlc)
+            .or_else(|| labels::get(&labels, ds01))
+            .unwrap_or("")
+    };
+    if get(image_labels::HAS_USER_SETUP, "ds01.has_user_setup") != "true" {
         return Claim::None;
     }
     let (uid, gid, name) = (
-        get(image_labels::USER_ID),
-        get(image_labels::GROUP_ID),
-        get(image_labels::USERNAME),
+        get(image_labels::USER_ID, "ds01.user_id"),
+        get(image_labels::GROUP_ID, "ds01.group_id"),
+        get(image_labels::USERNAME, "ds01.username"),
     );
-    if uid == who.uid().to_string()
-        && gid == who.gid().to_string()
-        && name == who.username().as_str()
-    {
+    // DS01's current scripts spell the account `h_baker`; the passwd check that follows
+    // decides.
+    let spelled =
+        name == who.username().as_str() || name == ds01_username::slice_user_compat(who.login());
+    if uid == who.uid().to_string() && gid == who.gid().to_string() && spelled {
         Claim::Matches
     } else {
         Claim::Other(format!(
