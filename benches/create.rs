@@ -36,6 +36,7 @@ async fn flow(
         pull_if_missing: false,
         options: host_options(),
         resource_labels: vec![sweeper.label()],
+        ca_certificates: None,
     };
     let start = Instant::now();
     engine
@@ -110,6 +111,7 @@ async fn main() {
     let build = BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
+        ca_certificates: None,
     };
     let baked: ImageRef = engine
         .build_image(&low, &spec, &build, &mut (), pending())
