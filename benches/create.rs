@@ -36,7 +36,6 @@ async fn flow(
         pull_if_missing: false,
         options: host_options(),
         resource_labels: vec![sweeper.label()],
-        ca_certificates: None,
     };
     let start = Instant::now();
     engine

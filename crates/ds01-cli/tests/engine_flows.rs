@@ -276,7 +276,9 @@ fn update_rebuilds_only_a_changed_spec() {
         .assert()
         .code(1)
         .stderr(contains("building ds01-"))
-        .stderr(contains("installing apt packages: E: Unable to locate package ds01-no-such-package"))
+        .stderr(contains(
+            "installing apt packages: E: Unable to locate package ds01-no-such-package",
+        ))
         .stderr(contains("last lines of the build log"));
     let still = docker(&[
         "image",
@@ -288,7 +290,14 @@ fn update_rebuilds_only_a_changed_spec() {
     assert_eq!(still, id);
     env.ds01()
         .args([
-            "--as", &who, "image", "update", "cliupd", "--remove", "ds01-no-such-package", "--json",
+            "--as",
+            &who,
+            "image",
+            "update",
+            "cliupd",
+            "--remove",
+            "ds01-no-such-package",
+            "--json",
         ])
         .assert()
         .success()

@@ -60,7 +60,14 @@ fn pip_as_the_user(env: &TestEnv, who: &str, uid: u32, name: &str, base: &str) {
     let created = run_json(
         env,
         &[
-            "--as", who, "container", "create", name, "--cpu-only", "--start", "--json",
+            "--as",
+            who,
+            "container",
+            "create",
+            name,
+            "--cpu-only",
+            "--start",
+            "--json",
         ],
     );
     assert_eq!(created["user_setup"], "baked");
@@ -71,22 +78,38 @@ fn pip_as_the_user(env: &TestEnv, who: &str, uid: u32, name: &str, base: &str) {
         env.ds01().args(args).assert()
     };
     // The venv is the user's and first on PATH, for exec and for login shells.
-    exec(&["sh", "-c", "command -v pip; stat -c %u /opt/ds01/venv /opt/ds01/venv/bin/pip"])
-        .success()
-        .stdout(format!("/opt/ds01/venv/bin/pip\n{uid}\n{uid}\n"));
+    exec(&[
+        "sh",
+        "-c",
+        "command -v pip; stat -c %u /opt/ds01/venv /opt/ds01/venv/bin/pip",
+    ])
+    .success()
+    .stdout(format!("/opt/ds01/venv/bin/pip\n{uid}\n{uid}\n"));
     exec(&["bash", "-lc", "command -v python"])
         .success()
         .stdout("/opt/ds01/venv/bin/python\n");
     exec(&["pip", "install", "--no-cache-dir", "six"]).success();
-    exec(&["python", "-c", "import six, idna, certifi; print('imported')"])
-        .success()
-        .stdout("imported\n");
+    exec(&[
+        "python",
+        "-c",
+        "import six, idna, certifi; print('imported')",
+    ])
+    .success()
+    .stdout("imported\n");
     // The system's Python was left alone: nothing of ours in its site-packages.
     exec(&["/usr/bin/python3", "-c", "import idna"]).failure();
 
     let removed = run_json(
         env,
-        &["--as", who, "container", "remove", name, "--force", "--json"],
+        &[
+            "--as",
+            who,
+            "container",
+            "remove",
+            name,
+            "--force",
+            "--json",
+        ],
     );
     assert_eq!(removed["action"], "removed");
 }
@@ -98,7 +121,7 @@ fn requirements_and_pip_on_debian12_then_pip_install_as_the_user() {
     let who = format!("cli.py@example.lan:{uid}:{uid}");
     pip_as_the_user(&env, &who, uid, "clipydeb", DEBIAN12);
 
-    // A failing build says which step and why, in its first line, before the log tail.
+    // A failing build says which step and why, in its error line, before the log tail.
     let failed = env
         .ds01()
         .args([
@@ -113,7 +136,10 @@ fn requirements_and_pip_on_debian12_then_pip_install_as_the_user() {
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&failed.get_output().stderr).into_owned();
-    let first = stderr.lines().next().unwrap_or_default();
+    let first = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
     assert!(
         first.contains("failed at step")
             && first.contains("installing pip packages")
@@ -140,9 +166,7 @@ fn own_dockerfile_and_imported_ds01_dockerfile_give_baked_containers() {
     let own = env.path().join("Dockerfile");
     std::fs::write(
         &own,
-        format!(
-            "FROM {DEBIAN12}\nRUN echo made by my Dockerfile > /etc/my-marker\nUSER nobody\n"
-        ),
+        format!("FROM {DEBIAN12}\nRUN echo made by my Dockerfile > /etc/my-marker\nUSER nobody\n"),
     )
     .unwrap();
     let built = run_json(
@@ -161,11 +185,30 @@ fn own_dockerfile_and_imported_ds01_dockerfile_give_baked_containers() {
     assert_eq!(built["built"], true);
     let created = run_json(
         &env,
-        &["--as", &who, "container", "create", "cliown", "--cpu-only", "--start", "--json"],
+        &[
+            "--as",
+            &who,
+            "container",
+            "create",
+            "cliown",
+            "--cpu-only",
+            "--start",
+            "--json",
+        ],
     );
     assert_eq!(created["user_setup"], "baked");
     env.ds01()
-        .args(["--as", &who, "container", "exec", "cliown", "--", "sh", "-c", "cat /etc/my-marker; id -u"])
+        .args([
+            "--as",
+            &who,
+            "container",
+            "exec",
+            "cliown",
+            "--",
+            "sh",
+            "-c",
+            "cat /etc/my-marker; id -u",
+        ])
         .assert()
         .success()
         .stdout(format!("made by my Dockerfile\n{uid}\n"));
@@ -185,15 +228,36 @@ fn own_dockerfile_and_imported_ds01_dockerfile_give_baked_containers() {
     assert_eq!(json(&out.get_output().stdout)["built"], true);
     let created = run_json(
         &env,
-        &["--as", &who, "container", "create", "clilegacy", "--cpu-only", "--start", "--json"],
+        &[
+            "--as",
+            &who,
+            "container",
+            "create",
+            "clilegacy",
+            "--cpu-only",
+            "--start",
+            "--json",
+        ],
     );
     assert_eq!(created["user_setup"], "baked");
     env.ds01()
-        .args(["--as", &who, "container", "exec", "clilegacy", "--", "cat", "/etc/ds01-legacy-marker"])
+        .args([
+            "--as",
+            &who,
+            "container",
+            "exec",
+            "clilegacy",
+            "--",
+            "cat",
+            "/etc/ds01-legacy-marker",
+        ])
         .assert()
         .success()
         .stdout("packages of the old image\n");
-    let spec = run_json(&env, &["--as", &who, "image", "show", "clilegacy", "--json"]);
+    let spec = run_json(
+        &env,
+        &["--as", &who, "image", "show", "clilegacy", "--json"],
+    );
     assert_eq!(spec["spec"]["base"]["kind"], "dockerfile");
     assert_eq!(spec["spec"]["base"]["ds01_legacy"], true);
 
@@ -228,8 +292,14 @@ fn hostile_requirements_and_dockerfiles_are_refused() {
             .stderr(contains(needle));
     }
     for (text, needle) in [
-        ("FROM ds01-1/someone-else:latest\n", "belongs to another user"),
-        ("FROM debian:12\nCOPY --from=ds01-1/x:latest / /\n", "belongs to another user"),
+        (
+            "FROM ds01-1/someone-else:latest\n",
+            "belongs to another user",
+        ),
+        (
+            "FROM debian:12\nCOPY --from=ds01-1/x:latest / /\n",
+            "belongs to another user",
+        ),
         ("ARG B\nFROM $B\n", "uses a variable"),
         ("RUN echo no base\n", "no FROM"),
         ("FROM debian:12\nRUN echo \\\n", "ends inside"),
@@ -238,7 +308,9 @@ fn hostile_requirements_and_dockerfiles_are_refused() {
         create(&["--dockerfile", file.to_str().unwrap()]).stderr(contains(needle));
     }
     env.ds01()
-        .args(["--as", &who, "image", "create", "x", "--base", DEBIAN12, "--preset", "vision"])
+        .args([
+            "--as", &who, "image", "create", "x", "--base", DEBIAN12, "--preset", "vision",
+        ])
         .assert()
         .code(2)
         .stderr(contains("cv"));

@@ -115,9 +115,7 @@ impl Daemon {
         };
         // Checked before anything is saved, so a bad file leaves nothing behind.
         let requirements = match &request.requirements {
-            Some(text) => {
-                parse_requirements(text).map_err(|e| ApiError::invalid(e.to_string()))?
-            }
+            Some(text) => parse_requirements(text).map_err(|e| ApiError::invalid(e.to_string()))?,
             None => Vec::new(),
         };
         let mut spec = ImageSpec::with_ds01_defaults(request.name.clone(), base, None);

@@ -211,7 +211,11 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
         assert_eq!(
             names,
-            ["Dockerfile", "ds01/user-setup.sh", "ds01/python/python-setup.sh"]
+            [
+                "Dockerfile",
+                "ds01/user-setup.sh",
+                "ds01/python/python-setup.sh"
+            ]
         );
         assert_eq!(entries[0].3, render(&spec).text().as_bytes());
         assert_eq!(entries[1].3, USER_SETUP_SCRIPT.as_bytes());
@@ -254,14 +258,18 @@ mod tests {
     #[test]
     fn ca_certificates_travel_only_with_the_python_step() {
         let pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-        let names = |c: &BuildContext| -> Vec<String> { entries(c).into_iter().map(|e| e.0).collect() };
+        let names =
+            |c: &BuildContext| -> Vec<String> { entries(c).into_iter().map(|e| e.0).collect() };
         let with = build_context_with_ca(&spec(), Some(pem));
         assert_eq!(
             names(&with).last().map(String::as_str),
             Some(PYTHON_CA_CONTEXT_PATH)
         );
         assert_eq!(entries(&with).last().unwrap().3, pem);
-        assert_eq!(with.dockerfile_sha256(), build_context(&spec()).dockerfile_sha256());
+        assert_eq!(
+            with.dockerfile_sha256(),
+            build_context(&spec()).dockerfile_sha256()
+        );
         let mut plain = spec();
         plain.remove_package("transformers");
         assert!(!names(&build_context_with_ca(&plain, Some(pem)))

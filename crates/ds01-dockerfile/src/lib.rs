@@ -43,9 +43,9 @@ mod identity;
 pub mod labels;
 mod name;
 mod package;
+mod python_setup;
 mod quote;
 mod reference;
-mod python_setup;
 mod render;
 mod requirements;
 mod spec;
@@ -63,11 +63,11 @@ pub use identity::{
 };
 pub use name::{ImageName, NameError};
 pub use package::{AptPackage, PackageError, PipRequirement};
-pub use reference::{ImageRef, ReferenceError, Tag};
 pub use python_setup::{
     PYTHON_CA_CONTEXT_PATH, PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_CONTEXT_PATH,
     PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT, VENV_PATH,
 };
+pub use reference::{ImageRef, ReferenceError, Tag};
 pub use render::{render, Dockerfile};
 pub use requirements::{parse_requirements, RequirementsError, MAX_REQUIREMENTS};
 pub use spec::{ImageSpec, Packages, SpecError, UserSettings};

@@ -12,8 +12,7 @@ use crate::base::Base;
 use crate::identity::{ARG_GROUP_ID, ARG_USERNAME, ARG_USER_ID};
 use crate::labels;
 use crate::python_setup::{
-    PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT,
-    VENV_PATH,
+    PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT, VENV_PATH,
 };
 use crate::quote::{dockerfile_string, sh_word};
 use crate::spec::ImageSpec;
@@ -299,10 +298,7 @@ fn python_interpreter(out: &mut String) {
         "# python-setup.sh sha256: {}",
         sha256_hex(PYTHON_SETUP_SCRIPT.as_bytes())
     );
-    let _ = writeln!(
-        out,
-        "COPY {PYTHON_CONTEXT_DIR} {PYTHON_IMAGE_DIR}"
-    );
+    let _ = writeln!(out, "COPY {PYTHON_CONTEXT_DIR} {PYTHON_IMAGE_DIR}");
     let _ = writeln!(out, "RUN sh {PYTHON_SETUP_IMAGE_PATH} interpreter");
 }
 

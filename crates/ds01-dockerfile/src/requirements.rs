@@ -127,7 +127,9 @@ ray[tune,serve]>=2.9
             ]
         );
         assert!(parse_requirements("").unwrap().is_empty());
-        assert!(parse_requirements("# only a comment\n\n").unwrap().is_empty());
+        assert!(parse_requirements("# only a comment\n\n")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -135,8 +137,16 @@ ray[tune,serve]>=2.9
         for (text, line, needle) in [
             ("-e .\n", 1, "options such as -e"),
             ("numpy\n-r other.txt\n", 2, "options such as -r"),
-            ("--index-url https://evil.example/simple\n", 1, "--index-url"),
-            ("--extra-index-url=https://evil.example\n", 1, "--extra-index-url"),
+            (
+                "--index-url https://evil.example/simple\n",
+                1,
+                "--index-url",
+            ),
+            (
+                "--extra-index-url=https://evil.example\n",
+                1,
+                "--extra-index-url",
+            ),
             ("-c constraints.txt\n", 1, "-c"),
             ("--trusted-host evil\n", 1, "--trusted-host"),
             ("a==1 \\\n    --hash=sha256:00\n", 1, "continuations"),

@@ -104,7 +104,11 @@ impl UserDockerfile {
                     let (reference, alias) = match words.as_slice() {
                         [r] => (*r, None),
                         [r, as_, alias] if as_.eq_ignore_ascii_case("as") => (*r, Some(*alias)),
-                        _ => return Err(fail(format!("FROM {args:?} is not `FROM IMAGE [AS NAME]`"))),
+                        _ => {
+                            return Err(fail(format!(
+                                "FROM {args:?} is not `FROM IMAGE [AS NAME]`"
+                            )))
+                        }
                     };
                     let image = match stages
                         .iter()
@@ -115,9 +119,8 @@ impl UserDockerfile {
                             if !reference.eq_ignore_ascii_case("scratch") {
                                 add(reference, "the base image")?;
                             }
-                            ImageRef::parse(&reference.to_ascii_lowercase()).map_err(|e| {
-                                fail(format!("the base image {reference:?}: {e}"))
-                            })?
+                            ImageRef::parse(&reference.to_ascii_lowercase())
+                                .map_err(|e| fail(format!("the base image {reference:?}: {e}")))?
                         }
                     };
                     if let Some(alias) = alias {
@@ -131,7 +134,9 @@ impl UserDockerfile {
                             continue;
                         };
                         let stage = from.bytes().all(|b| b.is_ascii_digit())
-                            || stages.iter().any(|(name, _)| name.eq_ignore_ascii_case(from));
+                            || stages
+                                .iter()
+                                .any(|(name, _)| name.eq_ignore_ascii_case(from));
                         if !stage {
                             add(from, "COPY --from image")?;
                         }

@@ -258,7 +258,12 @@ fn presets_fill_the_use_case_group_on_any_base() {
         spec.add_pip(PipRequirement::parse("timm==1.0").unwrap());
         spec.apply_preset(use_case);
         assert_eq!(spec.use_case, Some(use_case));
-        let names: Vec<String> = spec.packages.use_case.iter().map(|p| p.to_string()).collect();
+        let names: Vec<String> = spec
+            .packages
+            .use_case
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         let expected: Vec<&str> = use_case
             .packages()
             .iter()
@@ -305,7 +310,11 @@ fn user_dockerfile_then_ds01_user_block() {
     assert!(text.contains(USER_DOCKERFILE));
     let user_root = text.find("\nUSER root\n").unwrap();
     assert!(user_root > text.find("CMD [\"python3\"]").unwrap());
-    assert!(text.find("RUN sh /usr/local/lib/ds01/user-setup.sh").unwrap() > user_root);
+    assert!(
+        text.find("RUN sh /usr/local/lib/ds01/user-setup.sh")
+            .unwrap()
+            > user_root
+    );
     assert!(!text.contains("CMD [\"/bin/bash\"]"));
     assert!(!text.contains("WORKDIR"));
     assert!(text.contains("aime.mlc.base_image=\"ds01-fixture/debian12:latest\""));
@@ -330,7 +339,9 @@ fn imported_ds01_dockerfile_loses_its_old_user_setup() {
     let text = render(&spec).text().to_owned();
     assert!(!text.contains("adduser"), "{text}");
     assert!(!text.contains("ARG DS01_USER_ID=1001"));
-    assert!(text.contains("RUN echo \"packages of the old image\" \\\n    > /etc/ds01-legacy-marker\n"));
+    assert!(
+        text.contains("RUN echo \"packages of the old image\" \\\n    > /etc/ds01-legacy-marker\n")
+    );
     assert_eq!(text.matches("ARG DS01_USER_ID\n").count(), 1);
     insta::assert_snapshot!(text);
 }

@@ -133,19 +133,31 @@ impl Engine {
         let mut stream = self.docker().build_image(build_options, None, Some(body));
         let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
         let mut step = None;
+        // Output arrives in pieces that need not end at a line break (apt writes `E`, `: `
+        // and its message separately): lines are cut from what has arrived so far.
+        let mut partial = String::new();
         while let Some(item) = stream.next().await {
             let info = match item {
                 Ok(info) => info,
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    return Err(build_failed(tag, step, error, tail))
+                    push_line(&mut tail, &std::mem::take(&mut partial));
+                    return Err(build_failed(tag, step, error, tail));
                 }
                 Err(e) => return Err(e).context(|| format!("building {tag}")),
             };
             if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                push_line(&mut tail, &std::mem::take(&mut partial));
                 return Err(build_failed(tag, step, error, tail));
             }
             if let Some(text) = info.stream {
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                // The engine paints a step's stderr red: keep the words, not the escapes.
+                partial.push_str(&strip_ansi(&text));
+                while let Some(end) = partial.find('\n') {
+                    let line: String = partial.drain(..=end).collect();
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if line.trim().is_empty() {
+                        continue;
+                    }
                     if line.starts_with("Step ") {
                         step = Some(line.to_owned());
                     }
@@ -153,10 +165,7 @@ impl Engine {
                         journal.append(id.trim());
                         created.container(id.trim());
                     }
-                    if tail.len() == LOG_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line.to_owned());
+                    push_line(&mut tail, line);
                     progress.report(Progress::BuildOutput(line.to_owned()));
                 }
             }
@@ -172,6 +181,17 @@ impl Engine {
             spec_sha256: sha,
         })
     }
+}
+
+/// Keeps the last [`LOG_TAIL_LINES`] non-blank lines.
+fn push_line(tail: &mut VecDeque<String>, line: &str) {
+    if line.trim().is_empty() {
+        return;
+    }
+    if tail.len() == LOG_TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line.to_owned());
 }
 
 fn build_failed(
@@ -194,13 +214,39 @@ fn build_failed(
     }
 }
 
+/// `text` without terminal escape sequences (`ESC [ ... letter`, and any other `ESC x`).
+pub(crate) fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            // Parameters and intermediates, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
 /// `Step 7/12 : RUN pip install ...` as `step 7/12, installing pip packages`: what the
 /// step is for, in the words of ds01's own steps, or the instruction itself.
 pub(crate) fn describe_step(line: &str) -> String {
     let rest = line.strip_prefix("Step ").unwrap_or(line);
     let (number, instruction) = rest.split_once(" : ").unwrap_or((rest, ""));
     let what = [
-        ("python-setup.sh interpreter", "installing Python for the virtual environment"),
+        (
+            "python-setup.sh interpreter",
+            "installing Python for the virtual environment",
+        ),
         ("python-setup.sh venv", "creating your virtual environment"),
         ("user-setup.sh", "setting up your account in the image"),
         ("pip install", "installing pip packages"),
@@ -212,14 +258,20 @@ pub(crate) fn describe_step(line: &str) -> String {
     .map(|(_, what)| (*what).to_owned())
     .unwrap_or_else(|| {
         let short: String = instruction.chars().take(80).collect();
-        let more = if short.len() < instruction.len() { "…" } else { "" };
+        let more = if short.len() < instruction.len() {
+            "…"
+        } else {
+            ""
+        };
         format!("`{short}{more}`")
     });
     format!("step {}, {what}", number.trim())
 }
 
 /// The last line in which the failing step said what went wrong.
-pub(crate) fn failure_reason<'a>(lines: impl DoubleEndedIterator<Item = &'a str>) -> Option<String> {
+pub(crate) fn failure_reason<'a>(
+    lines: impl DoubleEndedIterator<Item = &'a str>,
+) -> Option<String> {
     lines
         .rev()
         .map(str::trim)
@@ -259,18 +311,51 @@ mod tests {
     }
 
     #[test]
+    fn the_engines_colours_are_dropped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[91mERROR: No matching distribution\n\u{1b}[0m\n"),
+            "ERROR: No matching distribution\n\n"
+        );
+        assert_eq!(strip_ansi("a\u{1b}cb\u{1b}[1;31mc"), "abc");
+        assert_eq!(strip_ansi("plain ✓"), "plain ✓");
+    }
+
+    #[test]
     fn steps_are_described_by_what_they_do() {
         for (line, expected) in [
-            ("Step 5/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh interpreter", "step 5/9, installing Python for the virtual environment"),
-            ("Step 8/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh venv", "step 8/9, creating your virtual environment"),
-            ("Step 3/9 : RUN apt-get update && apt-get install -y x", "step 3/9, installing apt packages"),
+            (
+                "Step 5/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh interpreter",
+                "step 5/9, installing Python for the virtual environment",
+            ),
+            (
+                "Step 8/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh venv",
+                "step 8/9, creating your virtual environment",
+            ),
+            (
+                "Step 3/9 : RUN apt-get update && apt-get install -y x",
+                "step 3/9, installing apt packages",
+            ),
             ("Step 2/3 : RUN make all", "step 2/3, `RUN make all`"),
         ] {
             assert_eq!(describe_step(line), expected);
         }
         // A reason printed before the failing step does not count.
-        let err = build_failed("t", None, "engine says no".into(), ["ERROR: old", "Step 2/2 : RUN false"].map(String::from).into());
-        assert!(err.to_string().starts_with("building t failed: engine says no\n"), "{err}");
-        assert_eq!(failure_reason(["x", "DS01: error: no python3"].into_iter()).as_deref(), Some("no python3"));
+        let err = build_failed(
+            "t",
+            None,
+            "engine says no".into(),
+            ["ERROR: old", "Step 2/2 : RUN false"]
+                .map(String::from)
+                .into(),
+        );
+        assert!(
+            err.to_string()
+                .starts_with("building t failed: engine says no\n"),
+            "{err}"
+        );
+        assert_eq!(
+            failure_reason(["x", "DS01: error: no python3"].into_iter()).as_deref(),
+            Some("no python3")
+        );
     }
 }

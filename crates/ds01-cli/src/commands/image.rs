@@ -99,7 +99,7 @@ struct CreateArgs {
     /// Build on this image (any local or pullable reference)
     #[arg(long, value_name = "IMAGE", conflicts_with = "framework")]
     base: Option<ImageRef>,
-    /// Build your own Dockerfile, with your account and packages added after it
+    /// Build your own Dockerfile, then add your account and packages
     #[arg(long, value_name = "PATH", conflicts_with_all = ["base", "framework"])]
     dockerfile: Option<PathBuf>,
     /// Build on the AIME catalog image of this framework (e.g. pytorch)
@@ -125,10 +125,10 @@ struct CreateArgs {
     /// A Debian/Ubuntu package to install (repeatable)
     #[arg(long = "apt", value_name = "PKG")]
     apt: Vec<AptPackage>,
-    /// Install the packages of a requirements.txt (names and versions; no pip options)
+    /// Install the packages listed in a requirements.txt (no pip options)
     #[arg(long, short = 'r', value_name = "FILE")]
     requirements: Option<PathBuf>,
-    /// Install a use case's package set: cv, nlp, rl, ml, llm, audio, ts
+    /// Install the package set of a use case
     #[arg(long, value_name = "NAME", value_parser = preset_parser())]
     preset: Option<UseCase>,
     /// Install Jupyter and configure a kernel (default on catalog bases)
@@ -257,7 +257,9 @@ async fn import(args: &ImportArgs, ctx: &Context) -> Result<ExitStatus, CliError
     let path = match &args.path {
         Some(path) => path.clone(),
         None => home()
-            .ok_or_else(|| CliError::msg("cannot tell your home directory; give the Dockerfile's path"))?
+            .ok_or_else(|| {
+                CliError::msg("cannot tell your home directory; give the Dockerfile's path")
+            })?
             .join("dockerfiles")
             .join(format!("{}.Dockerfile", args.name)),
     };
