@@ -110,6 +110,7 @@ async fn main() {
     let build = BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
+        ca_certificates: None,
     };
     let baked: ImageRef = engine
         .build_image(&low, &spec, &build, &mut (), pending())

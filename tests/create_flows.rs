@@ -25,6 +25,7 @@ async fn build(
     let options = BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
+        ca_certificates: None,
     };
     let built = engine
         .build_image(who, &spec, &options, &mut (), pending())

@@ -412,6 +412,7 @@ async fn build(
     let options = BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
+        ca_certificates: None,
     };
     bounded(
         "build",

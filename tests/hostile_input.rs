@@ -207,8 +207,8 @@ struct Instruction {
     body: String,
 }
 
-const INSTRUCTIONS: [&str; 8] = [
-    "FROM", "LABEL", "WORKDIR", "RUN", "ARG", "COPY", "ENV", "CMD",
+const INSTRUCTIONS: [&str; 9] = [
+    "FROM", "LABEL", "WORKDIR", "RUN", "ARG", "COPY", "ENV", "CMD", "USER",
 ];
 
 /// Docker's rule: a line ending in the escape character (and optional blanks) continues.
@@ -450,7 +450,13 @@ fn run_values(spec: &ImageSpec) -> Vec<String> {
         .map(|p| p.as_str().to_owned())
         .collect();
     let p = &spec.packages;
-    for group in [&p.jupyter, &p.data_science, &p.use_case, &p.extra] {
+    for group in [
+        &p.jupyter,
+        &p.data_science,
+        &p.use_case,
+        &p.requirements,
+        &p.extra,
+    ] {
         values.extend(group.iter().map(|r| r.as_str().to_owned()));
     }
     if spec.configure_jupyter {
@@ -519,21 +525,34 @@ fn check_text(spec: &ImageSpec, text: &str) -> Result<(), TestCaseError> {
     let instructions = instructions(text).map_err(fail)?;
     let count = |keyword: &str| instructions.iter().filter(|i| i.keyword == keyword).count();
     let p = &spec.packages;
-    let pip_runs = [&p.jupyter, &p.data_science, &p.use_case, &p.extra]
-        .iter()
-        .filter(|g| !g.is_empty())
-        .count();
+    let pip_runs = [
+        &p.jupyter,
+        &p.data_science,
+        &p.use_case,
+        &p.requirements,
+        &p.extra,
+    ]
+    .iter()
+    .filter(|g| !g.is_empty())
+    .count();
     let bake = usize::from(spec.user.bake);
-    let runs =
-        usize::from(!p.apt.is_empty()) + pip_runs + 2 * usize::from(spec.configure_jupyter) + bake;
+    // With pip packages or Jupyter: the Python step (COPY + RUN), the venv step (RUN, two
+    // ENV) and, with a baked user, USER before the pip steps and USER root after them.
+    let venv = usize::from(spec.needs_venv());
+    let runs = usize::from(!p.apt.is_empty())
+        + pip_runs
+        + 2 * usize::from(spec.configure_jupyter)
+        + bake
+        + 2 * venv;
     for (keyword, expected) in [
         ("FROM", 1),
         ("WORKDIR", 1),
         ("LABEL", 1 + bake),
         ("RUN", runs),
         ("ARG", 3 * bake),
-        ("COPY", bake),
-        ("ENV", spec.env.len()),
+        ("COPY", bake + venv),
+        ("ENV", spec.env.len() + 2 * venv),
+        ("USER", 2 * venv * bake),
         ("CMD", 1),
     ] {
         if count(keyword) != expected {
@@ -587,11 +606,18 @@ fn check_text(spec: &ImageSpec, text: &str) -> Result<(), TestCaseError> {
         )));
     }
     let env = key_values(&instructions, "ENV").map_err(fail)?;
-    let expected_env: Vec<(String, Vec<DockerChar>)> = spec
-        .env
-        .iter()
-        .map(|(k, v)| (k.to_string(), literal(v.as_str())))
-        .collect();
+    let mut expected_env: Vec<(String, Vec<DockerChar>)> = Vec::new();
+    if spec.needs_venv() {
+        expected_env.push(("VIRTUAL_ENV".into(), literal("/opt/ds01/venv")));
+        let mut path = literal("/opt/ds01/venv/bin:");
+        path.extend(build_arg("PATH"));
+        expected_env.push(("PATH".into(), path));
+    }
+    expected_env.extend(
+        spec.env
+            .iter()
+            .map(|(k, v)| (k.to_string(), literal(v.as_str()))),
+    );
     if env != expected_env {
         return Err(fail(format!(
             "ENV decodes to {env:?}, expected {expected_env:?}"

@@ -4,12 +4,22 @@
 
 use std::path::PathBuf;
 
-use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement};
+use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement, UseCase};
 use serde::{Deserialize, Serialize};
 
 use crate::{ByteSize, ContainerName, GpuRequest};
 
 /// `POST /v1/images`: describe and build an image `ds01-<uid>/NAME:latest`.
+///
+/// Fields added after the first version default when absent, so older clients still work:
+///
+/// ```
+/// let request: ds01_api::ImageCreate = serde_json::from_str(
+///     r#"{"name": "thesis", "base": "debian:12", "requirements": "six\nidna>=3\n", "preset": "nlp"}"#,
+/// ).unwrap();
+/// assert_eq!(request.preset, Some(ds01_dockerfile::UseCase::Nlp));
+/// assert!(request.dockerfile.is_none() && !request.ds01_legacy);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageCreate {
     /// The image name.
@@ -38,6 +48,22 @@ pub struct ImageCreate {
     /// Install Jupyter (`Some(true)`), leave it out (`Some(false)`), or the default.
     #[serde(default)]
     pub jupyter: Option<bool>,
+    /// The text of a `requirements.txt`, read by the client as the user; its packages are
+    /// copied into the spec (every line is checked: options, URLs and paths are refused).
+    #[serde(default)]
+    pub requirements: Option<String>,
+    /// A use case whose package set is installed (`cv`, `nlp`, `rl`, `ml`, `llm`, `audio`,
+    /// `ts`), on any base.
+    #[serde(default)]
+    pub preset: Option<UseCase>,
+    /// The text of the user's own Dockerfile, read by the client as the user, instead of a
+    /// base image: ds01d appends its steps (packages, the user) and builds it.
+    #[serde(default)]
+    pub dockerfile: Option<String>,
+    /// The Dockerfile is one of DS01's (`~/dockerfiles/NAME.Dockerfile`): its own user setup
+    /// is left out, ds01's replaces it.
+    #[serde(default)]
+    pub ds01_legacy: bool,
     /// Keep the spec only.
     #[serde(default)]
     pub no_build: bool,

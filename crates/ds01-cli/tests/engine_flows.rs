@@ -261,8 +261,8 @@ fn update_rebuilds_only_a_changed_spec() {
     assert_eq!(unchanged["built"], false);
     assert_eq!(unchanged["id"], id);
 
-    // A changed spec is rebuilt; the fixture has no pip, so the build fails, and the image
-    // built before stays as it was.
+    // A changed spec is rebuilt; the package does not exist, so the build fails, saying
+    // which step and why, and the image built before stays as it was.
     env.ds01()
         .args([
             "--as",
@@ -270,12 +270,15 @@ fn update_rebuilds_only_a_changed_spec() {
             "image",
             "update",
             "cliupd",
-            "--add",
-            "requests>=2",
+            "--add-apt",
+            "ds01-no-such-package",
         ])
         .assert()
         .code(1)
         .stderr(contains("building ds01-"))
+        .stderr(contains(
+            "installing apt packages: E: Unable to locate package ds01-no-such-package",
+        ))
         .stderr(contains("last lines of the build log"));
     let still = docker(&[
         "image",
@@ -287,7 +290,14 @@ fn update_rebuilds_only_a_changed_spec() {
     assert_eq!(still, id);
     env.ds01()
         .args([
-            "--as", &who, "image", "update", "cliupd", "--remove", "requests", "--json",
+            "--as",
+            &who,
+            "image",
+            "update",
+            "cliupd",
+            "--remove",
+            "ds01-no-such-package",
+            "--json",
         ])
         .assert()
         .success()

@@ -66,6 +66,9 @@ pub struct FileConfig {
     pub architecture: Option<String>,
     /// The locked-memory limit of containers; unset: unlimited, as MLC has it.
     pub memlock: Option<ByteSize>,
+    /// CA certificates (a PEM file) that pip trusts in the users' image builds and venvs,
+    /// for a network whose proxy intercepts TLS; unset: pip's own.
+    pub build_ca_certificates: Option<PathBuf>,
     /// The cgroup parent; `{group}` and `{user}` follow DS01's slice rules.
     pub cgroup_parent: Option<String>,
     /// Labels put on everything ds01d creates (test suites and admin tools find their

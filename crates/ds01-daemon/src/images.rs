@@ -7,8 +7,8 @@ use ds01_api::{
     ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed,
 };
 use ds01_dockerfile::{
-    build_context, defaults, labels, AimeBase, Base, Catalog, CatalogEntry, ImageName, ImageRef,
-    ImageSpec, Login, PipRequirement,
+    build_context, defaults, labels, parse_requirements, AimeBase, Base, Catalog, CatalogEntry,
+    ImageName, ImageRef, ImageSpec, Login, PipRequirement, UserDockerfile,
 };
 use ds01_engine::BuildOptions;
 
@@ -72,14 +72,30 @@ impl Daemon {
             )
             .subject(request.name.as_str()));
         }
-        let base = match (&request.base, &request.framework) {
-            (Some(image), _) => {
+        let base = match (&request.dockerfile, &request.base, &request.framework) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(ApiError::invalid(
+                    "give either a Dockerfile or a base image (or catalog framework), not both",
+                ))
+            }
+            (Some(text), None, None) => {
+                let dockerfile =
+                    UserDockerfile::parse(text).map_err(|e| ApiError::invalid(e.to_string()))?;
+                for image in dockerfile.images() {
+                    check_image_owner(image, who.uid())?;
+                }
+                Base::Dockerfile {
+                    dockerfile,
+                    ds01_legacy: request.ds01_legacy,
+                }
+            }
+            (None, Some(image), _) => {
                 check_image_owner(image, who.uid())?;
                 Base::Custom {
                     image: image.clone(),
                 }
             }
-            (None, Some(framework)) => {
+            (None, None, Some(framework)) => {
                 let (entry, arch) = self.catalog_entry(
                     request.catalog.as_deref(),
                     framework,
@@ -91,11 +107,16 @@ impl Daemon {
                         .map_err(|e| ApiError::invalid(e.to_string()))?,
                 )
             }
-            (None, None) => {
+            (None, None, None) => {
                 return Err(ApiError::invalid(
-                    "no base image: give a base image or a catalog framework",
+                    "no base image: give a base image, a catalog framework or a Dockerfile",
                 ))
             }
+        };
+        // Checked before anything is saved, so a bad file leaves nothing behind.
+        let requirements = match &request.requirements {
+            Some(text) => parse_requirements(text).map_err(|e| ApiError::invalid(e.to_string()))?,
+            None => Vec::new(),
         };
         let mut spec = ImageSpec::with_ds01_defaults(request.name.clone(), base, None);
         spec.owner = Login::parse(who.login()).ok();
@@ -115,9 +136,13 @@ impl Daemon {
             }
             None => {}
         }
+        if let Some(preset) = request.preset {
+            spec.apply_preset(preset);
+        }
         for package in request.apt {
             spec.add_apt(package);
         }
+        spec.add_requirements(requirements);
         for requirement in request.pip {
             spec.add_pip(requirement);
         }
@@ -143,6 +168,7 @@ impl Daemon {
         let options = BuildOptions {
             no_cache,
             resource_labels: self.resource_labels(),
+            ca_certificates: self.build_ca_certificates()?,
         };
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
@@ -339,6 +365,38 @@ impl Daemon {
         Ok(Removed {
             name: reference,
             removed_images: Vec::new(),
+        })
+    }
+}
+
+impl Daemon {
+    /// The admin's CA certificates for pip in builds, read fresh for each build (the file
+    /// may be renewed); a configured file that cannot be read fails the build, as a build
+    /// without it would fail later, less clearly.
+    fn build_ca_certificates(&self) -> Result<Option<Vec<u8>>, ApiError> {
+        const MAX: u64 = 4 << 20;
+        let Some(path) = &self.config.file.build_ca_certificates else {
+            return Ok(None);
+        };
+        let read = || -> std::io::Result<Vec<u8>> {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            std::fs::File::open(path)?
+                .take(MAX + 1)
+                .read_to_end(&mut bytes)?;
+            if bytes.len() as u64 > MAX {
+                return Err(std::io::Error::other("it is larger than 4 MiB"));
+            }
+            Ok(bytes)
+        };
+        read().map(Some).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Failed,
+                format!(
+                    "cannot read the build CA certificates {} (build_ca_certificates in the configuration): {e}",
+                    path.display()
+                ),
+            )
         })
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{validate_field, CatalogEntry};
 use crate::reference::ImageRef;
 use crate::spec::SpecError;
+use crate::user_dockerfile::UserDockerfile;
 
 /// The image to build on.
 ///
@@ -25,10 +26,29 @@ pub enum Base {
         /// The image.
         image: ImageRef,
     },
+    /// The user's own Dockerfile, to which ds01 appends its steps (packages, the user).
+    ///
+    /// ```
+    /// use ds01_dockerfile::{Base, UserDockerfile};
+    ///
+    /// let base = Base::Dockerfile {
+    ///     dockerfile: UserDockerfile::parse("FROM debian:12\nRUN echo hi\n").unwrap(),
+    ///     ds01_legacy: false,
+    /// };
+    /// assert_eq!(base.image().to_string(), "debian:12");
+    /// ```
+    Dockerfile {
+        /// The Dockerfile's text.
+        dockerfile: UserDockerfile,
+        /// A DS01 `~/dockerfiles/NAME.Dockerfile` (`ds01 image import`): its own user setup
+        /// is left out, as ds01's replaces it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        ds01_legacy: bool,
+    },
 }
 
 impl Base {
-    /// The image `FROM` names.
+    /// The image `FROM` names (for a Dockerfile, its last stage's).
     ///
     /// ```
     /// # use ds01_dockerfile::{Base, ImageRef};
@@ -39,6 +59,7 @@ impl Base {
         match self {
             Base::Aime(aime) => aime.image(),
             Base::Custom { image } => image,
+            Base::Dockerfile { dockerfile, .. } => dockerfile.final_image(),
         }
     }
 
@@ -53,7 +74,7 @@ impl Base {
     pub fn framework_label(&self) -> String {
         match self {
             Base::Aime(aime) => aime.framework().to_ascii_lowercase(),
-            Base::Custom { .. } => "custom".to_owned(),
+            Base::Custom { .. } | Base::Dockerfile { .. } => "custom".to_owned(),
         }
     }
 }

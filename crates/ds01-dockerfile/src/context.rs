@@ -5,6 +5,7 @@
 
 use flate2::{Compression, GzBuilder};
 
+use crate::python_setup::{PYTHON_CA_CONTEXT_PATH, PYTHON_SETUP_CONTEXT_PATH, PYTHON_SETUP_SCRIPT};
 use crate::render::{render, Dockerfile};
 use crate::spec::ImageSpec;
 use crate::user_setup::{USER_SETUP_CONTEXT_PATH, USER_SETUP_SCRIPT};
@@ -44,9 +45,33 @@ impl BuildContext {
     /// assert_eq!(context.dockerfile_sha256(), dockerfile.sha256());
     /// ```
     pub fn new(dockerfile: &Dockerfile) -> BuildContext {
+        BuildContext::with_ca(dockerfile, None)
+    }
+
+    /// Like [`BuildContext::new`], plus CA certificates (PEM) that pip in the image's venv
+    /// trusts, when the Dockerfile sets up Python: the admin's, for a network whose proxy
+    /// intercepts TLS. They are host configuration, so the Dockerfile and its hash do not
+    /// change with them.
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{render, BuildContext, Base, ImageName, ImageRef, ImageSpec, PipRequirement};
+    /// # let mut spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("debian:12").unwrap() });
+    /// spec.add_pip(PipRequirement::parse("six").unwrap());
+    /// let dockerfile = render(&spec);
+    /// let with = BuildContext::with_ca(&dockerfile, Some(b"-----BEGIN CERTIFICATE-----\n"));
+    /// assert_eq!(with.dockerfile_sha256(), BuildContext::new(&dockerfile).dockerfile_sha256());
+    /// assert_ne!(with.as_bytes(), BuildContext::new(&dockerfile).as_bytes());
+    /// ```
+    pub fn with_ca(dockerfile: &Dockerfile, ca_certificates: Option<&[u8]>) -> BuildContext {
         let mut files: Vec<(&str, &[u8])> = vec![("Dockerfile", dockerfile.text().as_bytes())];
         if dockerfile.needs_user_setup_script() {
             files.push((USER_SETUP_CONTEXT_PATH, USER_SETUP_SCRIPT.as_bytes()));
+        }
+        if dockerfile.needs_python_setup_script() {
+            files.push((PYTHON_SETUP_CONTEXT_PATH, PYTHON_SETUP_SCRIPT.as_bytes()));
+            if let Some(ca) = ca_certificates {
+                files.push((PYTHON_CA_CONTEXT_PATH, ca));
+            }
         }
         BuildContext {
             bytes: pack(&files),
@@ -102,6 +127,19 @@ impl BuildContext {
 /// ```
 pub fn build_context(spec: &ImageSpec) -> BuildContext {
     BuildContext::new(&render(spec))
+}
+
+/// Renders `spec` and packs it with the admin's CA certificates for pip (see
+/// [`BuildContext::with_ca`]).
+///
+/// ```
+/// # use ds01_dockerfile::{build_context, build_context_with_ca, Base, ImageName, ImageRef, ImageSpec};
+/// # let spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("debian:12").unwrap() });
+/// // Without pip packages there is no Python step, so nothing to trust.
+/// assert_eq!(build_context_with_ca(&spec, Some(b"pem")), build_context(&spec));
+/// ```
+pub fn build_context_with_ca(spec: &ImageSpec, ca_certificates: Option<&[u8]>) -> BuildContext {
+    BuildContext::with_ca(&render(spec), ca_certificates)
 }
 
 fn pack(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -171,9 +209,17 @@ mod tests {
         let context = build_context(&spec);
         let entries = entries(&context);
         let names: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
-        assert_eq!(names, ["Dockerfile", "ds01/user-setup.sh"]);
+        assert_eq!(
+            names,
+            [
+                "Dockerfile",
+                "ds01/user-setup.sh",
+                "ds01/python/python-setup.sh"
+            ]
+        );
         assert_eq!(entries[0].3, render(&spec).text().as_bytes());
         assert_eq!(entries[1].3, USER_SETUP_SCRIPT.as_bytes());
+        assert_eq!(entries[2].3, PYTHON_SETUP_SCRIPT.as_bytes());
         for (_, mode, mtime, _) in &entries {
             assert_eq!((*mode, *mtime), (0o644, MTIME));
         }
@@ -189,9 +235,12 @@ mod tests {
             .filter_map(|l| l.strip_prefix("COPY "))
             .map(|rest| rest.split_whitespace().next().unwrap())
             .collect();
-        assert_eq!(sources, [USER_SETUP_CONTEXT_PATH]);
+        assert_eq!(sources, ["ds01/python/", USER_SETUP_CONTEXT_PATH]);
         for source in sources {
-            assert!(entries.iter().any(|e| e.0 == source), "{source} missing");
+            assert!(
+                entries.iter().any(|e| e.0.starts_with(source)),
+                "{source} missing"
+            );
         }
     }
 
@@ -203,7 +252,29 @@ mod tests {
             .into_iter()
             .map(|e| e.0)
             .collect();
-        assert_eq!(names, ["Dockerfile"]);
+        assert_eq!(names, ["Dockerfile", "ds01/python/python-setup.sh"]);
+    }
+
+    #[test]
+    fn ca_certificates_travel_only_with_the_python_step() {
+        let pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let names =
+            |c: &BuildContext| -> Vec<String> { entries(c).into_iter().map(|e| e.0).collect() };
+        let with = build_context_with_ca(&spec(), Some(pem));
+        assert_eq!(
+            names(&with).last().map(String::as_str),
+            Some(PYTHON_CA_CONTEXT_PATH)
+        );
+        assert_eq!(entries(&with).last().unwrap().3, pem);
+        assert_eq!(
+            with.dockerfile_sha256(),
+            build_context(&spec()).dockerfile_sha256()
+        );
+        let mut plain = spec();
+        plain.remove_package("transformers");
+        assert!(!names(&build_context_with_ca(&plain, Some(pem)))
+            .iter()
+            .any(|n| n.starts_with("ds01/python")));
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!   produce a Dockerfile that does something other than what the spec says.
 //! - [`render`] turns a spec into a [`Dockerfile`]; [`build_context`] packs it into the
 //!   deterministic tar.gz the engine sends.
+//! - [`PYTHON_SETUP_SCRIPT`] gives an image a Python and the user's own virtual environment
+//!   ([`VENV_PATH`]), where every pip package goes.
+//! - [`parse_requirements`] reads a `requirements.txt`; [`UserDockerfile`] holds a user's own
+//!   Dockerfile, to which ds01 appends its steps.
 //! - [`USER_SETUP_SCRIPT`] is the single script that creates the container user, run by the
 //!   Dockerfile at build time and by the engine in setup containers.
 //! - [`Catalog`] reads the AIME image catalog; [`ImageRef`] and [`ImageName`] parse image
@@ -39,16 +43,19 @@ mod identity;
 pub mod labels;
 mod name;
 mod package;
+mod python_setup;
 mod quote;
 mod reference;
 mod render;
+mod requirements;
 mod spec;
+mod user_dockerfile;
 mod user_setup;
 mod validated_text;
 
 pub use base::{AimeBase, Base};
 pub use catalog::{Catalog, CatalogEntry, CatalogError};
-pub use context::{build_context, BuildContext};
+pub use context::{build_context, build_context_with_ca, BuildContext};
 pub use defaults::{UseCase, UseCaseError};
 pub use env::{EnvError, EnvName, EnvValue};
 pub use identity::{
@@ -56,9 +63,15 @@ pub use identity::{
 };
 pub use name::{ImageName, NameError};
 pub use package::{AptPackage, PackageError, PipRequirement};
+pub use python_setup::{
+    PYTHON_CA_CONTEXT_PATH, PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_CONTEXT_PATH,
+    PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT, VENV_PATH,
+};
 pub use reference::{ImageRef, ReferenceError, Tag};
 pub use render::{render, Dockerfile};
+pub use requirements::{parse_requirements, RequirementsError, MAX_REQUIREMENTS};
 pub use spec::{ImageSpec, Packages, SpecError, UserSettings};
+pub use user_dockerfile::{DockerfileError, UserDockerfile, MAX_DOCKERFILE_LEN};
 pub use user_setup::{
     USER_SETUP_CONTEXT_PATH, USER_SETUP_DONE, USER_SETUP_IMAGE_PATH, USER_SETUP_SCRIPT,
 };

@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 use crate::base::Base;
 use crate::identity::{ARG_GROUP_ID, ARG_USERNAME, ARG_USER_ID};
 use crate::labels;
+use crate::python_setup::{
+    PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT, VENV_PATH,
+};
 use crate::quote::{dockerfile_string, sh_word};
 use crate::spec::ImageSpec;
 use crate::user_setup::{USER_SETUP_CONTEXT_PATH, USER_SETUP_IMAGE_PATH, USER_SETUP_SCRIPT};
@@ -34,6 +37,7 @@ pub struct Dockerfile {
     text: String,
     sha256: String,
     needs_user_setup_script: bool,
+    needs_python_setup_script: bool,
 }
 
 impl Dockerfile {
@@ -73,6 +77,20 @@ impl Dockerfile {
     pub fn needs_user_setup_script(&self) -> bool {
         self.needs_user_setup_script
     }
+
+    /// Whether the build context must carry the Python setup script (the spec installs pip
+    /// packages or Jupyter, which go into the user's virtual environment).
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{render, Base, ImageName, ImageRef, ImageSpec, PipRequirement};
+    /// # let mut spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("debian:12").unwrap() });
+    /// assert!(!render(&spec).needs_python_setup_script());
+    /// spec.add_pip(PipRequirement::parse("six").unwrap());
+    /// assert!(render(&spec).needs_python_setup_script());
+    /// ```
+    pub fn needs_python_setup_script(&self) -> bool {
+        self.needs_python_setup_script
+    }
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -83,9 +101,14 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// Renders `spec` to a Dockerfile. Rendering cannot fail: every value in a spec was
 /// validated when it entered it. The same spec always gives the same bytes.
 ///
-/// Sections, in order: header comments, `FROM`, image labels, `WORKDIR /workspace`, apt
-/// packages, one pip `RUN` per non-empty group, Jupyter config and kernel, the user block
-/// (build arguments, setup script, user labels), `ENV`, `CMD`.
+/// Sections, in order: header comments, `FROM` (or the user's own Dockerfile, then
+/// `USER root`), image labels, `WORKDIR /workspace`, apt packages, then, when the spec has
+/// pip packages or Jupyter, a Python that can make virtual environments (the base's, else
+/// the distribution's) and the Jupyter server config; the user block (build arguments,
+/// setup script, user labels); the user's virtual environment ([`VENV_PATH`], created and
+/// handed to the user, first on `PATH`), one pip `RUN` per non-empty group and the IPython
+/// kernel, run as the user so that everything in the venv is theirs (then `USER root`
+/// again); `ENV`; `CMD` (not after a user's Dockerfile, which keeps its own).
 ///
 /// ```
 /// use ds01_dockerfile::{render, Base, ImageName, ImageRef, ImageSpec, PipRequirement};
@@ -97,26 +120,53 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 /// spec.add_pip(PipRequirement::parse("transformers>=4.30").unwrap());
 /// let text = render(&spec).text().to_owned();
 /// assert!(text.contains("RUN pip install --no-cache-dir \\\n        'transformers>=4.30'\n"));
+/// // pip is the venv's, run as the baked-in user, never the system's.
+/// let venv = text.find("ENV PATH=\"/opt/ds01/venv/bin:${PATH}\"").unwrap();
+/// let user = text.find("USER ${DS01_USER_ID}:${DS01_GROUP_ID}").unwrap();
+/// let pip = text.find("RUN pip install").unwrap();
+/// assert!(venv < pip && user < pip);
+/// assert!(!text.contains("--break-system-packages"));
 /// ```
 pub fn render(spec: &ImageSpec) -> Dockerfile {
     let mut out = String::with_capacity(4096);
     header(&mut out, spec);
+    let own_dockerfile = matches!(spec.base, Base::Dockerfile { .. });
     image_labels(&mut out, spec);
-    out.push_str("WORKDIR /workspace\n");
+    if own_dockerfile {
+        out.pop(); // no WORKDIR after the labels: the user's Dockerfile keeps its own
+    } else {
+        out.push_str("WORKDIR /workspace\n");
+    }
     apt(&mut out, spec);
-    pip(&mut out, spec);
+    let venv = spec.needs_venv();
+    if venv {
+        python_interpreter(&mut out);
+    }
     if spec.configure_jupyter {
-        jupyter(&mut out, spec);
+        jupyter_config(&mut out);
     }
     if spec.user.bake {
         user_block(&mut out);
     }
+    if venv {
+        venv_block(&mut out, spec.user.bake);
+    }
+    pip(&mut out, spec);
+    if spec.configure_jupyter {
+        kernel(&mut out, spec);
+    }
+    if venv && spec.user.bake {
+        out.push_str("USER root\n");
+    }
     env(&mut out, spec);
-    out.push_str("\nCMD [\"/bin/bash\"]\n");
+    if !own_dockerfile {
+        out.push_str("\nCMD [\"/bin/bash\"]\n");
+    }
     Dockerfile {
         sha256: sha256_hex(out.as_bytes()),
         text: out,
         needs_user_setup_script: spec.user.bake,
+        needs_python_setup_script: venv,
     }
 }
 
@@ -134,6 +184,14 @@ fn header(out: &mut String, spec: &ImageSpec) {
             );
         }
         Base::Custom { .. } => out.push_str("# Framework: custom base image\n"),
+        Base::Dockerfile {
+            ds01_legacy: false, ..
+        } => out.push_str("# Framework: your own Dockerfile, followed by ds01's steps\n"),
+        Base::Dockerfile {
+            ds01_legacy: true, ..
+        } => out.push_str(
+            "# Framework: a DS01 Dockerfile (imported; its user setup is replaced by ds01's)\n",
+        ),
     }
     if let Some(use_case) = spec.use_case {
         let _ = writeln!(out, "# Use case: {use_case}");
@@ -142,7 +200,28 @@ fn header(out: &mut String, spec: &ImageSpec) {
         let _ = writeln!(out, "# Author: {owner}");
     }
     out.push_str("# Generated by ds01 from the image spec: edit the spec, not this file.\n");
-    let _ = writeln!(out, "FROM {}", spec.base.image());
+    match &spec.base {
+        Base::Dockerfile {
+            dockerfile,
+            ds01_legacy,
+        } => {
+            // After ds01's header, so any parser directive in it (`# escape=`) is a comment.
+            out.push_str("\n# ---- your Dockerfile ----\n");
+            if *ds01_legacy {
+                out.push_str(&dockerfile.without_ds01_user_setup());
+            } else {
+                out.push_str(dockerfile.as_str());
+            }
+            if !out.ends_with('\n') {
+                out.push('\n');
+            }
+            // Its last USER may be anyone; ds01's steps run as root (the pip steps as the user).
+            out.push_str("# ---- ds01 ----\nUSER root\n");
+        }
+        _ => {
+            let _ = writeln!(out, "FROM {}", spec.base.image());
+        }
+    }
 }
 
 /// One `LABEL` instruction with continuation lines: one layer, one key per line.
@@ -210,7 +289,20 @@ fn pip(out: &mut String, spec: &ImageSpec) {
     }
 }
 
-fn jupyter(out: &mut String, spec: &ImageSpec) {
+fn python_interpreter(out: &mut String) {
+    out.push_str(
+        "\n# Python for the user's virtual environment: the image's python3, else the distribution's\n",
+    );
+    let _ = writeln!(
+        out,
+        "# python-setup.sh sha256: {}",
+        sha256_hex(PYTHON_SETUP_SCRIPT.as_bytes())
+    );
+    let _ = writeln!(out, "COPY {PYTHON_CONTEXT_DIR} {PYTHON_IMAGE_DIR}");
+    let _ = writeln!(out, "RUN sh {PYTHON_SETUP_IMAGE_PATH} interpreter");
+}
+
+fn jupyter_config(out: &mut String) {
     // System-wide config, so the container user (not only root) gets it. No empty token or
     // password: with host networking that would open an unauthenticated server.
     out.push_str(concat!(
@@ -222,6 +314,23 @@ fn jupyter(out: &mut String, spec: &ImageSpec) {
         "        \"c.ServerApp.allow_root = True\" \\\n",
         "        > /etc/jupyter/jupyter_server_config.py\n",
     ));
+}
+
+fn venv_block(out: &mut String, bake: bool) {
+    out.push_str(if bake {
+        "\n# The user's virtual environment: theirs, first on PATH, so `pip install` works without sudo\n"
+    } else {
+        "\n# The virtual environment, first on PATH (no user baked in: it belongs to root)\n"
+    });
+    let _ = writeln!(out, "RUN sh {PYTHON_SETUP_IMAGE_PATH} venv");
+    let _ = writeln!(out, "ENV VIRTUAL_ENV={}", dockerfile_string(VENV_PATH));
+    let _ = writeln!(out, "ENV PATH=\"{VENV_PATH}/bin:${{PATH}}\"");
+    if bake {
+        let _ = writeln!(out, "USER ${{{ARG_USER_ID}}}:${{{ARG_GROUP_ID}}}");
+    }
+}
+
+fn kernel(out: &mut String, spec: &ImageSpec) {
     let name = spec.name.as_str();
     let display = format!("{name} ({})", spec.base.framework_label());
     let _ = writeln!(

@@ -79,6 +79,9 @@ pub struct Packages {
     /// Packages for the spec's use case.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub use_case: Vec<PipRequirement>,
+    /// Packages from the user's `requirements.txt`, copied in when the image was created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<PipRequirement>,
     /// The user's own pip packages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra: Vec<PipRequirement>,
@@ -86,22 +89,37 @@ pub struct Packages {
 
 impl Packages {
     /// The pip groups with their Dockerfile comments, in render order.
-    pub(crate) fn pip_groups(&self) -> [(&'static str, &[PipRequirement]); 4] {
+    pub(crate) fn pip_groups(&self) -> [(&'static str, &[PipRequirement]); 5] {
         [
             ("Jupyter & Interactive", &self.jupyter),
             ("Core Data Science", &self.data_science),
             ("Use case specific packages", &self.use_case),
+            ("Packages from requirements.txt", &self.requirements),
             ("Additional user packages", &self.extra),
         ]
     }
 
-    fn pip_groups_mut(&mut self) -> [&mut Vec<PipRequirement>; 4] {
+    fn pip_groups_mut(&mut self) -> [&mut Vec<PipRequirement>; 5] {
         [
             &mut self.jupyter,
             &mut self.data_science,
             &mut self.use_case,
+            &mut self.requirements,
             &mut self.extra,
         ]
+    }
+
+    /// Whether any pip group lists a package (the image then gets the user's venv).
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{Packages, PipRequirement};
+    /// let mut p = Packages::default();
+    /// assert!(!p.has_pip());
+    /// p.requirements.push(PipRequirement::parse("six").unwrap());
+    /// assert!(p.has_pip());
+    /// ```
+    pub fn has_pip(&self) -> bool {
+        self.pip_groups().iter().any(|(_, g)| !g.is_empty())
     }
 }
 
@@ -231,6 +249,72 @@ impl ImageSpec {
             spec.packages.use_case = pip(use_case.map_or(&[], UseCase::packages));
         }
         spec
+    }
+
+    /// Whether the image gets ds01's Python setup and the user's virtual environment
+    /// ([`crate::VENV_PATH`], first on `PATH`): when it installs pip packages or Jupyter.
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec, PipRequirement};
+    /// # let mut spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("a").unwrap() });
+    /// assert!(!spec.needs_venv());
+    /// spec.add_pip(PipRequirement::parse("requests").unwrap());
+    /// assert!(spec.needs_venv());
+    /// ```
+    pub fn needs_venv(&self) -> bool {
+        self.configure_jupyter || self.packages.has_pip()
+    }
+
+    /// Applies a preset: the use case's packages (DS01's `--type`), on any base. Packages
+    /// already in another group keep their place.
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec, UseCase};
+    /// # let mut spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("debian:12").unwrap() });
+    /// spec.apply_preset(UseCase::ReinforcementLearning);
+    /// assert_eq!(spec.use_case, Some(UseCase::ReinforcementLearning));
+    /// let names: Vec<&str> = spec.packages.use_case.iter().map(|p| p.as_str()).collect();
+    /// assert_eq!(names, ["gymnasium", "stable-baselines3"]);
+    /// ```
+    pub fn apply_preset(&mut self, use_case: UseCase) {
+        self.use_case = Some(use_case);
+        self.packages.use_case.clear();
+        for package in use_case.packages() {
+            let requirement = PipRequirement::parse(package).expect("default packages are valid");
+            let name = requirement.normalized_name();
+            let elsewhere = self
+                .packages
+                .pip_groups()
+                .iter()
+                .any(|(_, g)| g.iter().any(|r| r.normalized_name() == name));
+            if !elsewhere {
+                self.packages.use_case.push(requirement);
+            }
+        }
+    }
+
+    /// Adds requirements from a `requirements.txt` to their own group; a package already in
+    /// any group is replaced there, as [`ImageSpec::add_pip`] does.
+    ///
+    /// ```
+    /// # use ds01_dockerfile::{parse_requirements, Base, ImageName, ImageRef, ImageSpec};
+    /// # let mut spec = ImageSpec::new(ImageName::parse("x").unwrap(), Base::Custom { image: ImageRef::parse("debian:12").unwrap() });
+    /// spec.add_requirements(parse_requirements("six\nidna>=3\n").unwrap());
+    /// assert_eq!(spec.packages.requirements.len(), 2);
+    /// ```
+    pub fn add_requirements(&mut self, requirements: Vec<PipRequirement>) {
+        for requirement in requirements {
+            let name = requirement.normalized_name();
+            let slot = self
+                .packages
+                .pip_groups_mut()
+                .into_iter()
+                .find_map(|g| g.iter_mut().find(|r| r.normalized_name() == name));
+            match slot {
+                Some(slot) => *slot = requirement,
+                None => self.packages.requirements.push(requirement),
+            }
+        }
     }
 
     /// Adds a pip requirement to the user's own group. If a requirement for the same package

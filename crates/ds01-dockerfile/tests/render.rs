@@ -44,8 +44,8 @@ fn custom_spec() -> ImageSpec {
 /// Docker's line structure: every line is blank, a comment, an instruction, or continues a
 /// line that ended in `\`. A violation is the corruption DS01's `sed` edits produced (B2, B3).
 fn assert_well_formed(text: &str) {
-    const INSTRUCTIONS: [&str; 8] = [
-        "FROM", "LABEL", "WORKDIR", "RUN", "ARG", "COPY", "ENV", "CMD",
+    const INSTRUCTIONS: [&str; 9] = [
+        "FROM", "LABEL", "WORKDIR", "RUN", "ARG", "COPY", "ENV", "CMD", "USER",
     ];
     let mut continued = false;
     for (n, line) in text.lines().enumerate() {
@@ -211,4 +211,137 @@ fn editing_the_spec_changes_the_hash() {
     assert_eq!(edited.remove_package("wandb"), 1);
     assert_ne!(render(&spec).sha256(), render(&edited).sha256());
     assert_well_formed(render(&edited).text());
+}
+
+/// `--pip` and `--requirements` on a plain base: Python first (shared by all users), then
+/// the user, then the venv handed to them and the pip steps run as them.
+#[test]
+fn pip_packages_go_into_the_users_venv() {
+    let mut spec = custom_spec();
+    spec.add_requirements(
+        ds01_dockerfile::parse_requirements("# from the lab\nsix\nidna >= 3  # pinned\n").unwrap(),
+    );
+    spec.add_pip(PipRequirement::parse("requests").unwrap());
+    let dockerfile = render(&spec);
+    let text = dockerfile.text();
+    assert_well_formed(text);
+    assert!(dockerfile.needs_python_setup_script());
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle} missing in\n{text}"))
+    };
+    assert!(at("python-setup.sh interpreter") < at("ARG DS01_USER_ID"));
+    assert!(at("RUN sh /usr/local/lib/ds01/user-setup.sh") < at("python-setup.sh venv"));
+    assert!(at("USER ${DS01_USER_ID}:${DS01_GROUP_ID}") < at("# Packages from requirements.txt"));
+    assert!(at("'idna>=3'") < at("        requests\n"));
+    assert!(at("        requests\n") < at("USER root"));
+    assert!(!text.contains("--break-system-packages"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn without_a_baked_user_the_venv_is_roots_and_no_user_switch() {
+    let mut spec = custom_spec();
+    spec.user.bake = false;
+    spec.add_pip(PipRequirement::parse("six").unwrap());
+    let text = render(&spec).text().to_owned();
+    assert_well_formed(&text);
+    assert!(text.contains("RUN sh /usr/local/lib/ds01/python/python-setup.sh venv\n"));
+    assert!(text.contains("ENV PATH=\"/opt/ds01/venv/bin:${PATH}\"\n"));
+    assert!(!text.contains("USER "), "{text}");
+}
+
+#[test]
+fn presets_fill_the_use_case_group_on_any_base() {
+    for use_case in UseCase::ALL {
+        let mut spec = custom_spec();
+        spec.add_pip(PipRequirement::parse("timm==1.0").unwrap());
+        spec.apply_preset(use_case);
+        assert_eq!(spec.use_case, Some(use_case));
+        let names: Vec<String> = spec
+            .packages
+            .use_case
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let expected: Vec<&str> = use_case
+            .packages()
+            .iter()
+            .copied()
+            .filter(|p| *p != "timm")
+            .collect();
+        assert_eq!(names, expected, "{use_case}");
+        // The user's pin of a preset package stays where it was.
+        assert_eq!(spec.packages.extra[0].as_str(), "timm==1.0");
+        let text = render(&spec).text().to_owned();
+        assert_well_formed(&text);
+        assert!(text.contains(&format!("# Use case: {use_case}\n")));
+        assert_eq!(
+            text.contains("# Use case specific packages"),
+            !expected.is_empty()
+        );
+    }
+    let mut spec = custom_spec();
+    spec.apply_preset(UseCase::Nlp);
+    insta::assert_snapshot!(render(&spec).text());
+}
+
+const USER_DOCKERFILE: &str = "\
+# escape=`
+FROM ds01-fixture/debian12:latest AS base
+USER nobody
+RUN echo built by the user \\
+    && true
+ENV APP=1
+CMD [\"python3\"]";
+
+/// `--dockerfile`: the user's text after ds01's header (so its parser directives are
+/// comments), then `USER root` and ds01's steps; their CMD stays.
+#[test]
+fn user_dockerfile_then_ds01_user_block() {
+    let base = Base::Dockerfile {
+        dockerfile: ds01_dockerfile::UserDockerfile::parse(USER_DOCKERFILE).unwrap(),
+        ds01_legacy: false,
+    };
+    let mut spec = ImageSpec::new(ImageName::parse("own").unwrap(), base);
+    spec.owner = Some(Login::parse("h.baker@hertie-school.lan").unwrap());
+    let text = render(&spec).text().to_owned();
+    assert!(text.starts_with("# DS01 Custom Image: own\n"));
+    assert!(text.contains(USER_DOCKERFILE));
+    let user_root = text.find("\nUSER root\n").unwrap();
+    assert!(user_root > text.find("CMD [\"python3\"]").unwrap());
+    assert!(
+        text.find("RUN sh /usr/local/lib/ds01/user-setup.sh")
+            .unwrap()
+            > user_root
+    );
+    assert!(!text.contains("CMD [\"/bin/bash\"]"));
+    assert!(!text.contains("WORKDIR"));
+    assert!(text.contains("aime.mlc.base_image=\"ds01-fixture/debian12:latest\""));
+    insta::assert_snapshot!(text);
+
+    // With pip packages the venv follows, as on any base.
+    spec.add_pip(PipRequirement::parse("six").unwrap());
+    let text = render(&spec).text().to_owned();
+    assert!(text.find("python-setup.sh venv").unwrap() > text.find("user-setup.sh").unwrap());
+}
+
+/// `ds01 image import`: DS01's own user setup (ARGs and the RUN that reads them) is left
+/// out, ds01's replaces it; everything else of the file stays.
+#[test]
+fn imported_ds01_dockerfile_loses_its_old_user_setup() {
+    let legacy = include_str!("fixtures/legacy.Dockerfile");
+    let base = Base::Dockerfile {
+        dockerfile: ds01_dockerfile::UserDockerfile::parse(legacy).unwrap(),
+        ds01_legacy: true,
+    };
+    let spec = ImageSpec::new(ImageName::parse("legacy").unwrap(), base);
+    let text = render(&spec).text().to_owned();
+    assert!(!text.contains("adduser"), "{text}");
+    assert!(!text.contains("ARG DS01_USER_ID=1001"));
+    assert!(
+        text.contains("RUN echo \"packages of the old image\" \\\n    > /etc/ds01-legacy-marker\n")
+    );
+    assert_eq!(text.matches("ARG DS01_USER_ID\n").count(), 1);
+    insta::assert_snapshot!(text);
 }

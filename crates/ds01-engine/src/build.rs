@@ -7,7 +7,7 @@ use crate::identity::Identity;
 use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveContainerOptionsBuilder};
-use ds01_dockerfile::{build_context, labels as image_labels, ImageSpec};
+use ds01_dockerfile::{build_context_with_ca, labels as image_labels, ImageSpec};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -33,6 +33,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Labels added to the image (tests mark their images with these).
     pub resource_labels: Vec<(String, String)>,
+    /// CA certificates (PEM) the venv's pip trusts, for a network whose proxy intercepts
+    /// TLS (the admin's `build_ca_certificates`).
+    pub ca_certificates: Option<Vec<u8>>,
 }
 
 impl Engine {
@@ -103,7 +106,7 @@ impl Engine {
         journal: &mut Journal,
     ) -> Result<BuiltImage> {
         let tag = &spec.name.image_ref(who.uid()).to_string();
-        let context = build_context(spec);
+        let context = build_context_with_ca(spec, options.ca_certificates.as_deref());
         let sha = context.dockerfile_sha256().to_owned();
         // Without a user block the Dockerfile declares no such ARGs, and the engine would
         // warn that they went unused.
@@ -129,27 +132,40 @@ impl Engine {
         let body = bollard::body_full(context.as_bytes().to_vec().into());
         let mut stream = self.docker().build_image(build_options, None, Some(body));
         let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
+        let mut step = None;
+        // Output arrives in pieces that need not end at a line break (apt writes `E`, `: `
+        // and its message separately): lines are cut from what has arrived so far.
+        let mut partial = String::new();
         while let Some(item) = stream.next().await {
             let info = match item {
                 Ok(info) => info,
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
-                    return Err(build_failed(tag, error, tail))
+                    push_line(&mut tail, &std::mem::take(&mut partial));
+                    return Err(build_failed(tag, step, error, tail));
                 }
                 Err(e) => return Err(e).context(|| format!("building {tag}")),
             };
             if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                return Err(build_failed(tag, error, tail));
+                push_line(&mut tail, &std::mem::take(&mut partial));
+                return Err(build_failed(tag, step, error, tail));
             }
             if let Some(text) = info.stream {
-                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                // The engine paints a step's stderr red: keep the words, not the escapes.
+                partial.push_str(&strip_ansi(&text));
+                while let Some(end) = partial.find('\n') {
+                    let line: String = partial.drain(..=end).collect();
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    if line.starts_with("Step ") {
+                        step = Some(line.to_owned());
+                    }
                     if let Some(id) = line.trim().strip_prefix("---> Running in ") {
                         journal.append(id.trim());
                         created.container(id.trim());
                     }
-                    if tail.len() == LOG_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(line.to_owned());
+                    push_line(&mut tail, line);
                     progress.report(Progress::BuildOutput(line.to_owned()));
                 }
             }
@@ -167,10 +183,179 @@ impl Engine {
     }
 }
 
-fn build_failed(tag: &str, message: String, tail: VecDeque<String>) -> EngineError {
+/// Keeps the last [`LOG_TAIL_LINES`] non-blank lines.
+fn push_line(tail: &mut VecDeque<String>, line: &str) {
+    if line.trim().is_empty() {
+        return;
+    }
+    if tail.len() == LOG_TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line.to_owned());
+}
+
+fn build_failed(
+    tag: &str,
+    step: Option<String>,
+    message: String,
+    tail: VecDeque<String>,
+) -> EngineError {
+    // Only lines printed after the failing step began can explain it.
+    let since_step = tail
+        .iter()
+        .rposition(|l| l.starts_with("Step "))
+        .map_or(0, |i| i + 1);
     EngineError::BuildFailed {
         image: tag.to_owned(),
+        step: step.as_deref().map(describe_step),
+        reason: failure_reason(tail.range(since_step..).map(String::as_str)),
         message: message.trim().to_owned(),
         log_tail: Vec::from(tail).join("\n"),
+    }
+}
+
+/// `text` without terminal escape sequences (`ESC [ ... letter`, and any other `ESC x`).
+pub(crate) fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next_if_eq(&'[').is_some() {
+            // Parameters and intermediates, then one final byte in @..~.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            chars.next();
+        }
+    }
+    out
+}
+
+/// `Step 7/12 : RUN pip install ...` as `step 7/12, installing pip packages`: what the
+/// step is for, in the words of ds01's own steps, or the instruction itself.
+pub(crate) fn describe_step(line: &str) -> String {
+    let rest = line.strip_prefix("Step ").unwrap_or(line);
+    let (number, instruction) = rest.split_once(" : ").unwrap_or((rest, ""));
+    let what = [
+        (
+            "python-setup.sh interpreter",
+            "installing Python for the virtual environment",
+        ),
+        ("python-setup.sh venv", "creating your virtual environment"),
+        ("user-setup.sh", "setting up your account in the image"),
+        ("pip install", "installing pip packages"),
+        ("ipykernel install", "registering the Jupyter kernel"),
+        ("apt-get", "installing apt packages"),
+    ]
+    .iter()
+    .find(|(needle, _)| instruction.contains(needle))
+    .map(|(_, what)| (*what).to_owned())
+    .unwrap_or_else(|| {
+        let short: String = instruction.chars().take(80).collect();
+        let more = if short.len() < instruction.len() {
+            "…"
+        } else {
+            ""
+        };
+        format!("`{short}{more}`")
+    });
+    format!("step {}, {what}", number.trim())
+}
+
+/// The last line in which the failing step said what went wrong.
+pub(crate) fn failure_reason<'a>(
+    lines: impl DoubleEndedIterator<Item = &'a str>,
+) -> Option<String> {
+    lines
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with("DS01: error:") || l.starts_with("ERROR:") || l.starts_with("E: "))
+        .map(|l| l.strip_prefix("DS01: error: ").unwrap_or(l).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_the_step_and_the_reason() {
+        let tail: VecDeque<String> = [
+            "Step 11/14 : RUN sh /usr/local/lib/ds01/user-setup.sh",
+            "DS01: user setup complete",
+            "Step 12/14 : RUN pip install --no-cache-dir         no-such-pkg-ds01",
+            "ERROR: Could not find a version that satisfies the requirement no-such-pkg-ds01",
+            "ERROR: No matching distribution found for no-such-pkg-ds01",
+        ]
+        .map(String::from)
+        .into();
+        let err = build_failed(
+            "ds01-1000/x:latest",
+            tail.get(2).cloned(),
+            "The command '/bin/sh -c pip install' returned a non-zero code: 1".into(),
+            tail,
+        );
+        let text = err.to_string();
+        let first = text.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "building ds01-1000/x:latest failed at step 12/14, installing pip packages: \
+             ERROR: No matching distribution found for no-such-pkg-ds01"
+        );
+        assert!(text.contains("--- last lines of the build log ---"));
+    }
+
+    #[test]
+    fn the_engines_colours_are_dropped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[91mERROR: No matching distribution\n\u{1b}[0m\n"),
+            "ERROR: No matching distribution\n\n"
+        );
+        assert_eq!(strip_ansi("a\u{1b}cb\u{1b}[1;31mc"), "abc");
+        assert_eq!(strip_ansi("plain ✓"), "plain ✓");
+    }
+
+    #[test]
+    fn steps_are_described_by_what_they_do() {
+        for (line, expected) in [
+            (
+                "Step 5/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh interpreter",
+                "step 5/9, installing Python for the virtual environment",
+            ),
+            (
+                "Step 8/9 : RUN sh /usr/local/lib/ds01/python/python-setup.sh venv",
+                "step 8/9, creating your virtual environment",
+            ),
+            (
+                "Step 3/9 : RUN apt-get update && apt-get install -y x",
+                "step 3/9, installing apt packages",
+            ),
+            ("Step 2/3 : RUN make all", "step 2/3, `RUN make all`"),
+        ] {
+            assert_eq!(describe_step(line), expected);
+        }
+        // A reason printed before the failing step does not count.
+        let err = build_failed(
+            "t",
+            None,
+            "engine says no".into(),
+            ["ERROR: old", "Step 2/2 : RUN false"]
+                .map(String::from)
+                .into(),
+        );
+        assert!(
+            err.to_string()
+                .starts_with("building t failed: engine says no\n"),
+            "{err}"
+        );
+        assert_eq!(
+            failure_reason(["x", "DS01: error: no python3"].into_iter()).as_deref(),
+            Some("no python3")
+        );
     }
 }

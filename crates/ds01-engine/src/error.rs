@@ -122,11 +122,20 @@ pub enum EngineError {
         /// What did not match.
         reason: String,
     },
-    /// An image build failed.
-    #[error("building {image} failed: {message}\n--- last lines of the build log ---\n{log_tail}")]
+    /// An image build failed: which step, why, and the tail of the log.
+    #[error(
+        "building {image} failed{}: {}\n--- last lines of the build log ---\n{log_tail}",
+        step.as_ref().map(|s| format!(" at {s}")).unwrap_or_default(),
+        reason.as_deref().unwrap_or(message)
+    )]
     BuildFailed {
         /// The tag that was being built.
         image: String,
+        /// The step that failed, as `step 7/12, installing pip packages`.
+        step: Option<String>,
+        /// The failing step's own last error line (`DS01: error: ...`, pip's `ERROR: ...`,
+        /// apt's `E: ...`), when it printed one.
+        reason: Option<String>,
         /// The engine's error message.
         message: String,
         /// The tail of the build output.

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use ds01_api::{
     ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed,
 };
-use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement};
+use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement, UseCase};
 use hyper::Method;
 use serde_json::json;
 
@@ -26,8 +26,17 @@ Examples:
   ds01 image create thesis --base ubuntu:24.04 --pip 'transformers>=4.30' --apt tmux
   ds01 image create cv --framework pytorch --version 2.7.1 --arch CUDA_AMPERE
   ds01 image create thesis --base debian:12 --no-build   # write spec and Dockerfile only
+  ds01 image create lab --base debian:12 --requirements requirements.txt
+  ds01 image create nlp --base ubuntu:24.04 --preset nlp
+  ds01 image create mine --dockerfile ./Dockerfile        # your Dockerfile + your account
 
-Without --base or --framework, ds01 asks on a terminal and refuses otherwise.
+pip packages go into a virtual environment of yours, /opt/ds01/venv, first on PATH: in a
+container, `pip install` works as you, without sudo. It is made with the base's python3,
+or with one ds01 installs from the distribution when the base has none.
+The requirements file and the Dockerfile are read now and copied into the image's spec,
+so the image rebuilds from the spec alone.
+
+Without --base, --framework or --dockerfile, ds01 asks on a terminal and refuses otherwise.
 With --json: {\"image\": \"ds01-<uid>/<name>:latest\", \"id\": \"sha256:...\", \"spec_sha256\", \"built\": true|false}";
 
 const UPDATE_AFTER_HELP: &str = "\
@@ -52,6 +61,29 @@ enum ImageCommand {
     Dockerfile(NameArg),
     /// Delete an image and its spec (refused while a container uses it, unless --force)
     Delete(DeleteArgs),
+    /// Build an image from one of DS01's Dockerfiles (~/dockerfiles/NAME.Dockerfile)
+    #[command(after_help = IMPORT_AFTER_HELP)]
+    Import(ImportArgs),
+}
+
+const IMPORT_AFTER_HELP: &str = "\
+The Dockerfile is read now and kept in the image's spec. Its own user setup (the
+DS01_USER_ID/DS01_GROUP_ID/DS01_USERNAME arguments and the RUN that reads them) is
+left out: ds01 appends its own, so containers get your account without a commit.
+Examples:
+  ds01 image import thesis                      # ~/dockerfiles/thesis.Dockerfile
+  ds01 image import thesis ~/old/thesis.Dockerfile
+With --json: {\"image\", \"id\", \"spec_sha256\", \"built\": true}";
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The image name: lowercase letters, digits, `.`, `_`, `-`
+    name: ImageName,
+    /// The DS01 Dockerfile (default: ~/dockerfiles/NAME.Dockerfile)
+    path: Option<PathBuf>,
+    /// Build every step again instead of reusing cached layers
+    #[arg(long)]
+    no_cache: bool,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +99,9 @@ struct CreateArgs {
     /// Build on this image (any local or pullable reference)
     #[arg(long, value_name = "IMAGE", conflicts_with = "framework")]
     base: Option<ImageRef>,
+    /// Build your own Dockerfile, then add your account and packages
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["base", "framework"])]
+    dockerfile: Option<PathBuf>,
     /// Build on the AIME catalog image of this framework (e.g. pytorch)
     #[arg(long, value_name = "FW")]
     framework: Option<String>,
@@ -90,6 +125,12 @@ struct CreateArgs {
     /// A Debian/Ubuntu package to install (repeatable)
     #[arg(long = "apt", value_name = "PKG")]
     apt: Vec<AptPackage>,
+    /// Install the packages listed in a requirements.txt (no pip options)
+    #[arg(long, short = 'r', value_name = "FILE")]
+    requirements: Option<PathBuf>,
+    /// Install the package set of a use case
+    #[arg(long, value_name = "NAME", value_parser = preset_parser())]
+    preset: Option<UseCase>,
     /// Install Jupyter and configure a kernel (default on catalog bases)
     #[arg(long, overrides_with = "no_jupyter")]
     jupyter: bool,
@@ -143,12 +184,29 @@ pub async fn run(args: &ImageArgs, ctx: &Context) -> Result<ExitStatus, CliError
         ImageCommand::Show(a) => show(&a.name, ctx).await,
         ImageCommand::Dockerfile(a) => dockerfile(&a.name, ctx).await,
         ImageCommand::Delete(a) => delete(a, ctx).await,
+        ImageCommand::Import(a) => import(a, ctx).await,
     }
+}
+
+/// The presets: every use case that has packages.
+fn preset_parser() -> impl clap::builder::TypedValueParser<Value = UseCase> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(
+        UseCase::ALL
+            .iter()
+            .filter(|u| !u.packages().is_empty())
+            .map(|u| u.as_str()),
+    )
+    .map(|name| {
+        name.parse::<UseCase>()
+            .expect("clap accepted only use-case names")
+    })
 }
 
 async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     let mut pip = args.pip.clone();
     let base = match (&args.base, &args.framework) {
+        (None, None) if args.dockerfile.is_some() => None,
         (None, None) => {
             let answers = prompt(ctx)?;
             pip.extend(answers.pip);
@@ -169,6 +227,18 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         catalog,
         pip,
         apt: args.apt.clone(),
+        requirements: args
+            .requirements
+            .as_deref()
+            .map(super::read_user_file)
+            .transpose()?,
+        preset: args.preset,
+        dockerfile: args
+            .dockerfile
+            .as_deref()
+            .map(super::read_user_file)
+            .transpose()?,
+        ds01_legacy: false,
         jupyter: if args.jupyter {
             Some(true)
         } else if args.no_jupyter {
@@ -177,6 +247,37 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
             None
         },
         no_build: args.no_build,
+        no_cache: args.no_cache,
+    };
+    let built = build(ctx, "/v1/images", &request).await?;
+    report(ctx, &built, &args.name)
+}
+
+async fn import(args: &ImportArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
+    let path = match &args.path {
+        Some(path) => path.clone(),
+        None => home()
+            .ok_or_else(|| {
+                CliError::msg("cannot tell your home directory; give the Dockerfile's path")
+            })?
+            .join("dockerfiles")
+            .join(format!("{}.Dockerfile", args.name)),
+    };
+    let request = ImageCreate {
+        name: args.name.clone(),
+        base: None,
+        framework: None,
+        framework_version: None,
+        arch: None,
+        catalog: None,
+        pip: Vec::new(),
+        apt: Vec::new(),
+        jupyter: None,
+        requirements: None,
+        preset: None,
+        dockerfile: Some(super::read_user_file(&path)?),
+        ds01_legacy: true,
+        no_build: false,
         no_cache: args.no_cache,
     };
     let built = build(ctx, "/v1/images", &request).await?;
