@@ -20,4 +20,7 @@ cleanup() {
 trap cleanup EXIT
 scripts/fixture-images.sh
 
+# The CLI and security tests run the `ds01` and `ds01d` binaries; cargo builds a package's
+# binaries only for that package's own tests, so build them all first.
+cargo build --workspace --all-features --bins
 cargo test --workspace --all-features "$@"

@@ -91,6 +91,7 @@ impl Engine {
                     framework: get(labels::FRAMEWORK),
                     // ds01's and DS01's slots ("0", "1.2") read better than MLC's request.
                     gpus: labels::get(&c.labels, "ds01.gpu.slots")
+                        .filter(|s| !s.is_empty())
                         .map(str::to_owned)
                         .unwrap_or_else(|| get(labels::GPUS)),
                     workspace: get(labels::WORK_MOUNT),
