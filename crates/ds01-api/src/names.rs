@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// and, in `<name>._.<uid>`, as an image tag (the commit flow tags images with it).
 ///
 /// ```
-/// use ds01_engine::ContainerName;
+/// use ds01_api::ContainerName;
 /// let name: ContainerName = "thesis-cv".parse().unwrap();
 /// assert_eq!(name.docker_name(1722830498), "thesis-cv._.1722830498");
 /// assert!("bad name".parse::<ContainerName>().is_err());
