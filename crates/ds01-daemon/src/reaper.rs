@@ -186,6 +186,13 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         if rules.idle_timeout == Cap::Unlimited && rules.max_runtime == Cap::Unlimited {
             continue;
         }
+        // The timer starts when the reaper first sees the container running, CPU reading
+        // or not, and is saved with the others.
+        daemon
+            .watches
+            .lock()
+            .entry(c.id.clone())
+            .or_insert_with(|| Watch::new(now));
         let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.docker_name).await else {
             continue;
         };
