@@ -49,16 +49,7 @@ impl Engine {
             Scope::User(who) => (format!(r"\._\.{}$", who.uid()), Some(who.uid())),
             Scope::AllUsers => (r"\._\.[0-9]+$".to_owned(), None),
         };
-        let filters = HashMap::from([("name".to_owned(), vec![pattern])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let found = self
-            .docker()
-            .list_containers(Some(options))
-            .await
-            .context(|| "listing containers".into())?;
+        let found = self.containers_named(&pattern).await?;
         let mut list: Vec<ContainerInfo> = found
             .into_iter()
             .filter_map(|c| {
@@ -104,19 +95,27 @@ impl Engine {
         Ok(list)
     }
 
-    /// Every `<name>._.<uid>` container of every user with its state and labels, in one
-    /// engine call: what GPU holdings and usage counts are computed from.
-    pub async fn labelled_containers(&self) -> Result<Vec<LabelledContainer>> {
-        let filters = HashMap::from([("name".to_owned(), vec![r"\._\.[0-9]+$".to_owned()])]);
+    /// Every container, running or not, whose name matches `pattern` (the engine reads it as
+    /// a regular expression), in one engine call.
+    async fn containers_named(
+        &self,
+        pattern: &str,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let filters = HashMap::from([("name".to_owned(), vec![pattern.to_owned()])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
             .build();
-        let found = self
-            .docker()
+        self.docker()
             .list_containers(Some(options))
             .await
-            .context(|| "listing containers".to_owned())?;
+            .context(|| "listing containers".to_owned())
+    }
+
+    /// Every `<name>._.<uid>` container of every user with its state and labels, in one
+    /// engine call: what GPU holdings and usage counts are computed from.
+    pub async fn labelled_containers(&self) -> Result<Vec<LabelledContainer>> {
+        let found = self.containers_named(r"\._\.[0-9]+$").await?;
         Ok(found
             .into_iter()
             .filter_map(|c| {
