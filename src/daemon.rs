@@ -194,6 +194,41 @@ impl TestDaemon {
         )]
     }
 
+    /// Runs `ds01 ARGS` as `user` against this daemon (no colours), with `env` on top.
+    pub fn ds01_env(
+        &self,
+        user: &crate::users::TestUser,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> std::process::Output {
+        let mut cmd = user.command(crate::users::user_visible_binary("ds01"));
+        cmd.envs(self.env_for())
+            .envs(env.iter().copied())
+            .env("NO_COLOR", "1")
+            .args(args);
+        cmd.output().expect("ds01 runs")
+    }
+
+    /// Runs `ds01 ARGS` as `user` against this daemon.
+    pub fn ds01(&self, user: &crate::users::TestUser, args: &[&str]) -> std::process::Output {
+        self.ds01_env(user, &[], args)
+    }
+
+    /// Asserts that `out` succeeded (else panics with its output and this daemon's log,
+    /// saying `what` failed) and returns its stdout.
+    pub fn ok(&self, out: std::process::Output, what: &str) -> String {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        assert!(
+            out.status.success(),
+            "{what} failed ({}):\nstdout: {}\nstderr: {}\n--- ds01d log ---\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr),
+            self.log()
+        );
+        text(&out.stdout)
+    }
+
     /// `GET path` on the daemon's socket: status code and (de-chunked) body.
     pub fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
         http_get(&self.socket(), path)

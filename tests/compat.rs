@@ -6,25 +6,15 @@
 use std::process::{Command, Output, Stdio};
 
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
-use ds01_tests::users::{user_visible_binary, TestUser};
+use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
-    let mut cmd = user.command(user_visible_binary("ds01"));
-    cmd.envs(daemon.env_for()).env("NO_COLOR", "1").args(args);
-    cmd.output().expect("ds01 runs")
+    daemon.ds01(user, args)
 }
 
 fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}\n--- ds01d ---\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        daemon.log()
-    );
-    text(&out.stdout)
+    daemon.ok(out, what)
 }
 
 fn docker(args: &[&str]) -> Output {

@@ -12,12 +12,7 @@ use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
-    let mut cmd = user.command(user_visible_binary("ds01"));
-    for (k, v) in daemon.env_for() {
-        cmd.env(k, v);
-    }
-    cmd.env("NO_COLOR", "1").args(args);
-    cmd.output().expect("ds01 runs")
+    daemon.ds01(user, args)
 }
 
 fn text(b: &[u8]) -> String {
@@ -25,14 +20,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}\n{}\n--- ds01d ---\n{}",
-        text(&out.stdout),
-        text(&out.stderr),
-        daemon.log()
-    );
-    text(&out.stdout)
+    daemon.ok(out, what)
 }
 
 fn running(name: &str) -> bool {

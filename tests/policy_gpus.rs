@@ -32,12 +32,7 @@ profile = "3g.40gb"
 "#;
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
-    let mut cmd = user.command(user_visible_binary("ds01"));
-    for (k, v) in daemon.env_for() {
-        cmd.env(k, v);
-    }
-    cmd.env("NO_COLOR", "1").args(args);
-    cmd.output().expect("ds01 runs")
+    daemon.ds01(user, args)
 }
 
 fn text(b: &[u8]) -> String {

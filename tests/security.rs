@@ -14,19 +14,11 @@ use ds01_tests::{Sweeper, DEBIAN11, DEBIAN12};
 
 /// Runs `ds01 ARGS` as `user` against `daemon`, with extra environment.
 fn ds01_env(user: &TestUser, daemon: &TestDaemon, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = user.command(user_visible_binary("ds01"));
-    for (k, v) in daemon.env_for() {
-        cmd.env(k, v);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env("NO_COLOR", "1").args(args);
-    cmd.output().expect("ds01 runs")
+    daemon.ds01_env(user, env, args)
 }
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
-    ds01_env(user, daemon, &[], args)
+    daemon.ds01(user, args)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -35,15 +27,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// Asserts success and returns stdout.
 fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout: {}\nstderr: {}\n--- ds01d log ---\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr),
-        daemon.log()
-    );
-    text(&out.stdout)
+    daemon.ok(out, what)
 }
 
 /// Asserts a refusal (exit status 1) whose message contains `needle`.

@@ -1,0 +1,63 @@
+//! `ds01 container list`: one table row per container, or one JSON object per line.
+
+use ds01_api::ContainerInfo;
+
+use crate::context::Context;
+use crate::exit::{CliError, ExitStatus};
+
+pub(super) async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
+    let containers: Vec<ContainerInfo> = ctx
+        .client
+        .get(&format!("/v1/containers?all_users={all_users}"))
+        .await?;
+    let all_users = all_users || containers.iter().any(|c| c.uid != containers[0].uid);
+    if ctx.out.json() {
+        for c in &containers {
+            ctx.out.print_json(c)?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if containers.is_empty() {
+        ctx.out
+            .info("no containers; create one with `ds01 container create NAME`");
+        return Ok(ExitStatus::Success);
+    }
+    let header = if all_users {
+        format!(
+            "{:<24} {:<10} {:<12} {:<24} {:<40} {}",
+            "NAME", "STATE", "GPUS", "STOPS AT", "IMAGE", "USER"
+        )
+    } else {
+        format!(
+            "{:<24} {:<10} {:<12} {:<24} {}",
+            "NAME", "STATE", "GPUS", "STOPS AT", "IMAGE"
+        )
+    };
+    ctx.out.print(ctx.out.bold(&header))?;
+    for c in containers {
+        let shown = |s: &str| ds01_api::shown(s);
+        let stops = c.stops_at.as_deref().unwrap_or("-");
+        let line = if all_users {
+            format!(
+                "{:<24} {:<10} {:<12} {:<24} {:<40} {}",
+                shown(&c.name),
+                shown(&c.state),
+                shown(&c.gpus),
+                stops,
+                shown(&c.image),
+                shown(&c.user)
+            )
+        } else {
+            format!(
+                "{:<24} {:<10} {:<12} {:<24} {}",
+                shown(&c.name),
+                shown(&c.state),
+                shown(&c.gpus),
+                stops,
+                shown(&c.image)
+            )
+        };
+        ctx.out.print(line)?;
+    }
+    Ok(ExitStatus::Success)
+}
