@@ -29,7 +29,7 @@ use ds01_dockerfile::{
 use ds01_engine::accounts::check_account;
 use ds01_engine::labels::{self as container_labels, parse_extra_label};
 use ds01_engine::{
-    ByteSize, ContainerName, ContainerOptions, ContainerSpec, GpuRequest, Identity, Provenance,
+    ContainerName, ContainerOptions, ContainerSpec, GpuRequest, Identity, Provenance, Size,
     UserSetup,
 };
 use ds01_username::{slice_name, SliceGroup, Username};
@@ -1098,7 +1098,7 @@ proptest! {
 
     #[test]
     fn byte_sizes(input in text(BYTES)) {
-        match input.parse::<ByteSize>() {
+        match input.parse::<Size>() {
             Ok(size) => prop_assert!(size.bytes() > 0),
             Err(err) => refusal_has_message(&err)?,
         }
@@ -1459,7 +1459,7 @@ fn refusal_messages(input: &str) -> Vec<(&'static str, String)> {
         message("Catalog::resolve", catalog.resolve(input, None, "CUDA_ADA")),
         message("ContainerName", ContainerName::new(input)),
         message("GpuRequest", input.parse::<GpuRequest>()),
-        message("ByteSize", input.parse::<ByteSize>()),
+        message("Size", input.parse::<Size>()),
         message("parse_extra_label", parse_extra_label(input)),
         message("Identity::parse_spec", Identity::parse_spec(input)),
         message(

@@ -20,8 +20,9 @@ mod gpu;
 mod names;
 mod requests;
 mod results;
-mod size;
 
+/// Sizes (`16g`) are the policy's own type, so a request and a limit compare directly.
+pub use ds01_policy::{Size, UnitError};
 pub use error::{ApiError, ErrorCode};
 pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
@@ -30,7 +31,6 @@ pub use results::{
     Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
     ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
 };
-pub use size::{ByteSize, SizeError};
 
 /// The version of the wire format; the paths carry it (`/v1/...`).
 pub const API_VERSION: u32 = 1;
@@ -41,24 +41,8 @@ pub const DEFAULT_SOCKET: &str = "/run/ds01/ds01.sock";
 /// The header an admin sets to act for another user (`LOGIN`, resolved through NSS).
 pub const ACT_AS_HEADER: &str = "x-ds01-as";
 
-/// Shows outside text (names, image contents) with control characters escaped, so that a
-/// hostile value cannot drive the terminal it is printed on.
-///
-/// ```
-/// assert_eq!(ds01_api::shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
-/// ```
-pub fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
-        if c.is_control() || hidden {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// Outside text (names, image contents) made fit for a message.
+pub use ds01_policy::shown;
 
 /// Serialises a type that has `Display` and `FromStr` as its text, checking it again when
 /// read: what comes over the wire is outside input.

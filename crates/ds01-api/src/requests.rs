@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement, UseCase};
 use serde::{Deserialize, Serialize};
 
-use crate::{ByteSize, ContainerName, GpuRequest};
+use crate::{ContainerName, GpuRequest, Size};
 
 /// `POST /v1/images`: describe and build an image `ds01-<uid>/NAME:latest`.
 ///
@@ -129,10 +129,10 @@ pub struct ContainerCreate {
     pub wait: bool,
     /// `/dev/shm` size (at most the policy's).
     #[serde(default)]
-    pub shm_size: Option<ByteSize>,
+    pub shm_size: Option<Size>,
     /// Memory limit (at most the policy's).
     #[serde(default)]
-    pub memory: Option<ByteSize>,
+    pub memory: Option<Size>,
     /// CPU limit (at most the policy's).
     #[serde(default)]
     pub cpus: Option<f64>,

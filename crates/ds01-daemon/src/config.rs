@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ds01_api::ByteSize;
+use ds01_api::Size;
 use ds01_policy::{Inventory, Policy};
 use ds01_username::{SliceGroup, SliceName};
 use serde::Deserialize;
@@ -65,7 +65,7 @@ pub struct FileConfig {
     /// The GPU architecture catalog images are chosen for.
     pub architecture: Option<String>,
     /// The locked-memory limit of containers; unset: unlimited, as MLC has it.
-    pub memlock: Option<ByteSize>,
+    pub memlock: Option<Size>,
     /// CA certificates (a PEM file) that pip trusts in the users' image builds and venvs,
     /// for a network whose proxy intercepts TLS; unset: pip's own.
     pub build_ca_certificates: Option<PathBuf>,

@@ -8,11 +8,11 @@ use ds01_api::{
     ApiError, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
     ErrorCode, Removed,
 };
-use ds01_api::{ByteSize, GpuRequest, LimitsReport};
+use ds01_api::{GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
 use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
 use ds01_policy::{
-    AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest, Size,
+    AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest,
 };
 
 use crate::caller::{Acting, Caller};
@@ -264,12 +264,11 @@ impl Daemon {
         arch: Option<String>,
         allocation: &Allocation,
     ) -> Result<ContainerOptions, ApiError> {
-        let size = |s: Option<ByteSize>| s.map(|s| Size::from_bytes(s.bytes()));
         let applied = effective
             .check(&ResourceRequest {
-                memory: size(request.memory),
+                memory: request.memory,
                 cpus: request.cpus,
-                shm_size: size(request.shm_size),
+                shm_size: request.shm_size,
                 pids_limit: match request.pids_limit {
                     Some(n) if n <= 0 => {
                         return Err(ApiError::invalid(format!(
@@ -281,7 +280,6 @@ impl Daemon {
                 },
             })
             .map_err(limit)?;
-        let bytes = |s: Option<Size>| s.map(|s| ByteSize::from_bytes(s.bytes()));
         let who = &acting.who;
         let roots = &self.config.file.mount_roots;
         let mount = |what: &str, dir: &Option<PathBuf>| {
@@ -328,9 +326,9 @@ impl Daemon {
             gpus,
             visible_gpus,
             owned_labels,
-            shm_size: bytes(applied.shm_size),
+            shm_size: applied.shm_size,
             cgroup_parent: self.cgroup_parent(acting, effective).await?,
-            memory: bytes(applied.memory),
+            memory: applied.memory,
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
             labels,

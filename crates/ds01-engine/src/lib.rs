@@ -63,8 +63,8 @@ pub use client::{Engine, DEFAULT_STATE_DIR};
 pub use container_spec::{ContainerSpec, Provenance};
 pub use create::CreateRequest;
 pub use ds01_api::{
-    ByteSize, ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer,
-    GpuRequest, GpuRequestError, Progress, UserSetup, MAX_CONTAINER_NAME_LEN,
+    ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer, GpuRequest,
+    GpuRequestError, Progress, Size, UserSetup, MAX_CONTAINER_NAME_LEN,
 };
 pub use error::{EngineError, Result};
 pub use exec::ExecOutput;

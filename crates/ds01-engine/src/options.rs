@@ -1,7 +1,7 @@
 //! What a user may choose for a container: mounts, GPUs, limits and labels.
 
 use crate::error::{EngineError, Result};
-use ds01_api::{ByteSize, GpuRequest};
+use ds01_api::{GpuRequest, Size};
 use std::path::PathBuf;
 
 /// How a container is set up besides its image. `Default` is a CPU-only container with no
@@ -18,11 +18,11 @@ pub struct ContainerOptions {
     pub gpus: Option<GpuRequest>,
     /// `/dev/shm` size. Without it the container keeps Docker's private default rather
     /// than sharing the host's IPC namespace as MLC did.
-    pub shm_size: Option<ByteSize>,
+    pub shm_size: Option<Size>,
     /// The cgroup parent (a systemd slice such as `ds01-student-h_baker.slice`).
     pub cgroup_parent: Option<String>,
     /// Memory limit (also used as the memory+swap limit, so no swap on top).
-    pub memory: Option<ByteSize>,
+    pub memory: Option<Size>,
     /// CPU limit in CPUs (fractions allowed).
     pub cpus: Option<f64>,
     /// Maximum number of processes.
@@ -37,7 +37,7 @@ pub struct ContainerOptions {
     /// Locked-memory limit. `None` is MLC's `memlock=-1` (unlimited, for pinned GPU
     /// buffers); hosts whose hard limit is lower (unprivileged engines, some sandboxes) must
     /// set a size, or starting the container fails with "error setting rlimits".
-    pub memlock: Option<ByteSize>,
+    pub memlock: Option<Size>,
     /// Share the host's network (MLC's way); otherwise the container has its own.
     pub host_network: bool,
     /// Let setuid binaries (sudo) gain privileges, with Docker's default capabilities;

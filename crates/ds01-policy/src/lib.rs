@@ -49,4 +49,4 @@ pub use policy::{
     Aggregate, Applied, Effective, EffectiveAggregate, LimitError, Limits, Network, Policy,
     PolicyError, Resolved, ResourceRequest, Source,
 };
-pub use units::{Cap, Quantity, Size, Span, UnitError};
+pub use units::{shown, Cap, Quantity, Size, Span, UnitError};

@@ -22,9 +22,28 @@ pub struct UnitError {
 
 fn unit_err(input: impl fmt::Display, expected: &'static str) -> UnitError {
     UnitError {
-        input: input.to_string(),
+        input: shown(&input.to_string()),
         expected,
     }
+}
+
+/// Outside text made fit for a message: control characters and invisible direction marks
+/// escaped, so a hostile value cannot drive the terminal it is printed on.
+///
+/// ```
+/// assert_eq!(ds01_policy::shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+/// ```
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
+        if c.is_control() || hidden {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Splits "1.5g" into (1.5, "g"); refuses signs, exponents and NaN so a typo is never a limit.
@@ -96,7 +115,9 @@ impl std::str::FromStr for Size {
                 .ok_or_else(err)?,
         };
         let bytes = n * mult as f64;
-        if bytes >= u64::MAX as f64 {
+        // Zero means "no limit" to Docker (`--memory 0`): as a limit it would be a way
+        // around the ceiling, so it is not a size; "unlimited" says that.
+        if bytes >= u64::MAX as f64 || bytes < 1.0 {
             return Err(err());
         }
         Ok(Size(bytes as u64))
@@ -220,8 +241,10 @@ impl Quantity for Size {
     }
     fn from_int(i: i64) -> Result<Self, UnitError> {
         u64::try_from(i)
+            .ok()
+            .filter(|&n| n > 0)
             .map(Size)
-            .map_err(|_| unit_err(i, SIZE_EXPECTED))
+            .ok_or_else(|| unit_err(i, SIZE_EXPECTED))
     }
     fn from_float(f: f64) -> Result<Self, UnitError> {
         Err(unit_err(f, SIZE_EXPECTED))
@@ -378,6 +401,14 @@ macro_rules! text_serde {
 text_serde!(Size);
 text_serde!(Span);
 
+/// Requests and configuration carry a size as its text ("16g").
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,7 +428,9 @@ mod tests {
         for (text, bytes) in cases {
             assert_eq!(text.parse::<Size>().unwrap().bytes(), bytes, "{text}");
         }
-        for bad in ["", "g", "-1g", "1e9", "16x", "16 gg", ".5g", "1.g"] {
+        for bad in [
+            "", "0", "0g", "g", "-1g", "1e9", "16x", "16 gg", ".5g", "1.g",
+        ] {
             assert!(bad.parse::<Size>().is_err(), "{bad:?} should be refused");
         }
         assert_eq!(Size::from_bytes(1 << 20).to_string(), "1m");

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ds01_api::{ByteSize, ContainerCreate, ContainerName, CreatedContainer, GpuRequest};
+use ds01_api::{ContainerCreate, ContainerName, CreatedContainer, GpuRequest, Size};
 use ds01_dockerfile::ImageRef;
 
 use crate::context::{absolute, Context};
@@ -72,10 +72,10 @@ pub(super) struct CreateArgs {
     cpu_only: bool,
     /// Size of /dev/shm, e.g. 16g
     #[arg(long, value_name = "SIZE")]
-    shm_size: Option<ByteSize>,
+    shm_size: Option<Size>,
     /// Memory limit, e.g. 32g (no swap on top)
     #[arg(long, value_name = "SIZE")]
-    memory: Option<ByteSize>,
+    memory: Option<Size>,
     /// CPU limit in CPUs, e.g. 4 or 0.5
     #[arg(long, value_name = "N")]
     cpus: Option<f64>,
