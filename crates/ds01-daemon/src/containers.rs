@@ -11,6 +11,7 @@ use ds01_api::{
 use ds01_api::{GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
 use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
+use ds01_labels::gpu;
 use ds01_policy::{
     AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest,
 };
@@ -304,11 +305,10 @@ impl Daemon {
         };
         // ds01d's own GPU labels replace any an image brings along (an image could
         // otherwise claim devices for its containers).
-        let mut owned_labels: Vec<(String, String)> =
-            ["ds01.gpu.uuids", "ds01.gpu.slots", "ds01.gpu.uuid"]
-                .iter()
-                .map(|k| (k.to_string(), String::new()))
-                .collect();
+        let mut owned_labels: Vec<(String, String)> = [gpu::UUIDS, gpu::SLOTS, gpu::UUID]
+            .iter()
+            .map(|k| (k.to_string(), String::new()))
+            .collect();
         for (k, v) in allocation.labels() {
             owned_labels.retain(|(old, _)| old != k);
             owned_labels.push((k.to_owned(), v));

@@ -5,6 +5,7 @@
 
 use ds01_api::{ApiError, ContainerName};
 use ds01_engine::Identity;
+use ds01_labels::container;
 use nix::unistd::{Uid, User};
 
 use crate::errors::from_engine;
@@ -43,11 +44,8 @@ impl Daemon {
                 let Some(name) = ContainerName::from_docker_name(&c.docker_name) else {
                     continue;
                 };
-                let login = c
-                    .labels
-                    .get("aime.mlc.USER")
-                    .cloned()
-                    .unwrap_or_else(|| format!("uid{}", c.uid));
+                let login = container::owner_login(|k| c.labels.get(k))
+                    .map_or_else(|| format!("uid{}", c.uid), str::to_owned);
                 let who = Identity::new(&login, c.uid, c.uid)
                     .or_else(|_| Identity::new(&format!("uid{}", c.uid), c.uid, c.uid))
                     .map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -9,6 +9,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use ds01_labels::container;
+
 use ds01_api::{ApiError, ErrorCode, GpuRequest, GpuRow, Progress};
 use ds01_engine::{Engine, LabelledContainer};
 use ds01_policy::{
@@ -269,8 +271,8 @@ impl Gpus {
                     containers
                         .iter()
                         .find(|c| c.docker_name == h.container)
-                        .and_then(|c| c.labels.get("aime.mlc.USER").or(c.labels.get("ds01.user")))
-                        .cloned()
+                        .and_then(|c| container::owner_login(|k| c.labels.get(k)))
+                        .map(str::to_owned)
                 });
                 GpuRow {
                     slot: d.slot(),

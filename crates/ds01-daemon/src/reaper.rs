@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+use ds01_labels::{container, gpu};
 use std::time::Duration;
 
 use ds01_api::ContainerName;
@@ -21,8 +23,6 @@ use crate::Daemon;
 const HOOK_LIMIT: Duration = Duration::from_secs(60);
 /// SIGTERM to SIGKILL, unless `[lifecycle] stop_grace` says otherwise.
 const GRACE_SECS: u32 = 10;
-/// Containers an admin marked with this label (`true`) are never stopped by the reaper.
-pub const PROTECTED_LABEL: &str = "ds01.protected";
 
 /// The reaper's memory: one watch per container ID, and the last CPU reading (so the
 /// first reading after a restart still measures an interval).
@@ -162,10 +162,10 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             .retain(|id, _| ids.contains(&id.as_str()));
     }
     for c in running {
-        if c.labels.get(PROTECTED_LABEL).map(String::as_str) == Some("true") {
+        if c.labels.get(container::PROTECTED).map(String::as_str) == Some("true") {
             continue;
         }
-        let Some(login) = c.labels.get("aime.mlc.USER").or(c.labels.get("ds01.user")) else {
+        let Some(login) = container::owner_login(|k| c.labels.get(k)) else {
             continue;
         };
         let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid))
@@ -255,7 +255,7 @@ async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence
         .map(|u| u.gid.as_raw())
         .or_else(|| {
             c.labels
-                .get("aime.mlc.DS01_GROUP_ID")
+                .get(container::GROUP_ID)
                 .and_then(|g| g.parse().ok())
         })
         .unwrap_or(c.uid);
@@ -264,7 +264,7 @@ async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence
     };
     let hook = c
         .labels
-        .get("ds01.on-stop")
+        .get(container::ON_STOP)
         .cloned()
         .unwrap_or_else(|| "/workspace/.ds01/on-stop".to_owned());
     let script = format!(
@@ -312,16 +312,13 @@ async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence
             daemon
                 .events
                 .record(c.uid, login, &c.docker_name, "stop", sentence.to_owned());
-            if c.labels
-                .get("ds01.gpu.uuids")
-                .is_some_and(|u| !u.is_empty())
-            {
+            if c.labels.get(gpu::UUIDS).is_some_and(|u| !u.is_empty()) {
                 daemon.events.record(
                     c.uid,
                     login,
                     &c.docker_name,
                     "gpu_released",
-                    format!("released GPU(s) {}", c.labels["ds01.gpu.uuids"]),
+                    format!("released GPU(s) {}", c.labels[gpu::UUIDS]),
                 );
             }
             daemon.gpus.released();

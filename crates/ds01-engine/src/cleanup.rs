@@ -12,7 +12,7 @@ use std::collections::HashMap;
 /// Label carried by everything one call creates, with a value unique to the call: a
 /// request cut off mid-flight (Ctrl-C while the engine is still creating) leaves no ID in
 /// our hands, but its result carries this label and is found by it.
-pub const OPERATION_LABEL: &str = "ds01.operation";
+pub const OPERATION_LABEL: &str = ds01_labels::ops::OPERATION;
 
 /// The resources one call has created so far.
 #[derive(Debug)]

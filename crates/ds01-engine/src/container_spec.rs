@@ -83,7 +83,7 @@ impl ContainerSpec<'_> {
             (labels::DATA_MOUNT, mount_label(&o.data)),
             (labels::MODELS_MOUNT, mount_label(&o.models)),
             (labels::FRAMEWORK, framework),
-            (labels::GPUS, gpus_label(o)),
+            (ds01_labels::gpu::MLC_GPUS, gpus_label(o)),
             (labels::DS01_MANAGED, "true".into()),
             (labels::CUSTOM_IMAGE, custom_image),
             (labels::MANAGED, "true".into()),

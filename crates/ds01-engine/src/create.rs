@@ -388,13 +388,17 @@ fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
             .or_else(|| labels::get(&labels, ds01))
             .unwrap_or("")
     };
-    if get(image_labels::HAS_USER_SETUP, "ds01.has_user_setup") != "true" {
+    if get(
+        image_labels::HAS_USER_SETUP,
+        image_labels::DS01_HAS_USER_SETUP,
+    ) != "true"
+    {
         return Claim::None;
     }
     let (uid, gid, name) = (
-        get(image_labels::USER_ID, "ds01.user_id"),
-        get(image_labels::GROUP_ID, "ds01.group_id"),
-        get(image_labels::USERNAME, "ds01.username"),
+        get(image_labels::USER_ID, image_labels::DS01_USER_ID),
+        get(image_labels::GROUP_ID, image_labels::DS01_GROUP_ID),
+        get(image_labels::USERNAME, image_labels::DS01_USERNAME),
     );
     // DS01's current scripts spell the account `h_baker`; the passwd check that follows
     // decides.

@@ -81,10 +81,10 @@ impl Engine {
                     uid,
                     framework: get(labels::FRAMEWORK),
                     // ds01's and DS01's slots ("0", "1.2") read better than MLC's request.
-                    gpus: labels::get(&c.labels, "ds01.gpu.slots")
+                    gpus: labels::get(&c.labels, ds01_labels::gpu::SLOTS)
                         .filter(|s| !s.is_empty())
                         .map(str::to_owned)
-                        .unwrap_or_else(|| get(labels::GPUS)),
+                        .unwrap_or_else(|| get(ds01_labels::gpu::MLC_GPUS)),
                     workspace: get(labels::WORK_MOUNT),
                     stops_at: None,
                     docker_name,

@@ -93,11 +93,11 @@ impl Allocation {
         }
         let slots: Vec<String> = self.devices.iter().map(Device::slot).collect();
         let mut out = vec![
-            ("ds01.gpu.uuids", self.uuids().join(",")),
-            ("ds01.gpu.slots", slots.join(",")),
+            (ds01_labels::gpu::UUIDS, self.uuids().join(",")),
+            (ds01_labels::gpu::SLOTS, slots.join(",")),
         ];
         if let [one] = self.devices.as_slice() {
-            out.push(("ds01.gpu.uuid", one.uuid.clone()));
+            out.push((ds01_labels::gpu::UUID, one.uuid.clone()));
         }
         out
     }

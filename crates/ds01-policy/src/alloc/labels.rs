@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use ds01_labels::gpu;
+
 use crate::inventory::{Device, DeviceKind};
 
 /// The devices a container's labels claim.
@@ -23,13 +25,7 @@ pub struct LabelGpus {
 
 /// DS01's keys, all read and merged. `ds01.gpu_slot` is the raw-docker wrapper's UUID list;
 /// `ds01.gpu.allocated` held a slot list in DS01's scripts but a timestamp in its label schema.
-const DS01_KEYS: [&str; 5] = [
-    "ds01.gpu.uuids",
-    "ds01.gpu.uuid",
-    "ds01.gpu_slot",
-    "ds01.gpu.slots",
-    "ds01.gpu.allocated",
-];
+const DS01_KEYS: [&str; 5] = gpu::HELD;
 
 /// Reads the devices a container holds from its labels, mapping indices and slots back to
 /// UUIDs through `devices`.
@@ -71,7 +67,7 @@ pub fn gpus_from_labels(labels: &HashMap<String, String>, devices: &[Device]) ->
                 resolve(token, devices, &mut out);
             }
         }
-    } else if let Some(value) = labels.get("aime.mlc.GPUS") {
+    } else if let Some(value) = labels.get(gpu::MLC_GPUS) {
         read_aime(value, devices, &mut out);
     }
     out
