@@ -196,6 +196,30 @@ impl TestUser {
         env
     }
 
+    /// Writes `contents` to `relative` under the home directory as this user (the file and
+    /// any directories it needs are the user's, as if they had made them), returning the
+    /// path.
+    pub fn write_file(&self, relative: &str, contents: &str) -> PathBuf {
+        let path = self.home.join(relative);
+        let mut child = self
+            .command("sh")
+            .args(["-c", "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"", "sh"])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("sh runs");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), contents.as_bytes())
+            .expect("writing the file's contents");
+        let status = child.wait().expect("sh ends");
+        assert!(
+            status.success(),
+            "writing {} as {}",
+            path.display(),
+            self.login
+        );
+        path
+    }
+
     /// Runs `program args…` as this user to completion, capturing its output (stdin is
     /// empty).
     pub fn run_as<I, S>(&self, program: impl AsRef<OsStr>, args: I) -> Output
