@@ -35,7 +35,8 @@ pub struct LabelledContainer {
     pub id: String,
     /// The owner's UID, from the name.
     pub uid: u32,
-    /// Whether it runs.
+    /// Whether it runs, paused or restarting included: a paused container's processes
+    /// still hold their memory and devices.
     pub running: bool,
     /// Its labels.
     pub labels: std::collections::BTreeMap<String, String>,
@@ -128,7 +129,10 @@ impl Engine {
                 Some(LabelledContainer {
                     id: c.id.unwrap_or_default(),
                     uid: owner_uid(&docker_name)?,
-                    running: c.state.map(|s| s.to_string()).as_deref() == Some("running"),
+                    running: matches!(
+                        c.state.map(|s| s.to_string()).as_deref(),
+                        Some("running" | "paused" | "restarting")
+                    ),
                     labels: c.labels.unwrap_or_default().into_iter().collect(),
                     docker_name,
                 })
