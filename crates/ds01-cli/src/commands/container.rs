@@ -119,7 +119,8 @@ const CP_AFTER_HELP: &str =
     "Examples:\n  ds01 container cp thesis:/workspace/results ./results\n  \
 ds01 container cp data.csv thesis:/home/you/data.csv\n\
 The container must run. Files are read and written as your account: in the container by \
-`tar` running as you, here by ds01 itself. Modes are kept; the copies are yours.";
+`tar` running as you, here by ds01 itself. Modes are kept; the copies are yours. \
+A local path with a `:` in it must start with `./` or `/`.";
 
 #[derive(Debug, Args)]
 struct NameArg {
