@@ -533,3 +533,121 @@ fn cp_both_ways_as_the_user_and_refused_where_the_account_may_not_write() {
     );
     drop(daemon);
 }
+
+#[test]
+fn a_paused_container_holds_its_gpu_is_reaped_when_idle_and_restart_rebinds_only_a_free_gpu() {
+    let sweeper = Sweeper::new("everyday-paused");
+    let alice = TestUser::ldap("paused");
+    let bob = TestUser::plain("paused");
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("gpus.toml");
+    std::fs::write(
+        &inventory,
+        "[[gpu]]\nindex = 0\nuuid = \"GPU-00000000-test\"\nname = \"NVIDIA H100 80GB HBM3\"\n",
+    )
+    .unwrap();
+    let config = format!(
+        "[gpus]\ninventory = \"{}\"\n[lifecycle]\ncheck_interval = \"2s\"\nstop_grace = \"1s\"\n\
+         [policy.default]\nmax_gpus = 1\nidle_timeout = \"12s\"\n",
+        inventory.display()
+    );
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, &config));
+    let ok = |out, what: &str| daemon.ok(out, what);
+    let run = |user: &TestUser, args: &[&str]| daemon.ds01(user, args);
+    let g = format!("g._.{}", alice.uid());
+    ok(
+        run(
+            &alice,
+            &[
+                "container",
+                "create",
+                "g",
+                "--image",
+                DEBIAN12,
+                "--gpus",
+                "1",
+                "--start",
+            ],
+        ),
+        "alice's GPU container",
+    );
+    ok(run(&alice, &["container", "pause", "g"]), "pause");
+
+    // Paused, it still holds the only GPU.
+    let out = run(
+        &bob,
+        &[
+            "container",
+            "create",
+            "b",
+            "--image",
+            DEBIAN12,
+            "--gpus",
+            "1",
+            "--start",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "bob got the paused container's GPU"
+    );
+    assert!(text(&out.stderr).contains("GPU"), "{}", text(&out.stderr));
+
+    // Paused is idle: the reaper unpauses it for its stop instead of leaving it forever.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    while inspect(&g, "{{.State.Status}}") != "exited" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the paused container was never reaped"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let events = ok(run(&alice, &["events", "--json"]), "events");
+    let kinds: Vec<String> = events
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+        .collect();
+    for kind in ["\"pause\"", "\"unpause\"", "\"stop\""] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "no {kind} event in {events}"
+        );
+    }
+
+    // Stopped, it holds nothing: bob takes the GPU, and alice's restart is refused.
+    ok(
+        run(
+            &bob,
+            &[
+                "container",
+                "create",
+                "b",
+                "--image",
+                DEBIAN12,
+                "--gpus",
+                "1",
+                "--start",
+            ],
+        ),
+        "bob's GPU container",
+    );
+    let out = run(&alice, &["container", "restart", "g", "-t", "1"]);
+    assert_eq!(out.status.code(), Some(1), "restart took a GPU in use");
+    assert!(
+        text(&out.stderr).contains("cannot restart"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(inspect(&g, "{{.State.Status}}"), "exited");
+    ok(
+        run(&bob, &["container", "stop", "b", "-t", "1"]),
+        "bob's stop",
+    );
+    ok(
+        run(&alice, &["container", "restart", "g", "-t", "1"]),
+        "restart once free",
+    );
+    assert_eq!(inspect(&g, "{{.State.Status}}"), "running");
+    drop(daemon);
+}
