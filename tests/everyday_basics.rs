@@ -571,6 +571,33 @@ fn a_paused_container_holds_its_gpu_is_reaped_when_idle_and_restart_rebinds_only
         ),
         "alice's GPU container",
     );
+    // An open session, frozen with the container, must not keep it alive.
+    let mut session = alice
+        .command(user_visible_binary("ds01"))
+        .envs(daemon.env_for())
+        .args(["container", "exec", "g", "--", "sleep", "600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ds01 exec runs");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !docker(&[
+        "exec",
+        &g,
+        "sh",
+        "-c",
+        "cat /proc/[0-9]*/cmdline | tr '\\0' ' '",
+    ])
+    .contains("sleep 600 ")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // ds01d counts the session once it has answered the upgrade, just after the start.
+    std::thread::sleep(Duration::from_secs(1));
     ok(run(&alice, &["container", "pause", "g"]), "pause");
 
     // Paused, it still holds the only GPU.
@@ -603,6 +630,7 @@ fn a_paused_container_holds_its_gpu_is_reaped_when_idle_and_restart_rebinds_only
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let _ = session.wait();
     let events = ok(run(&alice, &["events", "--json"]), "events");
     let kinds: Vec<String> = events
         .lines()

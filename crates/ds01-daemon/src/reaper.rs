@@ -212,7 +212,12 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             at: now,
             cpu_percent,
             gpu_percent: None,
-            sessions: daemon.sessions.count(&c.docker_name) as u32,
+            // A session into a paused container is frozen with it: it keeps nothing alive.
+            sessions: if c.paused {
+                0
+            } else {
+                daemon.sessions.count(&c.docker_name) as u32
+            },
         };
         let decision = {
             let mut watches = daemon.watches.lock();

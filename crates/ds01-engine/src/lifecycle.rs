@@ -38,6 +38,8 @@ pub struct LabelledContainer {
     /// Whether it runs, paused or restarting included: a paused container's processes
     /// still hold their memory and devices.
     pub running: bool,
+    /// Whether it is paused (its processes frozen).
+    pub paused: bool,
     /// Its labels.
     pub labels: std::collections::BTreeMap<String, String>,
 }
@@ -126,13 +128,12 @@ impl Engine {
                     .next()?
                     .trim_start_matches('/')
                     .to_owned();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
                 Some(LabelledContainer {
                     id: c.id.unwrap_or_default(),
                     uid: owner_uid(&docker_name)?,
-                    running: matches!(
-                        c.state.map(|s| s.to_string()).as_deref(),
-                        Some("running" | "paused" | "restarting")
-                    ),
+                    running: matches!(state.as_str(), "running" | "paused" | "restarting"),
+                    paused: state == "paused",
                     labels: c.labels.unwrap_or_default().into_iter().collect(),
                     docker_name,
                 })
