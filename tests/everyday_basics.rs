@@ -507,6 +507,21 @@ fn cp_both_ways_as_the_user_and_refused_where_the_account_may_not_write() {
     );
     assert!(!home.join("shadow").exists());
     refused(
+        run(&alice, &["container", "cp", "files:/nope", &h("nope")]),
+        1,
+        "copying a missing path",
+        "no /nope in files",
+    );
+    refused(
+        run(
+            &alice,
+            &["container", "cp", &h("data.txt"), "files:/nope/deeper"],
+        ),
+        1,
+        "copying into a missing directory",
+        "no directory /nope in files",
+    );
+    refused(
         run(&alice, &["container", "cp", "files:/tmp/data.txt", "/etc/"]),
         1,
         "writing the host's /etc",
