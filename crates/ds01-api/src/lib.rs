@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 mod error;
+mod everyday;
 pub mod frames;
 mod gpu;
 mod names;
@@ -24,6 +25,10 @@ mod results;
 /// Sizes (`16g`) are the policy's own type, so a request and a limit compare directly.
 pub use ds01_policy::{Size, UnitError};
 pub use error::{ApiError, ErrorCode};
+pub use everyday::{
+    BulkOutcome, ContainerDetails, ContainerFilter, CopyRequest, LimitsInfo, LogsRequest,
+    MountInfo, COPY_ROOT_HEADER, FILTER_KEYS,
+};
 pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
 pub use requests::{ContainerCreate, ExecRequest, ImageCreate, ImageUpdate, ListQuery};

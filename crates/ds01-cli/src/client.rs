@@ -227,6 +227,16 @@ impl Client {
         path: &str,
         body: &impl Serialize,
     ) -> Result<TokioIo<hyper::upgrade::Upgraded>, CliError> {
+        Ok(self.upgrade_with_headers(path, body).await?.0)
+    }
+
+    /// Starts a frame stream (exec, logs, copy) and returns the upgraded connection with
+    /// the headers of ds01d's `101` answer.
+    pub async fn upgrade_with_headers(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<(TokioIo<hyper::upgrade::Upgraded>, hyper::HeaderMap), CliError> {
         let body = serde_json::to_vec(body).unwrap_or_default();
         let mut request = self.request(Method::POST, path, Some(body));
         request
@@ -242,10 +252,11 @@ impl Client {
             return decode::<()>(status, &bytes)
                 .and(Err(CliError::msg("ds01d did not start the session")));
         }
+        let headers = response.headers().clone();
         let upgraded = hyper::upgrade::on(response)
             .await
             .map_err(|e| CliError::msg(format!("ds01d did not start the session: {e}")))?;
-        Ok(TokioIo::new(upgraded))
+        Ok((TokioIo::new(upgraded), headers))
     }
 }
 

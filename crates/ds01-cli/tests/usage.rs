@@ -147,3 +147,15 @@ fn configuration_errors_name_the_file() {
             "system-config.toml is not a valid ds01 configuration",
         ));
 }
+
+#[test]
+fn everyday_basics_help() {
+    for (snapshot, command) in [
+        ("container_list_help", "list"),
+        ("container_stop_help", "stop"),
+        ("container_logs_help", "logs"),
+        ("container_cp_help", "cp"),
+    ] {
+        insta::assert_snapshot!(snapshot, help(&["container", command, "--help"]));
+    }
+}

@@ -75,7 +75,7 @@ impl Daemon {
             .unwrap_or_default())
     }
 
-    async fn pump(
+    pub(crate) async fn pump(
         &self,
         io: TokioIo<hyper::upgrade::Upgraded>,
         mut session: ds01_engine::Session,

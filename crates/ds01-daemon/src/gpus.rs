@@ -344,6 +344,7 @@ mod tests {
             id: name.into(),
             uid: name.rsplit_once("._.").unwrap().1.parse().unwrap(),
             running,
+            paused: false,
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

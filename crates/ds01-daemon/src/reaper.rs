@@ -1,5 +1,5 @@
-//! The reaper, inside ds01d (no cron): every check interval it samples each running
-//! container (CPU over the whole interval, GPU utilisation where NVML can read it, open
+//! The reaper, inside ds01d (no cron): every check interval it samples each running (or
+//! paused: no CPU, no sessions, so idle) container (CPU over the whole interval, GPU utilisation where NVML can read it, open
 //! ds01 sessions), feeds the sample to the container's watch, warns the owner at least one
 //! interval before a stop (event, `container list`, open sessions), and stops an idle or
 //! overlong container: its on-stop hook first, as the user, then SIGTERM, a grace period,
@@ -212,7 +212,12 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             at: now,
             cpu_percent,
             gpu_percent: None,
-            sessions: daemon.sessions.count(&c.docker_name) as u32,
+            // A session into a paused container is frozen with it: it keeps nothing alive.
+            sessions: if c.paused {
+                0
+            } else {
+                daemon.sessions.count(&c.docker_name) as u32
+            },
         };
         let decision = {
             let mut watches = daemon.watches.lock();
@@ -262,6 +267,18 @@ async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence
     let Ok(who) = Identity::new(login, c.uid, gid) else {
         return;
     };
+    // A paused container is idle by nature and counts as running (it holds its GPUs), so
+    // its timers go on and it is stopped like any other: unpaused first, so that its hook
+    // can run and its processes get the SIGTERM. (Fails harmlessly when not paused.)
+    if daemon.engine.unpause_container(&who, &name).await.is_ok() {
+        daemon.events.record(
+            c.uid,
+            login,
+            &c.docker_name,
+            "unpause",
+            "unpaused for its stop".into(),
+        );
+    }
     let hook = c
         .labels
         .get(container::ON_STOP)

@@ -152,6 +152,15 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/admin/gpus", get(admin_gpus))
         .route("/v1/admin/gc", post(admin_gc))
         .route("/v1/operations/{id}/cancel", post(cancel))
+        // Everyday basics: show, restart, pause, `--all`, logs, cp.
+        .route("/v1/containers/{name}", get(show_container))
+        .route("/v1/containers/{name}/restart", post(restart_container))
+        .route("/v1/containers/{name}/pause", post(pause_container))
+        .route("/v1/containers/{name}/unpause", post(unpause_container))
+        .route("/v1/containers/_all/{verb}", post(bulk_containers))
+        .route("/v1/containers/{name}/logs", post(container_logs))
+        .route("/v1/containers/{name}/copy-out", post(copy_out))
+        .route("/v1/containers/{name}/copy-in", post(copy_in))
         .route("/v1/images", get(list_images).post(create_image))
         .route("/v1/images/{name}", get(show_image).delete(delete_image))
         .route("/v1/images/{name}/update", post(update_image))
@@ -245,17 +254,20 @@ async fn list_containers(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<ListQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
 ) -> Answer<Vec<ds01_api::ContainerInfo>> {
+    let filters = crate::control::filters(&pairs)?;
     // Root without `--as` owns nothing: it sees everybody's, as an admin.
     let acting = match ctx.acting() {
         Ok(a) => Some(a),
         Err(_) if ctx.caller.admin && ctx.act_as.is_none() => None,
         Err(e) => return Err(e),
     };
-    Ok(Json(
-        d.list_containers(&ctx.caller, acting.as_ref(), q.all_users)
-            .await?,
-    ))
+    let mut list = d
+        .list_containers(&ctx.caller, acting.as_ref(), q.all_users)
+        .await?;
+    list.retain(|c| filters.iter().all(|f| f.matches(c)));
+    Ok(Json(list))
 }
 
 async fn create_container(
@@ -618,4 +630,131 @@ async fn delete_image(
 ) -> Answer<ds01_api::Removed> {
     let (acting, name) = (ctx.acting()?, image(&name)?);
     Ok(Json(d.delete_image(&acting, &name, q.force).await?))
+}
+
+// ---- Everyday basics: show, restart, pause/unpause, `--all`, logs, cp ----
+
+async fn show_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<ds01_api::ContainerDetails> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(Json(d.show(&acting, &name).await?))
+}
+
+async fn restart_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<StopQuery>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.restart(&acting, &name, q.timeout.unwrap_or(10)).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "restarted"}),
+    ))
+}
+
+async fn pause_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.pause(&acting, &name).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "paused"}),
+    ))
+}
+
+async fn unpause_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.unpause(&acting, &name).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "unpaused"}),
+    ))
+}
+
+async fn bulk_containers(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(verb): UrlPath<String>,
+    Query(q): Query<StopQuery>,
+) -> Answer<Vec<ds01_api::BulkOutcome>> {
+    use crate::control::Bulk;
+    let acting = ctx.acting()?;
+    let verb = match verb.as_str() {
+        "start" => Bulk::Start,
+        "stop" => Bulk::Stop,
+        "restart" => Bulk::Restart,
+        other => {
+            return Err(Failure(ApiError::invalid(format!(
+                "`{}` is not an action for all containers; use start, stop or restart",
+                ds01_api::shown(other)
+            ))))
+        }
+    };
+    Ok(Json(d.bulk(&acting, verb, q.timeout.unwrap_or(10)).await?))
+}
+
+/// The upgrade and the JSON body of a frame-stream request.
+async fn upgrade_body<T: DeserializeOwned>(
+    mut request: Request,
+) -> Result<(hyper::upgrade::OnUpgrade, T), Failure> {
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return Err(Failure(ApiError::invalid(
+            "this path needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
+        )));
+    };
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
+    Ok((on_upgrade, body(&bytes)?))
+}
+
+async fn container_logs(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, logs) = upgrade_body(request).await?;
+    Ok(d.logs(acting, name, logs, on_upgrade).await?)
+}
+
+async fn copy_out(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, copy) = upgrade_body(request).await?;
+    Ok(
+        d.copy(acting, name, crate::copy::Direction::Out, copy, on_upgrade)
+            .await?,
+    )
+}
+
+async fn copy_in(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, copy) = upgrade_body(request).await?;
+    Ok(
+        d.copy(acting, name, crate::copy::Direction::In, copy, on_upgrade)
+            .await?,
+    )
 }

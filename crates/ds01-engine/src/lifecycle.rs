@@ -35,8 +35,11 @@ pub struct LabelledContainer {
     pub id: String,
     /// The owner's UID, from the name.
     pub uid: u32,
-    /// Whether it runs.
+    /// Whether it runs, paused or restarting included: a paused container's processes
+    /// still hold their memory and devices.
     pub running: bool,
+    /// Whether it is paused (its processes frozen).
+    pub paused: bool,
     /// Its labels.
     pub labels: std::collections::BTreeMap<String, String>,
 }
@@ -125,10 +128,12 @@ impl Engine {
                     .next()?
                     .trim_start_matches('/')
                     .to_owned();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
                 Some(LabelledContainer {
                     id: c.id.unwrap_or_default(),
                     uid: owner_uid(&docker_name)?,
-                    running: c.state.map(|s| s.to_string()).as_deref() == Some("running"),
+                    running: matches!(state.as_str(), "running" | "paused" | "restarting"),
+                    paused: state == "paused",
                     labels: c.labels.unwrap_or_default().into_iter().collect(),
                     docker_name,
                 })

@@ -10,8 +10,12 @@ use serde_json::json;
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
+mod actions;
+mod cp;
 mod create;
+mod format;
 mod list;
+mod logs;
 mod maintain;
 mod session;
 
@@ -32,26 +36,39 @@ enum ContainerCommand {
     #[command(after_help = CREATE_AFTER_HELP, disable_version_flag = true)]
     Create(Box<CreateArgs>),
     /// List your containers (or everybody's with --all-users)
+    #[command(after_help = LIST_AFTER_HELP)]
     List {
         /// List the containers of every user
         #[arg(long)]
         all_users: bool,
+        /// Only containers with KEY=VALUE (repeatable): name=, image= (with * wildcards),
+        /// state=, gpu= (none, any, or a slot or UUID)
+        #[arg(long, value_name = "KEY=VALUE")]
+        filter: Vec<ds01_api::ContainerFilter>,
+        /// table, json, or a template such as '{{.Name}} {{.State}}'
+        #[arg(long, value_name = "FORMAT", default_value = "table")]
+        format: format::ListFormat,
     },
-    /// Start a container
-    Start(NameArg),
-    /// Stop a container: SIGTERM, then SIGKILL after the grace period
-    Stop {
-        /// The container name
-        name: ContainerName,
-        /// Seconds the processes get to end before they are killed
-        #[arg(
-            short = 't',
-            long = "time",
-            value_name = "SECONDS",
-            default_value_t = 10
-        )]
-        time: u32,
-    },
+    /// Start a container, or all your stopped ones with --all
+    Start(actions::Targets),
+    /// Stop a container (or all your running ones): SIGTERM, then SIGKILL after the grace period
+    Stop(actions::TimedTargets),
+    /// Restart a container (or all your running ones); its GPUs are bound again only if free
+    Restart(actions::TimedTargets),
+    /// Freeze a running container's processes (its GPUs stay held; idle timers go on)
+    Pause(NameArg),
+    /// Let a paused container's processes run again
+    Unpause(NameArg),
+    /// Show a container: image, user setup, GPUs, mounts, limits, labels, state
+    Show(NameArg),
+    /// Print a container's output (stdout and stderr apart)
+    #[command(
+        after_help = "Examples:\n  ds01 container logs thesis --tail 50\n  ds01 container logs -f thesis"
+    )]
+    Logs(logs::LogsArgs),
+    /// Copy files between a container and here, as your account on both sides
+    #[command(after_help = CP_AFTER_HELP)]
+    Cp(cp::CpArgs),
     /// Remove a container and its per-container image
     Remove {
         /// The container name
@@ -94,6 +111,17 @@ enum ContainerCommand {
     },
 }
 
+const LIST_AFTER_HELP: &str = "Examples:\n  ds01 container list --filter state=running --filter 'name=thesis*'\n  \
+ds01 container list --format '{{.Name}} {{.State}} {{.GPUs}}'\n\
+Template fields: .Name .DockerName .ID .Image .State .Status .User .UID .Framework .GPUs .Workspace .StopsAt";
+
+const CP_AFTER_HELP: &str =
+    "Examples:\n  ds01 container cp thesis:/workspace/results ./results\n  \
+ds01 container cp data.csv thesis:/home/you/data.csv\n\
+The container must run. Files are read and written as your account: in the container by \
+`tar` running as you, here by ds01 itself. Modes are kept; the copies are yours. \
+A local path with a `:` in it must start with `./` or `/`.";
+
 #[derive(Debug, Args)]
 struct NameArg {
     /// The container name (as you created it, without `._.<uid>`)
@@ -125,11 +153,23 @@ struct ExecArgs {
 pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     match &args.command {
         ContainerCommand::Create(a) => create(a, ctx).await,
-        ContainerCommand::List { all_users } => list(*all_users, ctx).await,
-        ContainerCommand::Start(a) => action(ctx, &a.name, "start").await,
-        ContainerCommand::Stop { name, time } => {
-            action(ctx, name, &format!("stop?timeout={time}")).await
+        ContainerCommand::List {
+            all_users,
+            filter,
+            format,
+        } => list(*all_users, filter, format, ctx).await,
+        ContainerCommand::Start(a) => actions::act(ctx, "start", a, None).await,
+        ContainerCommand::Stop(a) => actions::act_timed(ctx, "stop", a).await,
+        ContainerCommand::Restart(a) => actions::act_timed(ctx, "restart", a).await,
+        ContainerCommand::Pause(a) => {
+            actions::one(ctx, &format!("/v1/containers/{}/pause", a.name), &a.name).await
         }
+        ContainerCommand::Unpause(a) => {
+            actions::one(ctx, &format!("/v1/containers/{}/unpause", a.name), &a.name).await
+        }
+        ContainerCommand::Show(a) => actions::show(ctx, &a.name).await,
+        ContainerCommand::Logs(a) => logs::logs(a, ctx).await,
+        ContainerCommand::Cp(a) => cp::cp(a, ctx).await,
         ContainerCommand::Remove { name, force } => {
             let removed: Removed = ctx
                 .client
@@ -175,25 +215,4 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
             Ok(ExitStatus::Success)
         }
     }
-}
-
-async fn action(ctx: &Context, name: &ContainerName, verb: &str) -> Result<ExitStatus, CliError> {
-    let answer: serde_json::Value = ctx
-        .client
-        .call(
-            Method::POST,
-            &format!("/v1/containers/{name}/{verb}"),
-            Some(&json!({})),
-        )
-        .await?;
-    if ctx.out.json() {
-        ctx.out.print_json(&answer)?;
-    } else {
-        ctx.out.success(format!(
-            "{} {}",
-            answer["action"].as_str().unwrap_or_default(),
-            answer["name"].as_str().unwrap_or(name.as_str())
-        ));
-    }
-    Ok(ExitStatus::Success)
 }

@@ -1,20 +1,38 @@
 //! `ds01 container list`: one table row per container, or one JSON object per line.
 
-use ds01_api::ContainerInfo;
+use ds01_api::{ContainerFilter, ContainerInfo};
 
+use super::format::{render, ListFormat};
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
-pub(super) async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let containers: Vec<ContainerInfo> = ctx
-        .client
-        .get(&format!("/v1/containers?all_users={all_users}"))
-        .await?;
+pub(super) async fn list(
+    all_users: bool,
+    filters: &[ContainerFilter],
+    format: &ListFormat,
+    ctx: &Context,
+) -> Result<ExitStatus, CliError> {
+    let mut path = format!("/v1/containers?all_users={all_users}");
+    for f in filters {
+        path.push_str("&filter=");
+        path.push_str(&encoded(&f.to_string()));
+    }
+    let containers: Vec<ContainerInfo> = ctx.client.get(&path).await?;
     let all_users = all_users || containers.iter().any(|c| c.uid != containers[0].uid);
-    if ctx.out.json() {
+    if let ListFormat::Template(pieces) = format {
+        for c in &containers {
+            ctx.out.print(render(pieces, c))?;
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if ctx.out.json() || *format == ListFormat::Json {
         for c in &containers {
             ctx.out.print_json(c)?;
         }
+        return Ok(ExitStatus::Success);
+    }
+    if containers.is_empty() && !filters.is_empty() {
+        ctx.out.info("no containers match");
         return Ok(ExitStatus::Success);
     }
     if containers.is_empty() {
@@ -60,4 +78,16 @@ pub(super) async fn list(all_users: bool, ctx: &Context) -> Result<ExitStatus, C
         ctx.out.print(line)?;
     }
     Ok(ExitStatus::Success)
+}
+
+/// Percent-encodes a query value.
+fn encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,0 +1,68 @@
+//! `container show`: one user's container, from one engine inspect.
+
+use ds01_api::{ContainerDetails, ContainerName, LimitsInfo, MountInfo};
+
+use crate::client::Engine;
+use crate::error::Result;
+use crate::identity::Identity;
+use crate::labels;
+
+impl Engine {
+    /// What the container is: image, user setup, GPUs, mounts, limits, labels and state.
+    /// `stops_at` is left for ds01d, whose reaper knows it.
+    pub async fn container_details(
+        &self,
+        who: &Identity,
+        name: &ContainerName,
+    ) -> Result<ContainerDetails> {
+        let found = self.owned_container(who, name).await?;
+        let config = found.config.clone().unwrap_or_default();
+        let host = found.host_config.clone().unwrap_or_default();
+        let labels: std::collections::BTreeMap<String, String> = config
+            .labels
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
+        let positive = |v: Option<i64>| v.filter(|n| *n > 0);
+        let gpus = label("ds01.gpu.uuids")
+            .split(',')
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(ContainerDetails {
+            name: name.to_string(),
+            docker_name: name.docker_name(who.uid()),
+            id: found.id.clone().unwrap_or_default(),
+            image: config.image.clone().unwrap_or_default(),
+            user_setup: label(labels::USER_SETUP),
+            state: crate::control::state(&found),
+            started_at: found
+                .state
+                .as_ref()
+                .and_then(|s| s.started_at.clone())
+                .filter(|t| !t.starts_with("0001-")),
+            gpus,
+            mounts: found
+                .mounts
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| MountInfo {
+                    source: m.source.or(m.name).unwrap_or_default(),
+                    destination: m.destination.unwrap_or_default(),
+                    writable: m.rw.unwrap_or(false),
+                })
+                .collect(),
+            limits: LimitsInfo {
+                memory_bytes: positive(host.memory).map(|n| n as u64),
+                cpus: positive(host.nano_cpus).map(|n| n as f64 / 1e9),
+                shm_bytes: positive(host.shm_size).map(|n| n as u64),
+                pids: positive(host.pids_limit),
+            },
+            labels,
+            stops_at: None,
+        })
+    }
+}
