@@ -6,11 +6,13 @@ use std::path::PathBuf;
 
 use ds01_api::{
     ApiError, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
-    ErrorCode, Removed,
+    ErrorCode,
 };
 use ds01_api::{ByteSize, GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
-use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
+use ds01_engine::{
+    labels::parse_extra_label, ContainerOptions, CreateRequest, HomeVolume, Provenance, Scope,
+};
 use ds01_policy::{
     AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest, Size,
 };
@@ -134,7 +136,7 @@ impl Daemon {
             .map(|r| r.allocation.clone())
             .unwrap_or_default();
         let options = self
-            .container_options(acting, &effective, &request, arch, &allocation)
+            .container_options(acting, &effective, &request, arch, &allocation, true)
             .await?;
         let create = CreateRequest {
             name: request.name.clone(),
@@ -188,7 +190,7 @@ impl Daemon {
         })
     }
 
-    async fn choose_image(
+    pub(crate) async fn choose_image(
         &self,
         acting: &Acting,
         request: &ContainerCreate,
@@ -255,14 +257,16 @@ impl Daemon {
     }
 
     /// The options the container gets: the user's requests where the policy allows them,
-    /// the server's settings for everything that decides what a container may do.
-    async fn container_options(
+    /// the server's settings for everything that decides what a container may do. Only
+    /// with `make` is a missing default workspace created.
+    pub(crate) async fn container_options(
         &self,
         acting: &Acting,
         effective: &Effective,
         request: &ContainerCreate,
         arch: Option<String>,
         allocation: &Allocation,
+        make: bool,
     ) -> Result<ContainerOptions, ApiError> {
         let size = |s: Option<ByteSize>| s.map(|s| Size::from_bytes(s.bytes()));
         let applied = effective
@@ -289,10 +293,13 @@ impl Daemon {
                 .map(|d| mounts::check(what, d, who.uid(), roots))
                 .transpose()
         };
-        let mut workspace = mount("workspace", &request.workspace)?;
-        if workspace.is_none() {
-            workspace = self.default_workspace(acting);
-        }
+        let workspace = if request.no_workspace {
+            None
+        } else if request.workspace.is_some() {
+            mount("workspace", &request.workspace)?
+        } else {
+            self.default_workspace(acting, &request.name, make)?
+        };
         let mut labels = Vec::new();
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
@@ -315,6 +322,10 @@ impl Daemon {
             owned_labels.retain(|(old, _)| old != k);
             owned_labels.push((k.to_owned(), v));
         }
+        owned_labels.push((
+            ds01_engine::labels::CREATE_OPTIONS.to_owned(),
+            stored_options(request),
+        ));
         let arch = allocation
             .devices
             .first()
@@ -339,7 +350,29 @@ impl Daemon {
             memlock: self.config.file.memlock,
             host_network: effective.network.value == Network::Host,
             allow_privilege_gain: effective.sudo.value,
+            home: Some(self.home_volume(acting, &request.name)),
         })
+    }
+
+    /// The named volume for the user's home in container `name`, labelled with its owner
+    /// and the configuration's `[labels]`.
+    fn home_volume(&self, acting: &Acting, name: &ContainerName) -> HomeVolume {
+        let who = &acting.who;
+        let mut labels = self.resource_labels();
+        labels.extend([
+            (ds01_engine::labels::DS01_USER.to_owned(), who.login().to_owned()),
+            (ds01_engine::labels::OWNER_UID.to_owned(), who.uid().to_string()),
+            (
+                ds01_engine::labels::ROLE.to_owned(),
+                ds01_engine::labels::ROLE_HOME.to_owned(),
+            ),
+        ]);
+        HomeVolume {
+            name: HomeVolume::name_for(&name.docker_name(who.uid())),
+            // Where the user setup puts the account's home (`/home/<username>`).
+            target: format!("/home/{}", who.username()),
+            labels,
+        }
     }
 
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
@@ -366,24 +399,40 @@ impl Daemon {
         Ok(Some(slice))
     }
 
-    /// The configured default workspace of the user, when it exists and passes the checks.
-    fn default_workspace(&self, acting: &Acting) -> Option<PathBuf> {
-        let template = self.config.file.workspace.as_ref()?;
-        let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(acting.who.uid()))
+    /// The default workspace: the configured `workspace` (`~` is the user's home) when it
+    /// exists and passes the checks, as before; without one, `~/workspace/<name>`, created
+    /// for the user when `make` (a dry run only names it).
+    fn default_workspace(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+        make: bool,
+    ) -> Result<Option<PathBuf>, ApiError> {
+        let uid = acting.who.uid();
+        let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
-            .flatten()?
-            .dir;
-        let dir = match template.strip_prefix("~") {
-            Ok(rest) => home.join(rest),
-            Err(_) => template.clone(),
+            .flatten()
+            .map(|u| u.dir)
+        else {
+            // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
+            return Ok(None);
         };
-        mounts::check(
-            "workspace",
-            &dir,
-            acting.who.uid(),
-            &self.config.file.mount_roots,
-        )
-        .ok()
+        let roots = &self.config.file.mount_roots;
+        if let Some(template) = self.config.file.workspace.as_ref() {
+            let dir = match template.strip_prefix("~") {
+                Ok(rest) => home.join(rest),
+                Err(_) => template.clone(),
+            };
+            return Ok(mounts::check("workspace", &dir, uid, roots).ok());
+        }
+        if uid == 0 {
+            return Ok(None);
+        }
+        let dir = crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
+        if !make {
+            return Ok(Some(dir));
+        }
+        mounts::check("workspace", &dir, uid, roots).map(Some)
     }
 
     /// `GET /v1/containers`: the acting user's, or everybody's for an admin.
@@ -531,31 +580,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// `DELETE /v1/containers/{name}`.
-    pub async fn remove(
-        &self,
-        acting: &Acting,
-        name: &ContainerName,
-        force: bool,
-    ) -> Result<Removed, ApiError> {
-        let removed_images = self
-            .engine
-            .remove_container(&acting.who, name, force)
-            .await
-            .map_err(from_engine)?;
-        self.gpus.released();
-        self.event(
-            acting,
-            &name.docker_name(acting.who.uid()),
-            "remove",
-            "removed by its owner".into(),
-        );
-        Ok(Removed {
-            name: name.docker_name(acting.who.uid()),
-            removed_images,
-        })
-    }
-
     /// `GET /v1/stats`.
     pub async fn stats(&self, acting: &Acting) -> Result<Vec<ContainerStats>, ApiError> {
         self.engine.stats(&acting.who).await.map_err(from_engine)
@@ -575,6 +599,15 @@ impl Daemon {
             .await
             .map_err(from_engine)
     }
+}
+
+/// The create request as `recreate` needs it again: without the catalog text (a recreate
+/// uses the server's catalog) and without `start` (it follows the old container's state).
+fn stored_options(request: &ContainerCreate) -> String {
+    let mut kept = request.clone();
+    kept.catalog = None;
+    kept.start = false;
+    serde_json::to_string(&kept).unwrap_or_default()
 }
 
 /// A policy refusal: it names the limit and where it comes from.

@@ -153,6 +153,7 @@ impl Daemon {
                 id: None,
                 spec_sha256: None,
                 built: false,
+                containers: Vec::new(),
             });
         }
         self.build(acting, &spec, request.no_cache, reporter).await
@@ -188,6 +189,7 @@ impl Daemon {
             id: Some(built.id),
             spec_sha256: Some(built.spec_sha256),
             built: true,
+            containers: Vec::new(),
         })
     }
 
@@ -236,9 +238,12 @@ impl Daemon {
                 id: current.map(|c| c.id),
                 spec_sha256: Some(wanted),
                 built: false,
+                containers: Vec::new(),
             });
         }
-        self.build(acting, &spec, request.no_cache, reporter).await
+        let mut built = self.build(acting, &spec, request.no_cache, reporter).await?;
+        built.containers = self.containers_from(acting, &reference).await?;
+        Ok(built)
     }
 
     /// `GET /v1/images`.
@@ -365,6 +370,8 @@ impl Daemon {
         Ok(Removed {
             name: reference,
             removed_images: Vec::new(),
+            removed_volumes: Vec::new(),
+            kept_volumes: Vec::new(),
         })
     }
 }

@@ -22,7 +22,10 @@ mod audit;
 pub mod caller;
 pub mod config;
 mod containers;
+mod recreate;
+mod removal;
 mod doctor;
+mod dry_run;
 mod errors;
 mod events;
 mod exec;
@@ -34,6 +37,7 @@ mod reaper;
 mod server;
 mod sessions;
 mod slices;
+mod workspace;
 mod store;
 mod stream;
 

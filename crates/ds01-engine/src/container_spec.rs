@@ -5,7 +5,9 @@
 use crate::identity::Identity;
 use crate::labels;
 use crate::options::ContainerOptions;
-use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, ResourcesUlimits,
+};
 use ds01_api::{ContainerName, UserSetup};
 use std::collections::HashMap;
 use std::path::Path;
@@ -102,6 +104,9 @@ impl ContainerSpec<'_> {
         for (k, v) in &o.owned_labels {
             map.insert(k.clone(), v.clone());
         }
+        if let Some(home) = &o.home {
+            map.insert(labels::HOME_VOLUME.to_owned(), home.name.clone());
+        }
         map
     }
 
@@ -123,8 +128,24 @@ impl ContainerSpec<'_> {
             soft: Some(limit),
             hard: Some(limit),
         };
+        // A named volume, created by the engine with these labels on first use and filled
+        // from the image's home directory then; `nocopy` stays off for that reason.
+        let mounts = o.home.as_ref().map(|home| {
+            vec![Mount {
+                target: Some(home.target.clone()),
+                source: Some(home.name.clone()),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    no_copy: Some(false),
+                    labels: Some(home.labels.iter().cloned().collect()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]
+        });
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
+            mounts,
             // MLC's ulimits: unlimited locked memory (GPU pinned buffers), 64 MiB stacks.
             ulimits: Some(vec![
                 ulimit("memlock", o.memlock.map_or(-1, |m| m.bytes() as i64)),

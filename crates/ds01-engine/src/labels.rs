@@ -48,11 +48,24 @@ pub const ROLE_COMMITTED_IMAGE: &str = "committed-image";
 /// `ds01.role` of a user's container.
 pub const ROLE_CONTAINER: &str = "container";
 
+/// `ds01.role` of a container's home volume.
+pub const ROLE_HOME: &str = "home";
+/// `ds01.home_volume`: the named volume that holds the user's home inside the container.
+pub const HOME_VOLUME: &str = "ds01.home_volume";
+/// `ds01.create_options`: the create request as given (JSON), so that `recreate` can make
+/// the container again with every option it had.
+pub const CREATE_OPTIONS: &str = "ds01.create_options";
+/// `ds01.uid`: the owner's UID, on volumes (which have no `<name>._.<uid>` name to read).
+pub const OWNER_UID: &str = "ds01.uid";
+
 /// The value of `aime.mlc.MLC_VERSION` that MLC 2.x writes.
 pub const MLC_CONTAINER_VERSION: &str = "4";
 
 /// Keys outside `aime.mlc.` that ds01 writes itself; extra labels may not override them.
-const DS01_OWN: [&str; 7] = [
+const DS01_OWN: [&str; 10] = [
+    HOME_VOLUME,
+    CREATE_OPTIONS,
+    OWNER_UID,
     MANAGED,
     DS01_USER,
     DS01_USER_SANITIZED,
