@@ -1,0 +1,224 @@
+//! Files that survive, tried as the users would: throwaway unprivileged accounts (one with
+//! an LDAP-style login and a 10-digit UID) run `ds01` against a ds01d on a temporary
+//! socket. A container gets `~/workspace/<name>` and a home volume; both outlive
+//! `recreate` (also after `image update`) and a `remove` without `--volumes`; a baked
+//! container runs from a tag of its own, so untagging it (as MLC's remove does) leaves the
+//! user's image; `--dry-run` makes nothing; `remove --all` takes only stopped containers.
+
+use std::os::unix::fs::MetadataExt;
+use std::process::Output;
+
+use ds01_tests::daemon::{config_with_labels, TestDaemon};
+use ds01_tests::users::TestUser;
+use ds01_tests::{Sweeper, DEBIAN12};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// `docker ARGS`: its status and trimmed stdout.
+fn docker(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    (out.status.success(), text(&out.stdout).trim().to_owned())
+}
+
+fn exists(kind: &str, name: &str) -> bool {
+    docker(&[kind, "inspect", name]).0
+}
+
+/// The image ID a container runs from.
+fn image_of(container: &str) -> String {
+    docker(&["inspect", "-f", "{{.Image}}", container]).1
+}
+
+fn image_id(reference: &str) -> String {
+    let (ok, id) = docker(&["image", "inspect", "-f", "{{.Id}}", reference]);
+    assert!(ok, "image {reference} is missing");
+    id
+}
+
+/// Asserts a refusal whose message says `needle`.
+fn refused(out: Output, what: &str, needle: &str) {
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{what} was not refused: {stderr}");
+    assert!(stderr.contains(needle), "{what}: no `{needle}` in:\n{stderr}");
+}
+
+#[test]
+fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
+    let sweeper = Sweeper::new("everyday-files");
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let bob = TestUser::ldap("files");
+    let alice = TestUser::plain("files");
+    let uid = bob.uid();
+    let docker_name = format!("notes._.{uid}");
+    let volume = format!("ds01-home-{docker_name}");
+    let own_tag = format!("ds01-{uid}/notes:{docker_name}");
+    let latest = format!("ds01-{uid}/notes:latest");
+
+    let out = daemon.ds01(&bob, &["image", "create", "notes", "--base", DEBIAN12, "--json"]);
+    daemon.ok(out, "bob's image");
+    let out = daemon.ds01(&bob, &["container", "create", "notes", "--start", "--json"]);
+    let created = json(&daemon.ok(out, "bob's create"));
+    assert_eq!(created["user_setup"], "baked");
+
+    // The workspace: made on the host, inside bob's home, his.
+    let workspace = bob.home().join("workspace").join("notes");
+    let meta = std::fs::symlink_metadata(&workspace).expect("~/workspace/notes exists");
+    assert!(meta.is_dir());
+    assert_eq!((meta.uid(), meta.gid()), (uid, bob.gid()));
+    let parent = std::fs::symlink_metadata(bob.home().join("workspace")).unwrap();
+    assert_eq!(parent.uid(), uid);
+
+    // The home volume: labelled with its owner and the configuration's labels, filled
+    // from the image (the account's skeleton files are there) and writable by bob.
+    let (_, labels) = docker(&["volume", "inspect", "-f", "{{json .Labels}}", &volume]);
+    let labels = json(&labels);
+    assert_eq!(labels["ds01.user"], bob.login());
+    assert_eq!(labels["ds01.uid"], uid.to_string());
+    assert_eq!(labels["ds01.test"], sweeper.label().1);
+    let out = daemon.ds01(
+        &bob,
+        &[
+            "container", "exec", "notes", "--", "sh", "-c",
+            "test -f ~/.bashrc && echo ws > /workspace/a.txt && echo home > ~/b.txt && stat -c %u ~",
+        ],
+    );
+    assert_eq!(daemon.ok(out, "writing files").trim(), uid.to_string());
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("a.txt")).unwrap(),
+        "ws\n"
+    );
+
+    // A baked container runs from its own tag; untagging it as MLC's remove would leaves
+    // the user's image.
+    let first = image_id(&latest);
+    assert_eq!(image_id(&own_tag), first);
+    assert_eq!(docker(&["inspect", "-f", "{{.Config.Image}}", &docker_name]).1, own_tag);
+
+    // Another user can neither recreate nor remove bob's container.
+    let out = daemon.ds01(&alice, &["container", "recreate", "notes"]);
+    refused(out, "alice recreating bob's notes", "no container notes");
+    let out = daemon.ds01(&alice, &["container", "remove", "notes", "--force", "--volumes"]);
+    refused(out, "alice removing bob's notes", "no container notes");
+    assert!(exists("container", &docker_name) && exists("volume", &volume));
+
+    // Update: a new build; outside a terminal, the hint to recreate.
+    let out = daemon.ds01(&bob, &["image", "update", "notes", "--no-cache"]);
+    let stderr = text(&out.stderr);
+    daemon.ok(out, "bob's update");
+    assert!(
+        stderr.contains("ds01 container recreate notes"),
+        "no recreate hint:\n{stderr}"
+    );
+    let second = image_id(&latest);
+    assert_ne!(first, second, "the update built nothing new");
+    assert_eq!(image_of(&docker_name), first);
+
+    let out = daemon.ds01(&bob, &["container", "recreate", "notes", "--json"]);
+    let recreated = json(&daemon.ok(out, "bob's recreate"));
+    assert_eq!(recreated["started"], true, "it ran, so it runs again");
+    assert_eq!(image_of(&docker_name), second, "recreate used the new image");
+    assert!(!docker(&["image", "inspect", &first]).0, "the old build was left behind");
+    let out = daemon.ds01(
+        &bob,
+        &["container", "exec", "notes", "--", "sh", "-c", "cat /workspace/a.txt ~/b.txt"],
+    );
+    assert_eq!(daemon.ok(out, "reading after recreate"), "ws\nhome\n");
+
+    // MLC-style untag of the container's own tag: bob's image stays, and remove copes.
+    assert!(docker(&["rmi", &own_tag]).0);
+    assert_eq!(image_id(&latest), second);
+
+    // Remove without --volumes (no terminal, no --yes: it goes ahead, as for scripts):
+    // the home volume is kept and named; a container of the same name gets it back.
+    let out = daemon.ds01(&bob, &["container", "remove", "notes", "--force", "--json"]);
+    let removed = json(&daemon.ok(out, "bob's remove"));
+    assert_eq!(removed["kept_volumes"], serde_json::json!([volume]));
+    assert!(!exists("container", &docker_name));
+    assert!(exists("volume", &volume));
+    assert_eq!(image_id(&latest), second);
+    let out = daemon.ds01(&bob, &["container", "create", "notes", "--json"]);
+    daemon.ok(out, "bob's create again");
+    let out = daemon.ds01(&bob, &["container", "start", "notes"]);
+    daemon.ok(out, "bob's start");
+    let out = daemon.ds01(&bob, &["container", "exec", "notes", "--", "sh", "-c", "cat ~/b.txt"]);
+    assert_eq!(daemon.ok(out, "home after remove and create"), "home\n");
+
+    // With --volumes the home volume goes too.
+    let out = daemon.ds01(
+        &bob,
+        &["container", "remove", "notes", "--force", "--volumes", "--json"],
+    );
+    let removed = json(&daemon.ok(out, "bob's remove --volumes"));
+    assert_eq!(removed["removed_volumes"], serde_json::json!([volume]));
+    assert!(!exists("volume", &volume));
+    assert!(!exists("container", &docker_name));
+    // The workspace is the user's own directory: never removed.
+    assert!(workspace.join("a.txt").is_file());
+}
+
+#[test]
+fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
+    let sweeper = Sweeper::new("everyday-remove-all");
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let carol = TestUser::plain("rmall");
+    let uid = carol.uid();
+
+    let out = daemon.ds01(
+        &carol,
+        &["container", "create", "plan", "--image", DEBIAN12, "--memory", "1g", "--dry-run"],
+    );
+    let plan = json(&daemon.ok(out, "dry run"));
+    let create = &plan["create"];
+    assert_eq!(plan["name"], format!("plan._.{uid}"));
+    assert_eq!(plan["user_setup"], "committed");
+    assert_eq!(create["User"], format!("{uid}:{}", carol.gid()));
+    assert_eq!(create["HostConfig"]["Memory"], 1 << 30);
+    let workspace = carol.home().join("workspace").join("plan");
+    assert_eq!(
+        create["HostConfig"]["Binds"],
+        serde_json::json!([format!("{}:/workspace", workspace.display())])
+    );
+    let mount = &create["HostConfig"]["Mounts"][0];
+    assert_eq!(mount["Source"], format!("ds01-home-plan._.{uid}"));
+    assert_eq!(mount["Type"], "volume");
+    assert_eq!(create["Labels"]["ds01.test"], sweeper.label().1);
+    let stored: serde_json::Value =
+        serde_json::from_str(create["Labels"]["ds01.create_options"].as_str().unwrap()).unwrap();
+    assert_eq!(stored["image"], DEBIAN12);
+    // Nothing was made: no container, no volume, no directory, no image.
+    assert!(!exists("container", &format!("plan._.{uid}")));
+    assert!(!exists("volume", &format!("ds01-home-plan._.{uid}")));
+    assert!(!workspace.exists());
+    assert!(!docker(&["image", "inspect", &format!("ds01-fixture/debian12:plan._.{uid}")]).0);
+
+    for (name, start) in [("up", true), ("down", false)] {
+        let mut args = vec!["container", "create", name, "--image", DEBIAN12, "--no-workspace"];
+        if start {
+            args.push("--start");
+        }
+        let out = daemon.ds01(&carol, &args);
+        daemon.ok(out, "carol's create");
+    }
+    let (_, binds) = docker(&["inspect", "-f", "{{json .HostConfig.Binds}}", &format!("up._.{uid}")]);
+    assert_eq!(binds, "null", "--no-workspace mounted something");
+    let out = daemon.ds01(&carol, &["container", "remove", "--all", "--volumes", "--json"]);
+    let stdout = daemon.ok(out, "remove --all");
+    let removed: Vec<serde_json::Value> = stdout.lines().map(json).collect();
+    assert_eq!(removed.len(), 1, "{stdout}");
+    assert_eq!(removed[0]["name"], format!("down._.{uid}"));
+    assert_eq!(
+        removed[0]["removed_volumes"],
+        serde_json::json!([format!("ds01-home-down._.{uid}")])
+    );
+    assert!(exists("container", &format!("up._.{uid}")));
+    assert!(!exists("container", &format!("down._.{uid}")));
+}
