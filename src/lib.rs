@@ -223,7 +223,10 @@ impl Sweeper {
                         .docker()
                         .remove_volume(
                             &volume.name,
-                            Some(bollard::query_parameters::RemoveVolumeOptionsBuilder::default().build()),
+                            Some(
+                                bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+                                    .build(),
+                            ),
                         )
                         .await;
                 }

@@ -48,7 +48,10 @@ fn image_id(reference: &str) -> String {
 fn refused(out: Output, what: &str, needle: &str) {
     let stderr = text(&out.stderr);
     assert!(!out.status.success(), "{what} was not refused: {stderr}");
-    assert!(stderr.contains(needle), "{what}: no `{needle}` in:\n{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{what}: no `{needle}` in:\n{stderr}"
+    );
 }
 
 #[test]
@@ -63,7 +66,10 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     let own_tag = format!("ds01-{uid}/notes:{docker_name}");
     let latest = format!("ds01-{uid}/notes:latest");
 
-    let out = daemon.ds01(&bob, &["image", "create", "notes", "--base", DEBIAN12, "--json"]);
+    let out = daemon.ds01(
+        &bob,
+        &["image", "create", "notes", "--base", DEBIAN12, "--json"],
+    );
     daemon.ok(out, "bob's image");
     let out = daemon.ds01(&bob, &["container", "create", "notes", "--start", "--json"]);
     let created = json(&daemon.ok(out, "bob's create"));
@@ -101,12 +107,18 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     // the user's image.
     let first = image_id(&latest);
     assert_eq!(image_id(&own_tag), first);
-    assert_eq!(docker(&["inspect", "-f", "{{.Config.Image}}", &docker_name]).1, own_tag);
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.Config.Image}}", &docker_name]).1,
+        own_tag
+    );
 
     // Another user can neither recreate nor remove bob's container.
     let out = daemon.ds01(&alice, &["container", "recreate", "notes"]);
     refused(out, "alice recreating bob's notes", "no container notes");
-    let out = daemon.ds01(&alice, &["container", "remove", "notes", "--force", "--volumes"]);
+    let out = daemon.ds01(
+        &alice,
+        &["container", "remove", "notes", "--force", "--volumes"],
+    );
     refused(out, "alice removing bob's notes", "no container notes");
     assert!(exists("container", &docker_name) && exists("volume", &volume));
 
@@ -125,11 +137,26 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     let out = daemon.ds01(&bob, &["container", "recreate", "notes", "--json"]);
     let recreated = json(&daemon.ok(out, "bob's recreate"));
     assert_eq!(recreated["started"], true, "it ran, so it runs again");
-    assert_eq!(image_of(&docker_name), second, "recreate used the new image");
-    assert!(!docker(&["image", "inspect", &first]).0, "the old build was left behind");
+    assert_eq!(
+        image_of(&docker_name),
+        second,
+        "recreate used the new image"
+    );
+    assert!(
+        !docker(&["image", "inspect", &first]).0,
+        "the old build was left behind"
+    );
     let out = daemon.ds01(
         &bob,
-        &["container", "exec", "notes", "--", "sh", "-c", "cat /workspace/a.txt ~/b.txt"],
+        &[
+            "container",
+            "exec",
+            "notes",
+            "--",
+            "sh",
+            "-c",
+            "cat /workspace/a.txt ~/b.txt",
+        ],
     );
     assert_eq!(daemon.ok(out, "reading after recreate"), "ws\nhome\n");
 
@@ -149,13 +176,31 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     daemon.ok(out, "bob's create again");
     let out = daemon.ds01(&bob, &["container", "start", "notes"]);
     daemon.ok(out, "bob's start");
-    let out = daemon.ds01(&bob, &["container", "exec", "notes", "--", "sh", "-c", "cat ~/b.txt"]);
+    let out = daemon.ds01(
+        &bob,
+        &[
+            "container",
+            "exec",
+            "notes",
+            "--",
+            "sh",
+            "-c",
+            "cat ~/b.txt",
+        ],
+    );
     assert_eq!(daemon.ok(out, "home after remove and create"), "home\n");
 
     // With --volumes the home volume goes too.
     let out = daemon.ds01(
         &bob,
-        &["container", "remove", "notes", "--force", "--volumes", "--json"],
+        &[
+            "container",
+            "remove",
+            "notes",
+            "--force",
+            "--volumes",
+            "--json",
+        ],
     );
     let removed = json(&daemon.ok(out, "bob's remove --volumes"));
     assert_eq!(removed["removed_volumes"], serde_json::json!([volume]));
@@ -174,7 +219,16 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
 
     let out = daemon.ds01(
         &carol,
-        &["container", "create", "plan", "--image", DEBIAN12, "--memory", "1g", "--dry-run"],
+        &[
+            "container",
+            "create",
+            "plan",
+            "--image",
+            DEBIAN12,
+            "--memory",
+            "1g",
+            "--dry-run",
+        ],
     );
     let plan = json(&daemon.ok(out, "dry run"));
     let create = &plan["create"];
@@ -198,19 +252,41 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
     assert!(!exists("container", &format!("plan._.{uid}")));
     assert!(!exists("volume", &format!("ds01-home-plan._.{uid}")));
     assert!(!workspace.exists());
-    assert!(!docker(&["image", "inspect", &format!("ds01-fixture/debian12:plan._.{uid}")]).0);
+    assert!(
+        !docker(&[
+            "image",
+            "inspect",
+            &format!("ds01-fixture/debian12:plan._.{uid}")
+        ])
+        .0
+    );
 
     for (name, start) in [("up", true), ("down", false)] {
-        let mut args = vec!["container", "create", name, "--image", DEBIAN12, "--no-workspace"];
+        let mut args = vec![
+            "container",
+            "create",
+            name,
+            "--image",
+            DEBIAN12,
+            "--no-workspace",
+        ];
         if start {
             args.push("--start");
         }
         let out = daemon.ds01(&carol, &args);
         daemon.ok(out, "carol's create");
     }
-    let (_, binds) = docker(&["inspect", "-f", "{{json .HostConfig.Binds}}", &format!("up._.{uid}")]);
+    let (_, binds) = docker(&[
+        "inspect",
+        "-f",
+        "{{json .HostConfig.Binds}}",
+        &format!("up._.{uid}"),
+    ]);
     assert_eq!(binds, "null", "--no-workspace mounted something");
-    let out = daemon.ds01(&carol, &["container", "remove", "--all", "--volumes", "--json"]);
+    let out = daemon.ds01(
+        &carol,
+        &["container", "remove", "--all", "--volumes", "--json"],
+    );
     let stdout = daemon.ok(out, "remove --all");
     let removed: Vec<serde_json::Value> = stdout.lines().map(json).collect();
     assert_eq!(removed.len(), 1, "{stdout}");

@@ -147,3 +147,16 @@ fn configuration_errors_name_the_file() {
             "system-config.toml is not a valid ds01 configuration",
         ));
 }
+
+// Files that survive: remove and recreate.
+#[test]
+fn container_remove_and_recreate_help() {
+    insta::assert_snapshot!(
+        "container_remove_help",
+        help(&["container", "remove", "--help"])
+    );
+    insta::assert_snapshot!(
+        "container_recreate_help",
+        help(&["container", "recreate", "--help"])
+    );
+}

@@ -360,8 +360,14 @@ impl Daemon {
         let who = &acting.who;
         let mut labels = self.resource_labels();
         labels.extend([
-            (ds01_engine::labels::DS01_USER.to_owned(), who.login().to_owned()),
-            (ds01_engine::labels::OWNER_UID.to_owned(), who.uid().to_string()),
+            (
+                ds01_engine::labels::DS01_USER.to_owned(),
+                who.login().to_owned(),
+            ),
+            (
+                ds01_engine::labels::OWNER_UID.to_owned(),
+                who.uid().to_string(),
+            ),
             (
                 ds01_engine::labels::ROLE.to_owned(),
                 ds01_engine::labels::ROLE_HOME.to_owned(),

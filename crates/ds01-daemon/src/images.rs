@@ -241,7 +241,9 @@ impl Daemon {
                 containers: Vec::new(),
             });
         }
-        let mut built = self.build(acting, &spec, request.no_cache, reporter).await?;
+        let mut built = self
+            .build(acting, &spec, request.no_cache, reporter)
+            .await?;
         built.containers = self.containers_from(acting, &reference).await?;
         Ok(built)
     }

@@ -47,7 +47,9 @@ impl Daemon {
                 .subject(name.as_str())
             })?;
         let mut request: ContainerCreate = serde_json::from_str(stored).map_err(|e| {
-            ApiError::invalid(format!("the stored create options of {key} do not read: {e}"))
+            ApiError::invalid(format!(
+                "the stored create options of {key} do not read: {e}"
+            ))
         })?;
         // The name is the container's own, never what a label says.
         request.name = name.clone();

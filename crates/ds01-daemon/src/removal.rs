@@ -2,7 +2,7 @@
 //! kept unless asked for, so a container of the same name finds the user's files again;
 //! a dry run answers with what would go.
 
-use ds01_api::{ApiError, ContainerName, Removed, RemoveQuery};
+use ds01_api::{ApiError, ContainerName, RemoveQuery, Removed};
 use ds01_dockerfile::ImageRef;
 use ds01_engine::Scope;
 
@@ -29,7 +29,12 @@ impl Daemon {
             .await
             .map_err(from_engine)?;
         self.gpus.released();
-        self.event(acting, &docker_name, "remove", "removed by its owner".into());
+        self.event(
+            acting,
+            &docker_name,
+            "remove",
+            "removed by its owner".into(),
+        );
         let (removed_volumes, kept_volumes) = if query.volumes {
             let gone = self
                 .engine
@@ -38,7 +43,11 @@ impl Daemon {
                 .map_err(from_engine)?;
             (gone.into_iter().collect(), Vec::new())
         } else {
-            let kept = self.engine.home_volume(who, name).await.map_err(from_engine)?;
+            let kept = self
+                .engine
+                .home_volume(who, name)
+                .await
+                .map_err(from_engine)?;
             (Vec::new(), kept.into_iter().collect())
         };
         Ok(Removed {
@@ -69,7 +78,11 @@ impl Daemon {
             .parse::<ImageRef>()
             .ok()
             .is_some_and(|r| r.tag() == Some(docker_name.as_str()));
-        let home = self.engine.home_volume(who, name).await.map_err(from_engine)?;
+        let home = self
+            .engine
+            .home_volume(who, name)
+            .await
+            .map_err(from_engine)?;
         let (removed_volumes, kept_volumes) = match home {
             Some(v) if volumes => (vec![v], Vec::new()),
             Some(v) => (Vec::new(), vec![v]),

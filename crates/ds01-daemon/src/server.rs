@@ -346,7 +346,10 @@ async fn remove_stopped(
 ) -> Answer<Vec<ds01_api::Removed>> {
     let acting = ctx.acting()?;
     if !q.stopped {
-        return Err(ApiError::invalid("say `stopped=true`: only stopped containers are removed together").into());
+        return Err(ApiError::invalid(
+            "say `stopped=true`: only stopped containers are removed together",
+        )
+        .into());
     }
     let query = ds01_api::RemoveQuery {
         force: false,

@@ -36,7 +36,9 @@ pub fn default_dir(
         OpenHow::new()
             .flags(flags | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
             .mode(Mode::empty())
-            .resolve(resolve | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS)
+            .resolve(
+                resolve | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS,
+            )
     };
     let mut parent: OwnedFd = nix::fcntl::openat2(
         nix::fcntl::AT_FDCWD,
@@ -56,12 +58,16 @@ pub fn default_dir(
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(refuse(format!("cannot create it ({e})"))),
         };
-        let child = nix::fcntl::openat2(&parent, part, how(OFlag::O_RDONLY, ResolveFlag::RESOLVE_BENEATH))
-            .map_err(|e| match e {
-                Errno::ELOOP => refuse("it is or passes through a symbolic link".into()),
-                Errno::ENOTDIR => refuse("it is not a directory".into()),
-                e => refuse(format!("cannot open it ({e})")),
-            })?;
+        let child = nix::fcntl::openat2(
+            &parent,
+            part,
+            how(OFlag::O_RDONLY, ResolveFlag::RESOLVE_BENEATH),
+        )
+        .map_err(|e| match e {
+            Errno::ELOOP => refuse("it is or passes through a symbolic link".into()),
+            Errno::ENOTDIR => refuse("it is not a directory".into()),
+            e => refuse(format!("cannot open it ({e})")),
+        })?;
         let stat = fstat(&child).map_err(|e| refuse(format!("cannot stat it ({e})")))?;
         // Only what this call made (still root's) is given away; anything else must
         // already be the user's.
@@ -90,7 +96,10 @@ mod tests {
         assert!(dir.is_dir());
         assert_eq!(std::fs::metadata(&dir).unwrap().uid(), uid);
         // Again: it exists, nothing changes.
-        assert_eq!(default_dir(home.path(), "thesis", uid, gid, true).unwrap(), dir);
+        assert_eq!(
+            default_dir(home.path(), "thesis", uid, gid, true).unwrap(),
+            dir
+        );
 
         let other = tempfile::tempdir().unwrap();
         std::fs::remove_dir(&dir).unwrap();

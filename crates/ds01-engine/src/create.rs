@@ -262,7 +262,11 @@ impl Engine {
             return Ok(());
         }
         let options = RemoveImageOptionsBuilder::default().build();
-        match self.docker().remove_image(reference, Some(options), None).await {
+        match self
+            .docker()
+            .remove_image(reference, Some(options), None)
+            .await
+        {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e).context(|| format!("untagging {reference}")),

@@ -11,7 +11,11 @@ use ds01_api::ContainerName;
 
 impl Engine {
     /// The name of `who`'s container's home volume, when it exists.
-    pub async fn home_volume(&self, who: &Identity, name: &ContainerName) -> Result<Option<String>> {
+    pub async fn home_volume(
+        &self,
+        who: &Identity,
+        name: &ContainerName,
+    ) -> Result<Option<String>> {
         let volume = HomeVolume::name_for(&name.docker_name(who.uid()));
         match self.docker().inspect_volume(&volume).await {
             Ok(_) => Ok(Some(volume)),

@@ -386,8 +386,9 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
     let question = format!("Recreate {names} from the new image now?");
     if crate::prompt::confirm(&question)? != Some(true) {
         for name in &built.containers {
-            ctx.out
-                .info(format!("`ds01 container recreate {name}` makes it again from the new image"));
+            ctx.out.info(format!(
+                "`ds01 container recreate {name}` makes it again from the new image"
+            ));
         }
         return Ok(status);
     }
@@ -396,7 +397,8 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
             .parse()
             .map_err(|e: ds01_api::ContainerNameError| CliError::msg(e.to_string()))?;
         let created = super::container::recreate_one(&name, ctx).await?;
-        ctx.out.success(format!("recreated {} from {}", created.name, created.image));
+        ctx.out
+            .success(format!("recreated {} from {}", created.name, created.image));
     }
     Ok(status)
 }
