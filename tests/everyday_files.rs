@@ -298,3 +298,52 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
     assert!(exists("container", &format!("up._.{uid}")));
     assert!(!exists("container", &format!("down._.{uid}")));
 }
+
+#[test]
+fn remove_on_a_terminal_says_what_goes_and_asks_first() {
+    let sweeper = Sweeper::new("everyday-ask");
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let dave = TestUser::ldap("ask");
+    let docker_name = format!("asked._.{}", dave.uid());
+    let out = daemon.ds01(
+        &dave,
+        &[
+            "container",
+            "create",
+            "asked",
+            "--image",
+            DEBIAN12,
+            "--no-workspace",
+        ],
+    );
+    daemon.ok(out, "dave's create");
+    let remove = |answer: &str| {
+        let tmux = dave.tmux_session(&format!(
+            "DS01_SOCKET={} NO_COLOR=1 {} container remove asked",
+            daemon.socket().display(),
+            ds01_tests::users::user_visible_binary("ds01").display()
+        ));
+        tmux.wait_for("Remove it? [y/N]", std::time::Duration::from_secs(60));
+        tmux.send_text(answer);
+        tmux.send_keys(&["Enter"]);
+        let status = tmux.wait_exit(std::time::Duration::from_secs(60));
+        (status, tmux.capture_pane())
+    };
+    let (status, screen) = remove("n");
+    assert_eq!(status, 1, "{screen}");
+    assert!(
+        screen.contains(&format!("will remove container {docker_name}")),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(&format!(
+            "will keep its home volume ds01-home-{docker_name}"
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing removed"), "{screen}");
+    assert!(exists("container", &docker_name));
+    let (status, screen) = remove("y");
+    assert_eq!(status, 0, "{screen}");
+    assert!(!exists("container", &docker_name), "{screen}");
+}

@@ -101,13 +101,13 @@ fn describe(ctx: &Context, r: &Removed, gone: &str, kept: &str) {
         ctx.out.info(format!("{gone} container {}", r.name));
     }
     for image in &r.removed_images {
-        ctx.out.detail(format!("{gone} its own image tag {image}"));
+        ctx.out.info(format!("{gone} its own image {image}"));
     }
     for volume in &r.removed_volumes {
-        ctx.out.detail(format!("{gone} its home volume {volume}"));
+        ctx.out.info(format!("{gone} its home volume {volume}"));
     }
     for volume in &r.kept_volumes {
-        ctx.out.detail(format!(
+        ctx.out.info(format!(
             "{kept} its home volume {volume} (--volumes removes it)"
         ));
     }
