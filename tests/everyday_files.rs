@@ -44,6 +44,16 @@ fn image_id(reference: &str) -> String {
     id
 }
 
+/// The daemon's configuration: the sweeper's label, and `ds01.protected` on every container,
+/// because ds01d's reaper acts on every ds01 container of the engine, and the lifecycle
+/// tests' daemons (idle after 10 s) share this engine with these tests.
+fn config(sweeper: &Sweeper) -> String {
+    format!(
+        "{}\"ds01.protected\" = \"true\"\n",
+        config_with_labels(&sweeper.label().1, "")
+    )
+}
+
 /// Asserts a refusal whose message says `needle`.
 fn refused(out: Output, what: &str, needle: &str) {
     let stderr = text(&out.stderr);
@@ -57,7 +67,7 @@ fn refused(out: Output, what: &str, needle: &str) {
 #[test]
 fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     let sweeper = Sweeper::new("everyday-files");
-    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let daemon = TestDaemon::start(&config(&sweeper));
     let bob = TestUser::ldap("files");
     let alice = TestUser::plain("files");
     let uid = bob.uid();
@@ -213,7 +223,7 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
 #[test]
 fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
     let sweeper = Sweeper::new("everyday-remove-all");
-    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let daemon = TestDaemon::start(&config(&sweeper));
     let carol = TestUser::plain("rmall");
     let uid = carol.uid();
 
@@ -276,6 +286,11 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
         let out = daemon.ds01(&carol, &args);
         daemon.ok(out, "carol's create");
     }
+    // A committed container is recreated from its base through a new setup, still running.
+    let out = daemon.ds01(&carol, &["container", "recreate", "up", "--json"]);
+    let recreated = json(&daemon.ok(out, "carol's recreate"));
+    assert_eq!(recreated["user_setup"], "committed");
+    assert_eq!(recreated["started"], true);
     let (_, binds) = docker(&[
         "inspect",
         "-f",
@@ -302,7 +317,7 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
 #[test]
 fn remove_on_a_terminal_says_what_goes_and_asks_first() {
     let sweeper = Sweeper::new("everyday-ask");
-    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let daemon = TestDaemon::start(&config(&sweeper));
     let dave = TestUser::ldap("ask");
     let docker_name = format!("asked._.{}", dave.uid());
     let out = daemon.ds01(

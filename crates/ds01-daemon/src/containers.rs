@@ -340,7 +340,7 @@ impl Daemon {
             visible_gpus,
             owned_labels,
             shm_size: bytes(applied.shm_size),
-            cgroup_parent: self.cgroup_parent(acting, effective).await?,
+            cgroup_parent: self.cgroup_parent(acting, effective, make).await?,
             memory: bytes(applied.memory),
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
@@ -382,11 +382,12 @@ impl Daemon {
     }
 
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
-    /// configured cgroup parent, if any.
+    /// configured cgroup parent, if any; the slice's caps are applied only when `make`.
     async fn cgroup_parent(
         &self,
         acting: &Acting,
         effective: &Effective,
+        make: bool,
     ) -> Result<Option<String>, ApiError> {
         let login = acting.who.login();
         if self.cgroup_driver != "systemd" {
@@ -401,7 +402,10 @@ impl Daemon {
         else {
             return Ok(None);
         };
-        crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
+        // A dry run names the slice without setting its caps.
+        if make {
+            crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
+        }
         Ok(Some(slice))
     }
 
