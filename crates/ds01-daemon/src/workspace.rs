@@ -34,7 +34,7 @@ pub fn default_dir(
     };
     let how = |flags: OFlag, resolve: ResolveFlag| {
         OpenHow::new()
-            .flags(flags | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            .flags(flags | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
             .mode(Mode::empty())
             .resolve(
                 resolve | ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS,

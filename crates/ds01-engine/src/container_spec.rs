@@ -312,6 +312,41 @@ mod tests {
         assert_eq!(spec.labels()["aime.mlc.GPUS"], "none");
     }
 
+    /// The home volume: a named volume with its labels, filled from the image (no
+    /// `NoCopy`), and named in the container's labels.
+    #[test]
+    fn home_volume_is_a_labelled_named_volume() {
+        let who = Identity::new("alice", 1000, 1000).unwrap();
+        let name = ContainerName::new("x").unwrap();
+        let options = ContainerOptions {
+            home: Some(crate::options::HomeVolume {
+                name: "ds01-home-x._.1000".into(),
+                target: "/home/alice".into(),
+                labels: vec![("ds01.test".into(), "t".into())],
+            }),
+            ..Default::default()
+        };
+        let provenance = Provenance::Custom("x".into());
+        let spec = ContainerSpec {
+            who: &who,
+            name: &name,
+            image: "x",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Baked,
+            resource_labels: &[],
+            created_at: "",
+        };
+        let body = serde_json::to_value(spec.body()).unwrap();
+        let mount = &body["HostConfig"]["Mounts"][0];
+        assert_eq!(mount["Type"], "volume");
+        assert_eq!(mount["Source"], "ds01-home-x._.1000");
+        assert_eq!(mount["Target"], "/home/alice");
+        assert_eq!(mount["VolumeOptions"]["NoCopy"], false);
+        assert_eq!(mount["VolumeOptions"]["Labels"]["ds01.test"], "t");
+        assert_eq!(spec.labels()["ds01.home_volume"], "ds01-home-x._.1000");
+    }
+
     #[test]
     fn cpu_only_has_no_device_request_and_is_not_privileged() {
         let who = Identity::new("alice", 1000, 1000).unwrap();
