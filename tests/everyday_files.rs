@@ -121,6 +121,11 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
         docker(&["inspect", "-f", "{{.Config.Image}}", &docker_name]).1,
         own_tag
     );
+    // ... which `image list` leaves out: it is the container's, not one of bob's images.
+    let out = daemon.ds01(&bob, &["image", "list", "--json"]);
+    let listed = daemon.ok(out, "bob's image list");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert_eq!(json(&listed)["image"], latest);
 
     // Another user can neither recreate nor remove bob's container.
     let out = daemon.ds01(&alice, &["container", "recreate", "notes"]);

@@ -265,6 +265,14 @@ impl Daemon {
             let Some(rest) = t.tag.strip_prefix(&prefix) else {
                 continue;
             };
+            // A baked container's own tag (`NAME:<container>._.<uid>`) belongs to the
+            // container, not to the user's list of images.
+            if rest
+                .split_once(':')
+                .is_some_and(|(_, tag)| tag.contains("._."))
+            {
+                continue;
+            }
             let name = rest.split(':').next().unwrap_or_default().to_owned();
             seen.insert(name.clone());
             rows.push(ImageRow {
