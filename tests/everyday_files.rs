@@ -367,3 +367,81 @@ fn remove_on_a_terminal_says_what_goes_and_asks_first() {
     assert_eq!(status, 0, "{screen}");
     assert!(!exists("container", &docker_name), "{screen}");
 }
+
+/// A device of this test's own (a file inventory: this machine has no GPU), named so that
+/// no other test's daemon counts it.
+const INVENTORY: &str = r#"
+[[gpu]]
+index = 0
+uuid = "GPU-everyday-files-test"
+name = "NVIDIA H100 80GB HBM3"
+"#;
+
+#[test]
+fn recreate_binds_the_gpus_again_and_keeps_every_option() {
+    let sweeper = Sweeper::new("everyday-recreate-gpu");
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("gpus.toml");
+    std::fs::write(&inventory, INVENTORY).unwrap();
+    let config = format!(
+        "{}\"ds01.protected\" = \"true\"\n",
+        config_with_labels(
+            &sweeper.label().1,
+            &format!("[gpus]\ninventory = \"{}\"\n", inventory.display())
+        )
+    );
+    let daemon = TestDaemon::start(&config);
+    let erin = TestUser::ldap("regpu");
+    let docker_name = format!("g._.{}", erin.uid());
+    let out = daemon.ds01(
+        &erin,
+        &[
+            "container",
+            "create",
+            "g",
+            "--image",
+            DEBIAN12,
+            "--gpus",
+            "1",
+            "--memory",
+            "1g",
+            "--label",
+            "project=x",
+            "--no-workspace",
+            "--start",
+        ],
+    );
+    daemon.ok(out, "erin's create");
+    let shape = || {
+        let (_, config) = docker(&["inspect", "-f", "{{json .}}", &docker_name]);
+        let c = json(&config);
+        (
+            c["Config"]["Labels"]["ds01.gpu.uuids"].clone(),
+            c["Config"]["Env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "NVIDIA_VISIBLE_DEVICES=GPU-everyday-files-test"),
+            c["HostConfig"]["Memory"].clone(),
+            c["Config"]["Labels"]["project"].clone(),
+            c["HostConfig"]["Binds"].clone(),
+            c["Id"].clone(),
+        )
+    };
+    let before = shape();
+    assert_eq!(before.0, "GPU-everyday-files-test");
+    let out = daemon.ds01(&erin, &["container", "recreate", "g", "--json"]);
+    let recreated = json(&daemon.ok(out, "erin's recreate"));
+    assert_eq!(
+        recreated["gpus"],
+        serde_json::json!(["GPU-everyday-files-test"])
+    );
+    let after = shape();
+    assert_ne!(before.5, after.5, "not a new container");
+    assert_eq!(
+        (&before.0, before.1, &before.2, &before.3, &before.4),
+        (&after.0, after.1, &after.2, &after.3, &after.4)
+    );
+    assert_eq!(after.2, 1 << 30);
+    assert_eq!(after.3, "x");
+}
