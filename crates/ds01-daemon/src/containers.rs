@@ -10,9 +10,7 @@ use ds01_api::{
 };
 use ds01_api::{ByteSize, GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
-use ds01_engine::{
-    labels::parse_extra_label, ContainerOptions, CreateRequest, HomeVolume, Provenance, Scope,
-};
+use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
 use ds01_policy::{
     AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest, Size,
 };
@@ -354,33 +352,6 @@ impl Daemon {
         })
     }
 
-    /// The named volume for the user's home in container `name`, labelled with its owner
-    /// and the configuration's `[labels]`.
-    fn home_volume(&self, acting: &Acting, name: &ContainerName) -> HomeVolume {
-        let who = &acting.who;
-        let mut labels = self.resource_labels();
-        labels.extend([
-            (
-                ds01_engine::labels::DS01_USER.to_owned(),
-                who.login().to_owned(),
-            ),
-            (
-                ds01_engine::labels::OWNER_UID.to_owned(),
-                who.uid().to_string(),
-            ),
-            (
-                ds01_engine::labels::ROLE.to_owned(),
-                ds01_engine::labels::ROLE_HOME.to_owned(),
-            ),
-        ]);
-        HomeVolume {
-            name: HomeVolume::name_for(&name.docker_name(who.uid())),
-            // Where the user setup puts the account's home (`/home/<username>`).
-            target: format!("/home/{}", who.username()),
-            labels,
-        }
-    }
-
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
     /// configured cgroup parent, if any; the slice's caps are applied only when `make`.
     async fn cgroup_parent(
@@ -407,42 +378,6 @@ impl Daemon {
             crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
         }
         Ok(Some(slice))
-    }
-
-    /// The default workspace: the configured `workspace` (`~` is the user's home) when it
-    /// exists and passes the checks, as before; without one, `~/workspace/<name>`, created
-    /// for the user when `make` (a dry run only names it).
-    fn default_workspace(
-        &self,
-        acting: &Acting,
-        name: &ContainerName,
-        make: bool,
-    ) -> Result<Option<PathBuf>, ApiError> {
-        let uid = acting.who.uid();
-        let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
-        else {
-            // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
-            return Ok(None);
-        };
-        let roots = &self.config.file.mount_roots;
-        if let Some(template) = self.config.file.workspace.as_ref() {
-            let dir = match template.strip_prefix("~") {
-                Ok(rest) => home.join(rest),
-                Err(_) => template.clone(),
-            };
-            return Ok(mounts::check("workspace", &dir, uid, roots).ok());
-        }
-        if uid == 0 {
-            return Ok(None);
-        }
-        let dir = crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
-        if !make {
-            return Ok(Some(dir));
-        }
-        mounts::check("workspace", &dir, uid, roots).map(Some)
     }
 
     /// `GET /v1/containers`: the acting user's, or everybody's for an admin.

@@ -1,5 +1,5 @@
-//! The default workspace, `~/workspace/<name>`, made by ds01d (root) inside the user's own
-//! home. Every step is taken relative to a directory already opened without following
+//! The files a container gets: the home volume, and the default workspace,
+//! `~/workspace/<name>`, made by ds01d (root) inside the user's own home. Every step is taken relative to a directory already opened without following
 //! links, so a link the user plants (`~/workspace -> /etc`) makes the create fail instead
 //! of making or chowning anything outside their home; only a directory made here is
 //! handed to the user.
@@ -7,11 +7,82 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use ds01_api::{shown, ApiError};
+use ds01_api::{shown, ApiError, ContainerName};
+use ds01_engine::HomeVolume;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, mkdirat, Mode};
 use nix::unistd::{fchown, Gid, Uid};
+
+use crate::caller::Acting;
+use crate::mounts;
+use crate::Daemon;
+
+/// The files a container gets: its workspace and its home volume.
+impl Daemon {
+    /// The default workspace: the configured `workspace` (`~` is the user's home) when it
+    /// exists and passes the checks, as before; without one, `~/workspace/<name>`, created
+    /// for the user when `make` (a dry run only names it).
+    pub(crate) fn default_workspace(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+        make: bool,
+    ) -> Result<Option<PathBuf>, ApiError> {
+        let uid = acting.who.uid();
+        let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+            .ok()
+            .flatten()
+            .map(|u| u.dir)
+        else {
+            // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
+            return Ok(None);
+        };
+        let roots = &self.config.file.mount_roots;
+        if let Some(template) = self.config.file.workspace.as_ref() {
+            let dir = match template.strip_prefix("~") {
+                Ok(rest) => home.join(rest),
+                Err(_) => template.clone(),
+            };
+            return Ok(mounts::check("workspace", &dir, uid, roots).ok());
+        }
+        if uid == 0 {
+            return Ok(None);
+        }
+        let dir = crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
+        if !make {
+            return Ok(Some(dir));
+        }
+        mounts::check("workspace", &dir, uid, roots).map(Some)
+    }
+
+    /// The named volume for the user's home in container `name`, labelled with its owner
+    /// and the configuration's `[labels]`.
+    pub(crate) fn home_volume(&self, acting: &Acting, name: &ContainerName) -> HomeVolume {
+        let who = &acting.who;
+        let mut labels = self.resource_labels();
+        labels.extend([
+            (
+                ds01_engine::labels::DS01_USER.to_owned(),
+                who.login().to_owned(),
+            ),
+            (
+                ds01_engine::labels::OWNER_UID.to_owned(),
+                who.uid().to_string(),
+            ),
+            (
+                ds01_engine::labels::ROLE.to_owned(),
+                ds01_engine::labels::ROLE_HOME.to_owned(),
+            ),
+        ]);
+        HomeVolume {
+            name: HomeVolume::name_for(&name.docker_name(who.uid())),
+            // Where the user setup puts the account's home (`/home/<username>`).
+            target: format!("/home/{}", who.username()),
+            labels,
+        }
+    }
+}
 
 /// The default workspace of container `name` under `home`: its path, created (owned by
 /// `uid:gid`, mode 0755) when `create` and missing.
