@@ -120,8 +120,8 @@ pub async fn fixture(engine: &Engine, name: &str) -> ImageRef {
     name.parse().unwrap()
 }
 
-/// Removes, when dropped, every container and image labelled `ds01.test=<value>`: tests
-/// clean up even when an assertion fails half-way.
+/// Removes, when dropped, every container, volume and image labelled `ds01.test=<value>`:
+/// tests clean up even when an assertion fails half-way.
 pub struct Sweeper {
     value: String,
 }
@@ -201,6 +201,33 @@ impl Sweeper {
                     let _ = engine
                         .docker()
                         .remove_container(&id, Some(force.clone()))
+                        .await;
+                }
+                // Home volumes, once their containers are gone.
+                let volumes = engine
+                    .docker()
+                    .list_volumes(Some(
+                        bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                            .filters(&HashMap::from([(
+                                "label".to_owned(),
+                                vec![format!("{TEST_LABEL}={}", sweeper.value)],
+                            )]))
+                            .build(),
+                    ))
+                    .await
+                    .ok()
+                    .and_then(|v| v.volumes)
+                    .unwrap_or_default();
+                for volume in volumes {
+                    let _ = engine
+                        .docker()
+                        .remove_volume(
+                            &volume.name,
+                            Some(
+                                bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+                                    .build(),
+                            ),
+                        )
                         .await;
                 }
                 let force = RemoveImageOptionsBuilder::default().force(true).build();

@@ -218,15 +218,15 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
         .unwrap_err();
     assert!(running.to_string().contains("is running"), "{running}");
     engine.stop_container(&who, &name).await.unwrap();
-    // A second container from the same image: removing the first must not touch the image.
+    // A second container from the same image: removing the first takes only its own tag,
+    // never the image.
     create(&engine, &who, "t-life-2", &image, &sweeper)
         .await
         .unwrap();
-    assert!(engine
-        .remove_container(&who, &name, false)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(
+        engine.remove_container(&who, &name, false).await.unwrap(),
+        [format!("{}:t-life._.2004", image.repository())]
+    );
     engine
         .docker()
         .inspect_image(&image.to_string())

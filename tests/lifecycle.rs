@@ -329,4 +329,8 @@ fn admin_gc_collects_what_deleted_accounts_left() {
         !exists(&["image", "inspect", &image]),
         "gc left the per-container image"
     );
+    assert!(
+        !exists(&["volume", "inspect", &format!("ds01-home-{name}")]),
+        "gc left the home volume"
+    );
 }

@@ -31,7 +31,9 @@ pub use everyday::{
 };
 pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
-pub use requests::{ContainerCreate, ExecRequest, ImageCreate, ImageUpdate, ListQuery};
+pub use requests::{
+    ContainerCreate, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery, RemoveQuery,
+};
 pub use results::{
     Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
     ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,

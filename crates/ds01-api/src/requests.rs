@@ -145,6 +145,10 @@ pub struct ContainerCreate {
     /// Start it once created.
     #[serde(default)]
     pub start: bool,
+    /// Mount no workspace at all (else `workspace`, else the server's default:
+    /// the configured `workspace`, or `~/workspace/<name>`, created if missing).
+    #[serde(default)]
+    pub no_workspace: bool,
 }
 
 impl ContainerCreate {
@@ -168,6 +172,7 @@ impl ContainerCreate {
             pids_limit: None,
             labels: Vec::new(),
             start: false,
+            no_workspace: false,
         }
     }
 }
@@ -208,4 +213,27 @@ pub struct ListQuery {
     /// Every user's containers (admins only).
     #[serde(default)]
     pub all_users: bool,
+}
+
+/// `POST /v1/containers?dry_run=true`: work the request out and answer with it, changing
+/// nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateQuery {
+    /// Answer with the planned request instead of creating.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `DELETE /v1/containers/{name}` and `DELETE /v1/containers?stopped=true`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveQuery {
+    /// Stop a running container first.
+    #[serde(default)]
+    pub force: bool,
+    /// Remove the home volume too (else it is kept for a container of the same name).
+    #[serde(default)]
+    pub volumes: bool,
+    /// Answer with what would be removed, removing nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }

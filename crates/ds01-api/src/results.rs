@@ -104,6 +104,10 @@ pub struct ImageBuilt {
     pub spec_sha256: Option<String>,
     /// Whether this request built it (false: unchanged, or `no_build`).
     pub built: bool,
+    /// The user's containers made from this image (an update reaches them only when they
+    /// are recreated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
 }
 
 /// One row of `ds01 image list`.
@@ -149,9 +153,16 @@ pub struct ImageDetails {
 pub struct Removed {
     /// The Docker name or image reference.
     pub name: String,
-    /// Images removed with it (per-container images no other container used).
+    /// Images removed with it (per-container images no other container used), or tags
+    /// untagged (a baked container's own tag; the image stays under its other tags).
     #[serde(default)]
     pub removed_images: Vec<String>,
+    /// Volumes removed with it (its home volume, when asked to).
+    #[serde(default)]
+    pub removed_volumes: Vec<String>,
+    /// Volumes kept (its home volume, which a container of the same name gets again).
+    #[serde(default)]
+    pub kept_volumes: Vec<String>,
 }
 
 /// Who the service takes the caller to be.

@@ -6,7 +6,6 @@ mod commands;
 mod context;
 mod exit;
 mod output;
-#[allow(dead_code)] // its callers (remove, pick-lists) land next
 mod prompt;
 
 use std::process::ExitCode;

@@ -159,3 +159,16 @@ fn everyday_basics_help() {
         insta::assert_snapshot!(snapshot, help(&["container", command, "--help"]));
     }
 }
+
+// Files that survive: remove and recreate.
+#[test]
+fn container_remove_and_recreate_help() {
+    insta::assert_snapshot!(
+        "container_remove_help",
+        help(&["container", "remove", "--help"])
+    );
+    insta::assert_snapshot!(
+        "container_recreate_help",
+        help(&["container", "recreate", "--help"])
+    );
+}

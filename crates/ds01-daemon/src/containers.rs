@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ds01_api::{
     ApiError, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
-    ErrorCode, Removed,
+    ErrorCode,
 };
 use ds01_api::{GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
@@ -135,7 +135,7 @@ impl Daemon {
             .map(|r| r.allocation.clone())
             .unwrap_or_default();
         let options = self
-            .container_options(acting, &effective, &request, arch, &allocation)
+            .container_options(acting, &effective, &request, arch, &allocation, true)
             .await?;
         let create = CreateRequest {
             name: request.name.clone(),
@@ -189,7 +189,7 @@ impl Daemon {
         })
     }
 
-    async fn choose_image(
+    pub(crate) async fn choose_image(
         &self,
         acting: &Acting,
         request: &ContainerCreate,
@@ -256,14 +256,16 @@ impl Daemon {
     }
 
     /// The options the container gets: the user's requests where the policy allows them,
-    /// the server's settings for everything that decides what a container may do.
-    async fn container_options(
+    /// the server's settings for everything that decides what a container may do. Only
+    /// with `make` is a missing default workspace created.
+    pub(crate) async fn container_options(
         &self,
         acting: &Acting,
         effective: &Effective,
         request: &ContainerCreate,
         arch: Option<String>,
         allocation: &Allocation,
+        make: bool,
     ) -> Result<ContainerOptions, ApiError> {
         let applied = effective
             .check(&ResourceRequest {
@@ -288,10 +290,13 @@ impl Daemon {
                 .map(|d| mounts::check(what, d, who.uid(), roots))
                 .transpose()
         };
-        let mut workspace = mount("workspace", &request.workspace)?;
-        if workspace.is_none() {
-            workspace = self.default_workspace(acting);
-        }
+        let workspace = if request.no_workspace {
+            None
+        } else if request.workspace.is_some() {
+            mount("workspace", &request.workspace)?
+        } else {
+            self.default_workspace(acting, &request.name, make)?
+        };
         let mut labels = Vec::new();
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
@@ -313,6 +318,10 @@ impl Daemon {
             owned_labels.retain(|(old, _)| old != k);
             owned_labels.push((k.to_owned(), v));
         }
+        owned_labels.push((
+            ds01_engine::labels::CREATE_OPTIONS.to_owned(),
+            stored_options(request),
+        ));
         let arch = allocation
             .devices
             .first()
@@ -327,7 +336,7 @@ impl Daemon {
             visible_gpus,
             owned_labels,
             shm_size: applied.shm_size,
-            cgroup_parent: self.cgroup_parent(acting, effective).await?,
+            cgroup_parent: self.cgroup_parent(acting, effective, make).await?,
             memory: applied.memory,
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
@@ -337,15 +346,17 @@ impl Daemon {
             memlock: self.config.file.memlock,
             host_network: effective.network.value == Network::Host,
             allow_privilege_gain: effective.sudo.value,
+            home: Some(self.home_volume(acting, &request.name)),
         })
     }
 
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
-    /// configured cgroup parent, if any.
+    /// configured cgroup parent, if any; the slice's caps are applied only when `make`.
     async fn cgroup_parent(
         &self,
         acting: &Acting,
         effective: &Effective,
+        make: bool,
     ) -> Result<Option<String>, ApiError> {
         let login = acting.who.login();
         if self.cgroup_driver != "systemd" {
@@ -360,28 +371,11 @@ impl Daemon {
         else {
             return Ok(None);
         };
-        crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
+        // A dry run names the slice without setting its caps.
+        if make {
+            crate::slices::apply(&slice, &crate::slices::properties(&effective.aggregate)).await?;
+        }
         Ok(Some(slice))
-    }
-
-    /// The configured default workspace of the user, when it exists and passes the checks.
-    fn default_workspace(&self, acting: &Acting) -> Option<PathBuf> {
-        let template = self.config.file.workspace.as_ref()?;
-        let home = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(acting.who.uid()))
-            .ok()
-            .flatten()?
-            .dir;
-        let dir = match template.strip_prefix("~") {
-            Ok(rest) => home.join(rest),
-            Err(_) => template.clone(),
-        };
-        mounts::check(
-            "workspace",
-            &dir,
-            acting.who.uid(),
-            &self.config.file.mount_roots,
-        )
-        .ok()
     }
 
     /// `GET /v1/containers`: the acting user's, or everybody's for an admin.
@@ -529,31 +523,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// `DELETE /v1/containers/{name}`.
-    pub async fn remove(
-        &self,
-        acting: &Acting,
-        name: &ContainerName,
-        force: bool,
-    ) -> Result<Removed, ApiError> {
-        let removed_images = self
-            .engine
-            .remove_container(&acting.who, name, force)
-            .await
-            .map_err(from_engine)?;
-        self.gpus.released();
-        self.event(
-            acting,
-            &name.docker_name(acting.who.uid()),
-            "remove",
-            "removed by its owner".into(),
-        );
-        Ok(Removed {
-            name: name.docker_name(acting.who.uid()),
-            removed_images,
-        })
-    }
-
     /// `GET /v1/stats`.
     pub async fn stats(&self, acting: &Acting) -> Result<Vec<ContainerStats>, ApiError> {
         self.engine.stats(&acting.who).await.map_err(from_engine)
@@ -573,6 +542,15 @@ impl Daemon {
             .await
             .map_err(from_engine)
     }
+}
+
+/// The create request as `recreate` needs it again: without the catalog text (a recreate
+/// uses the server's catalog) and without `start` (it follows the old container's state).
+fn stored_options(request: &ContainerCreate) -> String {
+    let mut kept = request.clone();
+    kept.catalog = None;
+    kept.start = false;
+    serde_json::to_string(&kept).unwrap_or_default()
 }
 
 /// A policy refusal: it names the limit and where it comes from.

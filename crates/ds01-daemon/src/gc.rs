@@ -1,5 +1,5 @@
-//! `ds01 admin gc`: what nobody can use any more. Containers and per-container images of
-//! accounts that no longer exist (the UID in `<name>._.<uid>` and `ds01-<uid>/` has no passwd
+//! `ds01 admin gc`: what nobody can use any more. Containers, their home volumes and
+//! per-container images of accounts that no longer exist (the UID in `<name>._.<uid>` and `ds01-<uid>/` has no passwd
 //! entry), and users' images that no container uses and that are older than their owner's
 //! `image_max_age`.
 
@@ -16,7 +16,7 @@ use crate::Daemon;
 pub struct Collected {
     /// A container's or image's name.
     pub name: String,
-    /// `container` or `image`.
+    /// `container`, `image` or `volume`.
     pub kind: &'static str,
     /// Why it goes.
     pub why: String,
@@ -59,6 +59,19 @@ impl Daemon {
                         name: image,
                         kind: "image",
                         why: "the per-container image of a removed container".into(),
+                    });
+                }
+                // Its home volume: nobody can log in to use those files any more.
+                if let Some(volume) = self
+                    .engine
+                    .remove_home_volume(&who, &name)
+                    .await
+                    .map_err(from_engine)?
+                {
+                    out.push(Collected {
+                        name: volume,
+                        kind: "volume",
+                        why: "the home volume of a removed container".into(),
                     });
                 }
                 self.events.record(

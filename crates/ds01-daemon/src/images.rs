@@ -153,6 +153,7 @@ impl Daemon {
                 id: None,
                 spec_sha256: None,
                 built: false,
+                containers: Vec::new(),
             });
         }
         self.build(acting, &spec, request.no_cache, reporter).await
@@ -188,6 +189,7 @@ impl Daemon {
             id: Some(built.id),
             spec_sha256: Some(built.spec_sha256),
             built: true,
+            containers: Vec::new(),
         })
     }
 
@@ -236,9 +238,14 @@ impl Daemon {
                 id: current.map(|c| c.id),
                 spec_sha256: Some(wanted),
                 built: false,
+                containers: Vec::new(),
             });
         }
-        self.build(acting, &spec, request.no_cache, reporter).await
+        let mut built = self
+            .build(acting, &spec, request.no_cache, reporter)
+            .await?;
+        built.containers = self.containers_from(acting, &reference).await?;
+        Ok(built)
     }
 
     /// `GET /v1/images`.
@@ -258,6 +265,14 @@ impl Daemon {
             let Some(rest) = t.tag.strip_prefix(&prefix) else {
                 continue;
             };
+            // A baked container's own tag (`NAME:<container>._.<uid>`) belongs to the
+            // container, not to the user's list of images.
+            if rest
+                .split_once(':')
+                .is_some_and(|(_, tag)| tag.contains("._."))
+            {
+                continue;
+            }
             let name = rest.split(':').next().unwrap_or_default().to_owned();
             seen.insert(name.clone());
             rows.push(ImageRow {
@@ -365,6 +380,8 @@ impl Daemon {
         Ok(Removed {
             name: reference,
             removed_images: Vec::new(),
+            removed_volumes: Vec::new(),
+            kept_volumes: Vec::new(),
         })
     }
 }

@@ -137,9 +137,12 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/doctor", get(doctor))
         .route(
             "/v1/containers",
-            get(list_containers).post(create_container),
+            get(list_containers)
+                .post(create_container)
+                .delete(remove_stopped),
         )
         .route("/v1/containers/{name}", delete(remove_container))
+        .route("/v1/containers/{name}/recreate", post(recreate_container))
         .route("/v1/containers/{name}/start", post(start_container))
         .route("/v1/containers/{name}/stop", post(stop_container))
         .route("/v1/containers/{name}/exec", post(exec))
@@ -273,10 +276,14 @@ async fn list_containers(
 async fn create_container(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
+    Query(q): Query<ds01_api::CreateQuery>,
     bytes: Bytes,
 ) -> Result<Response, Failure> {
     let acting = ctx.acting()?;
     let request: ContainerCreate = body(&bytes)?;
+    if q.dry_run {
+        return Ok(Json(d.plan_container(&acting, request).await?).into_response());
+    }
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
@@ -325,10 +332,56 @@ async fn remove_container(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
     UrlPath(name): UrlPath<String>,
-    Query(q): Query<ForceQuery>,
+    Query(q): Query<ds01_api::RemoveQuery>,
 ) -> Answer<ds01_api::Removed> {
     let (acting, name) = (ctx.acting()?, container(&name)?);
-    Ok(Json(d.remove(&acting, &name, q.force).await?))
+    Ok(Json(d.remove(&acting, &name, q).await?))
+}
+
+/// No `#[serde(flatten)]`: query strings carry only text, which flattening cannot read as
+/// booleans.
+#[derive(Deserialize)]
+struct RemoveStoppedQuery {
+    #[serde(default)]
+    stopped: bool,
+    #[serde(default)]
+    volumes: bool,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `DELETE /v1/containers?stopped=true`: only the stopped ones, never a bare "all".
+async fn remove_stopped(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<RemoveStoppedQuery>,
+) -> Answer<Vec<ds01_api::Removed>> {
+    let acting = ctx.acting()?;
+    if !q.stopped {
+        return Err(ApiError::invalid(
+            "say `stopped=true`: only stopped containers are removed together",
+        )
+        .into());
+    }
+    let query = ds01_api::RemoveQuery {
+        force: false,
+        volumes: q.volumes,
+        dry_run: q.dry_run,
+    };
+    Ok(Json(d.remove_stopped(&acting, query).await?))
+}
+
+async fn recreate_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.recreate(&acting, &name, reporter).await },
+    ))
 }
 
 async fn exec(

@@ -20,6 +20,9 @@ pub(crate) struct Created {
     operation: String,
     containers: Vec<String>,
     images: Vec<String>,
+    /// Tags this call put on images it did not make (a baked container's own tag): undone
+    /// by untagging, never by removing the image.
+    tags: Vec<String>,
 }
 
 impl Created {
@@ -35,6 +38,7 @@ impl Created {
             operation: format!("{nanos:x}-{:x}-{n}", std::process::id()),
             containers: Vec::new(),
             images: Vec::new(),
+            tags: Vec::new(),
         }
     }
 
@@ -44,6 +48,7 @@ impl Created {
             operation: operation.to_owned(),
             containers: Vec::new(),
             images: Vec::new(),
+            tags: Vec::new(),
         }
     }
 
@@ -63,6 +68,19 @@ impl Created {
 
     pub(crate) fn image(&mut self, id: &str) {
         self.images.push(id.to_owned());
+    }
+
+    pub(crate) fn tag(&mut self, reference: &str) {
+        self.tags.push(reference.to_owned());
+    }
+
+    pub(crate) fn has_tag(&self, reference: &str) -> bool {
+        self.tags.iter().any(|t| t == reference)
+    }
+
+    /// Forgets a tag that was removed on the normal path.
+    pub(crate) fn tag_removed(&mut self, reference: &str) {
+        self.tags.retain(|t| t != reference);
     }
 
     /// Forgets a container that was removed on the normal path.
@@ -106,6 +124,18 @@ impl Created {
                 Err(e) => {
                     complete = false;
                     tracing::warn!("could not remove container {id} while rolling back: {e}");
+                }
+            }
+        }
+        // Not forced: the tagged image is someone's build, which must stay.
+        let untag = RemoveImageOptionsBuilder::default().build();
+        for tag in self.tags.iter().rev() {
+            match docker.remove_image(tag, Some(untag.clone()), None).await {
+                Ok(_) => removed += 1,
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => {
+                    complete = false;
+                    tracing::warn!("could not untag {tag} while rolling back: {e}");
                 }
             }
         }

@@ -5,7 +5,9 @@
 use crate::identity::Identity;
 use crate::labels;
 use crate::options::ContainerOptions;
-use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, ResourcesUlimits,
+};
 use ds01_api::{ContainerName, UserSetup};
 use std::collections::HashMap;
 use std::path::Path;
@@ -102,6 +104,9 @@ impl ContainerSpec<'_> {
         for (k, v) in &o.owned_labels {
             map.insert(k.clone(), v.clone());
         }
+        if let Some(home) = &o.home {
+            map.insert(labels::HOME_VOLUME.to_owned(), home.name.clone());
+        }
         map
     }
 
@@ -123,8 +128,24 @@ impl ContainerSpec<'_> {
             soft: Some(limit),
             hard: Some(limit),
         };
+        // A named volume, created by the engine with these labels on first use and filled
+        // from the image's home directory then; `nocopy` stays off for that reason.
+        let mounts = o.home.as_ref().map(|home| {
+            vec![Mount {
+                target: Some(home.target.clone()),
+                source: Some(home.name.clone()),
+                typ: Some(MountType::VOLUME),
+                volume_options: Some(MountVolumeOptions {
+                    no_copy: Some(false),
+                    labels: Some(home.labels.iter().cloned().collect()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]
+        });
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
+            mounts,
             // MLC's ulimits: unlimited locked memory (GPU pinned buffers), 64 MiB stacks.
             ulimits: Some(vec![
                 ulimit("memlock", o.memlock.map_or(-1, |m| m.bytes() as i64)),
@@ -289,6 +310,41 @@ mod tests {
         };
         assert_eq!(spec.body().env.unwrap(), ["NVIDIA_VISIBLE_DEVICES=void"]);
         assert_eq!(spec.labels()["aime.mlc.GPUS"], "none");
+    }
+
+    /// The home volume: a named volume with its labels, filled from the image (no
+    /// `NoCopy`), and named in the container's labels.
+    #[test]
+    fn home_volume_is_a_labelled_named_volume() {
+        let who = Identity::new("alice", 1000, 1000).unwrap();
+        let name = ContainerName::new("x").unwrap();
+        let options = ContainerOptions {
+            home: Some(crate::options::HomeVolume {
+                name: "ds01-home-x._.1000".into(),
+                target: "/home/alice".into(),
+                labels: vec![("ds01.test".into(), "t".into())],
+            }),
+            ..Default::default()
+        };
+        let provenance = Provenance::Custom("x".into());
+        let spec = ContainerSpec {
+            who: &who,
+            name: &name,
+            image: "x",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Baked,
+            resource_labels: &[],
+            created_at: "",
+        };
+        let body = serde_json::to_value(spec.body()).unwrap();
+        let mount = &body["HostConfig"]["Mounts"][0];
+        assert_eq!(mount["Type"], "volume");
+        assert_eq!(mount["Source"], "ds01-home-x._.1000");
+        assert_eq!(mount["Target"], "/home/alice");
+        assert_eq!(mount["VolumeOptions"]["NoCopy"], false);
+        assert_eq!(mount["VolumeOptions"]["Labels"]["ds01.test"], "t");
+        assert_eq!(spec.labels()["ds01.home_volume"], "ds01-home-x._.1000");
     }
 
     #[test]

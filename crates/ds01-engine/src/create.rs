@@ -17,7 +17,7 @@ use crate::setup;
 use bollard::models::ImageInspect;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder,
+    RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use ds01_api::ContainerName;
 use ds01_api::{CreatedContainer, UserSetup};
@@ -109,11 +109,16 @@ impl Engine {
                     "checking the account baked into {}",
                     request.image
                 )));
-                let image = request.image.to_string();
-                let spec = self.spec(who, request, &image, UserSetup::Baked);
-                interrupt.check()?;
-                let id = self.create_final(created, &spec, &docker_name).await?;
+                // The container runs from a tag of its own: tools that untag "the image a
+                // container was created from" (MLC's remove) then take only that tag, never
+                // the user's `ds01-<uid>/NAME:latest`.
+                let own_ref = setup::commit_target(&request.image, &docker_name)?;
+                let own = own_ref.to_string();
                 let image_id = base.id.as_deref().unwrap_or_default();
+                interrupt.check()?;
+                self.tag_for_container(created, image_id, &own_ref).await?;
+                let spec = self.spec(who, request, &own, UserSetup::Baked);
+                let id = self.create_final(created, &spec, &docker_name).await?;
                 let verdict = match self.verdicts() {
                     Some(cache) if cache.is_verified(image_id, who) => Ok(()),
                     _ => verify_container(docker, &id, who).await?,
@@ -140,6 +145,7 @@ impl Engine {
                             .await
                             .context(|| format!("removing container {docker_name}"))?;
                         created.container_removed(&id);
+                        self.untag(created, &own).await?;
                         let why = format!("the image's labels claim the user, but {reason}");
                         progress.report(Progress::Fallback(why.clone()));
                         fallback = Some(why);
@@ -223,6 +229,50 @@ impl Engine {
             resource_labels: &request.resource_labels,
             created_at: "",
         }
+    }
+
+    /// Tags the image `image_id` as `reference`, recording the tag for a rollback unless it
+    /// already named that very image.
+    async fn tag_for_container(
+        &self,
+        created: &mut Created,
+        image_id: &str,
+        reference: &ImageRef,
+    ) -> Result<()> {
+        let shown = reference.to_string();
+        let existing = self.docker().inspect_image(&shown).await.ok();
+        if existing.and_then(|i| i.id).as_deref() == Some(image_id) {
+            return Ok(());
+        }
+        let options = TagImageOptionsBuilder::default()
+            .repo(reference.repository())
+            .tag(reference.tag().unwrap_or("latest"))
+            .build();
+        self.docker()
+            .tag_image(image_id, Some(options))
+            .await
+            .context(|| format!("tagging {shown}"))?;
+        created.tag(&shown);
+        Ok(())
+    }
+
+    /// Removes a tag this call made (the image stays under its other tags).
+    async fn untag(&self, created: &mut Created, reference: &str) -> Result<()> {
+        if !created.has_tag(reference) {
+            return Ok(());
+        }
+        let options = RemoveImageOptionsBuilder::default().build();
+        match self
+            .docker()
+            .remove_image(reference, Some(options), None)
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e).context(|| format!("untagging {reference}")),
+        }
+        created.tag_removed(reference);
+        Ok(())
     }
 
     async fn create_final(
@@ -371,7 +421,7 @@ fn exists(docker_name: &str, name: &ContainerName) -> EngineError {
 }
 
 /// What an image's labels say about the user.
-enum Claim {
+pub(crate) enum Claim {
     /// They claim exactly this user: worth checking `/etc/passwd`.
     Matches,
     /// They claim another user; the reason is reported.
@@ -381,7 +431,7 @@ enum Claim {
 }
 
 /// Reads both namespaces: MLC-era `aime.mlc.DS01_*` and DS01's current `ds01.*` image labels.
-fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
+pub(crate) fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
     let labels = image.config.as_ref().and_then(|c| c.labels.clone());
     let get = |mlc: &str, ds01: &str| {
         labels::get(&labels, mlc)

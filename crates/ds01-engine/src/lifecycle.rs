@@ -197,8 +197,9 @@ impl Engine {
     }
 
     /// Removes the container (stopping it first with `force`). Its per-container image (the
-    /// commit flow's `<repo>:<name>._.<uid>`) goes too, unless another container uses it;
-    /// shared images such as the user's `ds01-<uid>/<name>:latest` are never removed here.
+    /// commit flow's `<repo>:<name>._.<uid>`) goes too, unless another container uses it; a
+    /// baked container's own tag (same shape, on the user's build) is untagged; shared
+    /// images such as the user's `ds01-<uid>/<name>:latest` are never removed here.
     /// Returns the image tags that were removed.
     pub async fn remove_container(
         &self,
@@ -226,7 +227,7 @@ impl Engine {
             .parse::<ImageRef>()
             .ok()
             .is_some_and(|r| r.tag() == Some(docker_name.as_str()));
-        if !per_container || self.image_in_use(&image_id).await? {
+        if !per_container || !self.may_untag(&image_id).await? {
             return Ok(vec![]);
         }
         // By tag, without force: the engine only untags when other tags still point at it.
@@ -240,6 +241,25 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(vec![]),
             Err(e) => Err(e).context(|| format!("removing image {image_ref}")),
         }
+    }
+
+    /// Whether a removed container's own tag may go: always when the image was a baked
+    /// container's (its other tags keep the image: the user's build stays), else (a
+    /// committed per-container image) only when no other container runs from it.
+    async fn may_untag(&self, image_id: &str) -> Result<bool> {
+        let image = match self.docker().inspect_image(image_id).await {
+            Ok(image) => image,
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(e) => return Err(e).context(|| format!("inspecting image {image_id}")),
+        };
+        let image_labels = image.config.as_ref().and_then(|c| c.labels.clone());
+        let committed =
+            labels::get(&image_labels, labels::ROLE) == Some(labels::ROLE_COMMITTED_IMAGE);
+        let other_tags = image.repo_tags.as_ref().is_some_and(|t| t.len() > 1);
+        if other_tags && !committed {
+            return Ok(true);
+        }
+        Ok(!self.image_in_use(image_id).await?)
     }
 
     /// Whether any container (of any user) was created from the image.

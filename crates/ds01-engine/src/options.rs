@@ -49,6 +49,29 @@ pub struct ContainerOptions {
     pub visible_gpus: Option<Vec<String>>,
     /// Labels the service owns (GPU allocation): they override any other label of the key.
     pub owned_labels: Vec<(String, String)>,
+    /// A named volume mounted over the user's home inside the container, so that what the
+    /// user keeps in `~` outlives the container (Docker fills an empty volume from the
+    /// image on its first mount).
+    pub home: Option<HomeVolume>,
+}
+
+/// The named volume that holds a container's home directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeVolume {
+    /// The volume name (`ds01-home-<name>._.<uid>`).
+    pub name: String,
+    /// Where it is mounted (`/home/<username>`).
+    pub target: String,
+    /// The labels the volume gets when the engine creates it.
+    pub labels: Vec<(String, String)>,
+}
+
+impl HomeVolume {
+    /// The home volume's name for a container's Docker name: derived from it, so a user can
+    /// only ever name their own containers' volumes.
+    pub fn name_for(docker_name: &str) -> String {
+        format!("ds01-home-{docker_name}")
+    }
 }
 
 impl ContainerOptions {

@@ -58,6 +58,13 @@ pub mod container {
     pub const USER_SETUP: &str = "ds01.user_setup";
     /// `ds01.protected`: an admin's mark that the reaper never stops the container.
     pub const PROTECTED: &str = "ds01.protected";
+    /// `ds01.home_volume`: the named volume that holds the user's home inside the container.
+    pub const HOME_VOLUME: &str = "ds01.home_volume";
+    /// `ds01.create_options`: the create request as given (JSON), so that `recreate` can
+    /// make the container again with every option it had.
+    pub const CREATE_OPTIONS: &str = "ds01.create_options";
+    /// `ds01.uid`: the owner's UID, on volumes (which have no `<name>._.<uid>` name to read).
+    pub const OWNER_UID: &str = "ds01.uid";
     /// `ds01.on-stop`: the command run as the user before an idle or runtime stop
     /// (usually inherited from the image).
     pub const ON_STOP: &str = "ds01.on-stop";
@@ -144,6 +151,8 @@ pub mod ops {
     pub const ROLE_COMMITTED_IMAGE: &str = "committed-image";
     /// [`ROLE`] of a user's container.
     pub const ROLE_CONTAINER: &str = "container";
+    /// [`ROLE`] of a container's home volume.
+    pub const ROLE_HOME: &str = "home";
     /// `ds01.operation`: the ID of the call that made a resource, for rollback.
     pub const OPERATION: &str = "ds01.operation";
 }

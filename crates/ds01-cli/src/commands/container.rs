@@ -2,7 +2,7 @@
 //! made by DS01's `mlc` scripts are listed and handled too.
 
 use clap::{Args, Subcommand};
-use ds01_api::{ContainerName, Removed};
+use ds01_api::ContainerName;
 use ds01_dockerfile::PipRequirement;
 use hyper::Method;
 use serde_json::json;
@@ -17,7 +17,13 @@ mod format;
 mod list;
 mod logs;
 mod maintain;
+mod recreate;
+mod remove;
 mod session;
+
+pub(crate) use recreate::recreate_one;
+use recreate::{recreate, RECREATE_AFTER_HELP};
+use remove::{remove, RemoveArgs, REMOVE_AFTER_HELP};
 
 use create::{create, CreateArgs, CREATE_AFTER_HELP};
 use list::list;
@@ -69,14 +75,12 @@ enum ContainerCommand {
     /// Copy files between a container and here, as your account on both sides
     #[command(after_help = CP_AFTER_HELP)]
     Cp(cp::CpArgs),
-    /// Remove a container and its per-container image
-    Remove {
-        /// The container name
-        name: ContainerName,
-        /// Stop it first when it runs
-        #[arg(long, short)]
-        force: bool,
-    },
+    /// Remove a container and its own image or tag; its home volume is kept unless --volumes
+    #[command(after_help = REMOVE_AFTER_HELP)]
+    Remove(RemoveArgs),
+    /// Make a container again from its (updated) image, with the options it had
+    #[command(after_help = RECREATE_AFTER_HELP)]
+    Recreate(NameArg),
     /// Open an interactive shell in a container as your account, starting it if needed
     Open(NameArg),
     /// Run a command in a running container as your account, streaming its output
@@ -170,22 +174,8 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
         ContainerCommand::Show(a) => actions::show(ctx, &a.name).await,
         ContainerCommand::Logs(a) => logs::logs(a, ctx).await,
         ContainerCommand::Cp(a) => cp::cp(a, ctx).await,
-        ContainerCommand::Remove { name, force } => {
-            let removed: Removed = ctx
-                .client
-                .call(
-                    Method::DELETE,
-                    &format!("/v1/containers/{name}?force={force}"),
-                    None::<&()>,
-                )
-                .await?;
-            if ctx.out.json() {
-                ctx.out.print_json(&json!({"name": removed.name, "action": "removed", "removed_images": removed.removed_images}))?;
-            } else {
-                ctx.out.success(format!("removed {}", removed.name));
-            }
-            Ok(ExitStatus::Success)
-        }
+        ContainerCommand::Remove(a) => remove(a, ctx).await,
+        ContainerCommand::Recreate(a) => recreate(&a.name, ctx).await,
         ContainerCommand::Open(a) => session::open(&a.name, ctx).await,
         ContainerCommand::Exec(a) => session::exec(a, ctx).await,
         ContainerCommand::Install {

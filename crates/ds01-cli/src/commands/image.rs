@@ -377,7 +377,30 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         no_cache: args.no_cache,
     };
     let built = build(ctx, &format!("/v1/images/{}/update", args.name), &request).await?;
-    report(ctx, &built, &args.name)
+    let status = report(ctx, &built, &args.name)?;
+    if !built.built || built.containers.is_empty() || ctx.out.json() {
+        return Ok(status);
+    }
+    // Containers keep the image they were made from until they are made again.
+    let names = built.containers.join(", ");
+    let question = format!("Recreate {names} from the new image now?");
+    if crate::prompt::confirm(&question)? != Some(true) {
+        for name in &built.containers {
+            ctx.out.info(format!(
+                "`ds01 container recreate {name}` makes it again from the new image"
+            ));
+        }
+        return Ok(status);
+    }
+    for name in &built.containers {
+        let name: ds01_api::ContainerName = name
+            .parse()
+            .map_err(|e: ds01_api::ContainerNameError| CliError::msg(e.to_string()))?;
+        let created = super::container::recreate_one(&name, ctx).await?;
+        ctx.out
+            .success(format!("recreated {} from {}", created.name, created.image));
+    }
+    Ok(status)
 }
 
 async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {

@@ -83,6 +83,13 @@ impl Drop for TestEnv {
                 .args(&containers)
                 .output();
         }
+        let volumes = ids(&["volume", "ls", "-q", "--filter", &filter]);
+        if !volumes.is_empty() {
+            let _ = StdCommand::new("docker")
+                .args(["volume", "rm"])
+                .args(&volumes)
+                .output();
+        }
         let images = ids(&["images", "-q", "--filter", &filter]);
         if !images.is_empty() {
             let _ = StdCommand::new("docker")

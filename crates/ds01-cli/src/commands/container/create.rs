@@ -18,6 +18,12 @@ account (an image from `ds01 image create`), the container is created directly
 (`baked`); otherwise a setup container adds your account and is committed to a
 per-container image (`committed`).
 
+/workspace is --workspace DIR, else the server's configured workspace, else
+~/workspace/NAME (created for you when missing); --no-workspace mounts none. Your
+home inside the container (/home/<you>) lives in the volume ds01-home-NAME._.<uid>,
+filled from the image the first time: it outlives `container recreate` and a
+`container remove` without --volumes.
+
 Without --gpus the container gets no GPU (and sees none). A running container holds its
 GPUs; a stopped one holds none, and `start` binds them again when they are still free.
 
@@ -25,7 +31,8 @@ With --json: {\"name\": \"<name>._.<uid>\", \"id\", \"image\", \"user_setup\": \
 
 Examples:
   ds01 container create thesis --cpu-only --start
-  ds01 container create cv --framework pytorch --gpus 1 --workspace ~/workspace";
+  ds01 container create cv --framework pytorch --gpus 1 --workspace ~/workspace
+  ds01 container create thesis --dry-run     # the request, as JSON; nothing is made";
 
 #[derive(Debug, Args)]
 pub(super) struct CreateArgs {
@@ -51,7 +58,8 @@ pub(super) struct CreateArgs {
     /// The AIME catalog file (default: the configured one)
     #[arg(long, value_name = "FILE")]
     catalog: Option<PathBuf>,
-    /// Host directory mounted at /workspace: one of yours (default: the server's setting)
+    /// Host directory mounted at /workspace: one of yours (default: the server's setting, else
+    /// ~/workspace/NAME)
     #[arg(long, value_name = "DIR")]
     workspace: Option<PathBuf>,
     /// Host directory mounted at /data: one of yours, or under a shared root
@@ -88,6 +96,12 @@ pub(super) struct CreateArgs {
     /// Start the container once created
     #[arg(long)]
     start: bool,
+    /// Mount no workspace at all
+    #[arg(long, conflicts_with = "workspace")]
+    no_workspace: bool,
+    /// Print the exact create request (JSON) and change nothing
+    #[arg(long, conflicts_with_all = ["start", "wait"])]
+    dry_run: bool,
 }
 
 pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
@@ -117,7 +131,23 @@ pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatu
         pids_limit: args.pids_limit,
         labels: args.labels.clone(),
         start: args.start,
+        no_workspace: args.no_workspace,
     };
+    if args.dry_run {
+        let plan: serde_json::Value = ctx
+            .client
+            .call(
+                hyper::Method::POST,
+                "/v1/containers?dry_run=true",
+                Some(&request),
+            )
+            .await?;
+        // JSON either way: the request is the answer.
+        let text = serde_json::to_string_pretty(&plan)
+            .map_err(|e| CliError::failure("printing the request", e))?;
+        ctx.out.print(text)?;
+        return Ok(ExitStatus::Success);
+    }
     let mut progress = ctx.out.progress();
     let created: Result<CreatedContainer, CliError> = ctx
         .client
