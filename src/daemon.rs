@@ -243,11 +243,12 @@ impl Drop for TestDaemon {
 
 /// A daemon config whose `[labels]` table makes the daemon put `ds01.test=<label_value>`
 /// on everything it creates, so that a [`crate::Sweeper`] with that value (its
-/// `label().1`) removes it; plus a top-level `memlock` when this host's hard limit is not
+/// `label().1`) removes it, and whose reaper stops only what carries that label (test
+/// suites share one engine); plus a top-level `memlock` when this host's hard limit is not
 /// unlimited. `extra` goes after the top-level keys and before `[labels]`, so it may hold
 /// top-level keys and tables alike, but not a `[labels]` table of its own.
 pub fn config_with_labels(label_value: &str, extra: &str) -> String {
-    let mut text = String::new();
+    let mut text = String::from("reap = \"labelled\"\n");
     if let Some(kib) = crate::hard_memlock_limit() {
         text.push_str(&format!("memlock = \"{kib}k\"\n"));
     }

@@ -44,14 +44,10 @@ fn image_id(reference: &str) -> String {
     id
 }
 
-/// The daemon's configuration: the sweeper's label, and `ds01.protected` on every container,
-/// because ds01d's reaper acts on every ds01 container of the engine, and the lifecycle
-/// tests' daemons (idle after 10 s) share this engine with these tests.
+/// The daemon's configuration: the sweeper's label (its reaper then leaves other tests'
+/// containers alone, and theirs leave these alone).
 fn config(sweeper: &Sweeper) -> String {
-    format!(
-        "{}\"ds01.protected\" = \"true\"\n",
-        config_with_labels(&sweeper.label().1, "")
-    )
+    config_with_labels(&sweeper.label().1, "")
 }
 
 /// Asserts a refusal whose message says `needle`.
@@ -383,12 +379,9 @@ fn recreate_binds_the_gpus_again_and_keeps_every_option() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = dir.path().join("gpus.toml");
     std::fs::write(&inventory, INVENTORY).unwrap();
-    let config = format!(
-        "{}\"ds01.protected\" = \"true\"\n",
-        config_with_labels(
-            &sweeper.label().1,
-            &format!("[gpus]\ninventory = \"{}\"\n", inventory.display())
-        )
+    let config = config_with_labels(
+        &sweeper.label().1,
+        &format!("[gpus]\ninventory = \"{}\"\n", inventory.display()),
     );
     let daemon = TestDaemon::start(&config);
     let erin = TestUser::ldap("regpu");

@@ -75,6 +75,11 @@ pub struct FileConfig {
     /// objects by them).
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// Which running containers the reaper acts on: `all` of the engine's user containers
+    /// (the default: DS01's own count too), or only those `labelled` with every `[labels]`
+    /// pair, for a second ds01d that shares an engine (a staging instance, a test suite).
+    #[serde(default)]
+    pub reap: ReapScope,
     /// The policy tables, read by `ds01_policy::Policy` (limits, GPUs, sudo, network).
     #[serde(default)]
     pub policy: Option<toml::Value>,
@@ -98,6 +103,17 @@ pub struct LifecycleSettings {
     pub idle_gpu_percent: Option<u32>,
     /// Between SIGTERM and SIGKILL when the reaper stops a container (default `10s`).
     pub stop_grace: Option<String>,
+}
+
+/// `reap`: whose containers the reaper stops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReapScope {
+    /// Every user container on the engine.
+    #[default]
+    All,
+    /// Only containers that carry every `[labels]` pair of this ds01d.
+    Labelled,
 }
 
 /// `[gpus]`.
@@ -249,6 +265,13 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<FileConfig>("privileged = true").is_err());
+    }
+
+    #[test]
+    fn the_reaper_acts_on_all_containers_unless_told_labelled() {
+        assert_eq!(config("").file.reap, ReapScope::All);
+        assert_eq!(config("reap = \"labelled\"").file.reap, ReapScope::Labelled);
+        assert!(toml::from_str::<FileConfig>("reap = \"mine\"").is_err());
     }
 
     #[test]

@@ -161,8 +161,16 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));
     }
+    let config = &daemon.config.file;
     for c in running {
         if c.labels.get(container::PROTECTED).map(String::as_str) == Some("true") {
+            continue;
+        }
+        let ours = config
+            .labels
+            .iter()
+            .all(|(k, v)| c.labels.get(k) == Some(v));
+        if config.reap == crate::config::ReapScope::Labelled && !ours {
             continue;
         }
         let Some(login) = container::owner_login(|k| c.labels.get(k)) else {
