@@ -445,10 +445,21 @@ pub fn user_visible_binary(name: &str) -> PathBuf {
     let dir = bin_dir();
     let target = dir.join(name);
     let partial = dir.join(format!(".{name}.partial"));
-    std::fs::copy(&source, &partial)
-        .unwrap_or_else(|e| panic!("copying {} to {}: {e}", source.display(), dir.display()));
-    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
-        .expect("chmod copied binary");
+    // Copied by a child process, not through a file this process opens for writing: a
+    // sibling test thread forking at that moment would carry the write descriptor into its
+    // child until that child execs, and running the binary then fails with ETXTBSY.
+    let copied = Command::new("install")
+        .arg("-m0755")
+        .arg(&source)
+        .arg(&partial)
+        .status()
+        .expect("install runs");
+    assert!(
+        copied.success(),
+        "copying {} to {}",
+        source.display(),
+        dir.display()
+    );
     std::fs::rename(&partial, &target).expect("rename copied binary");
     copies.insert(name.to_owned(), target.clone());
     target
