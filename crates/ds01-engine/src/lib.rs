@@ -55,6 +55,7 @@ mod progress;
 mod session;
 mod setup;
 mod stats;
+mod timing;
 mod verdicts;
 
 pub use build::{BuildOptions, BuiltImage};

@@ -21,17 +21,54 @@ use std::collections::HashMap;
 /// Runs the shared user-setup script with the IDs as *arguments*: nothing user-derived is
 /// spliced into shell text, and (unlike `Env`) arguments do not leak into the committed
 /// image's configuration.
+///
+/// After the script, the container prints its `/etc/passwd` and `/etc/group` between
+/// markers (shell built-ins only): the committed image holds exactly these files, so the
+/// account is checked from this output instead of reading them out of another container.
 fn setup_entrypoint(who: &Identity) -> Vec<String> {
     let prelude = "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\"\n";
+    let show = |path: &str| {
+        format!("while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <{path}\n")
+    };
+    let epilogue = format!(
+        "echo '{PASSWD_MARK}'\n{}echo '{GROUP_MARK}'\n{}echo '{END_MARK}'\n",
+        show("/etc/passwd"),
+        show("/etc/group")
+    );
     vec![
         "/bin/sh".into(),
         "-c".into(),
-        format!("{prelude}{USER_SETUP_SCRIPT}"),
+        format!("{prelude}{USER_SETUP_SCRIPT}\n{epilogue}"),
         "ds01-user-setup".into(),
         who.uid().to_string(),
         who.gid().to_string(),
         who.username().to_string(),
     ]
+}
+
+const PASSWD_MARK: &str = "DS01: /etc/passwd follows";
+const GROUP_MARK: &str = "DS01: /etc/group follows";
+const END_MARK: &str = "DS01: end of account files";
+
+/// The `/etc/passwd` and `/etc/group` the setup container printed, when it printed both
+/// whole (the end marker arrived).
+fn account_files(stdout: &str) -> Option<(String, String)> {
+    let after = |mark: &str, text: &str| -> Option<usize> {
+        text.rfind(&format!("{mark}\n")).map(|i| i + mark.len() + 1)
+    };
+    let p = after(PASSWD_MARK, stdout)?;
+    let rest = &stdout[p..];
+    let g = rest.find(&format!("{GROUP_MARK}\n"))?;
+    let passwd = &rest[..g];
+    let rest = &rest[g + GROUP_MARK.len() + 1..];
+    let e = rest.find(&format!("{END_MARK}\n"))?;
+    Some((passwd.to_owned(), rest[..e].to_owned()))
+}
+
+/// What a finished setup container left: its ID and, when it printed them, the account files.
+pub(crate) struct SetupDone {
+    pub id: String,
+    pub account_files: Option<(String, String)>,
 }
 
 /// Marks setup containers, so that one left by a dead run can be told from a user's
@@ -48,7 +85,7 @@ pub(crate) async fn run_setup(
     docker_name: &str,
     labels: HashMap<String, String>,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
-) -> Result<String> {
+) -> Result<SetupDone> {
     let mut labels = labels;
     labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
     let body = ContainerCreateBody {
@@ -86,7 +123,7 @@ pub(crate) async fn run_setup(
         .await
         .context(|| format!("starting setup container {docker_name}"))?;
     let status = interrupt.race(wait_for_exit(docker, &id)).await?;
-    let log = logs(docker, &id).await?;
+    let (log, stdout) = logs(docker, &id).await?;
     if status != 0 || !log.contains(USER_SETUP_DONE) {
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -97,7 +134,10 @@ pub(crate) async fn run_setup(
             log_tail: tail.join("\n"),
         });
     }
-    Ok(id)
+    Ok(SetupDone {
+        account_files: account_files(&stdout),
+        id,
+    })
 }
 
 async fn wait_for_exit(docker: &Docker, id: &str) -> Result<i64> {
@@ -114,7 +154,8 @@ async fn wait_for_exit(docker: &Docker, id: &str) -> Result<i64> {
     }
 }
 
-async fn logs(docker: &Docker, id: &str) -> Result<String> {
+/// The container's whole output, and its standard output alone.
+async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -124,7 +165,12 @@ async fn logs(docker: &Docker, id: &str) -> Result<String> {
         .try_collect()
         .await
         .context(|| format!("reading the output of setup container {id}"))?;
-    Ok(chunks.iter().map(|c| c.to_string()).collect())
+    let stdout = chunks
+        .iter()
+        .filter(|c| matches!(c, bollard::container::LogOutput::StdOut { .. }))
+        .map(|c| c.to_string())
+        .collect();
+    Ok((chunks.iter().map(|c| c.to_string()).collect(), stdout))
 }
 
 /// Guards, commits and removes the setup container. Returns the committed image's ID.
@@ -136,8 +182,10 @@ pub(crate) async fn commit_setup(
     target: &ImageRef,
     who: &Identity,
     call_labels: &HashMap<String, String>,
+    steps: &mut crate::timing::Steps,
 ) -> Result<String> {
     guard::check_changed_files(docker, setup_id, guard::DEFAULT_FILE_LIMIT).await?;
+    steps.done("checking the changed files");
 
     // Docker merges the container's config into the commit config field by field; passing
     // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
@@ -184,6 +232,7 @@ pub(crate) async fn commit_setup(
         .context(|| format!("committing the setup container to {target}"))?;
     let image_id = committed.id;
     created.image(&image_id);
+    steps.done("committing");
 
     let remove = RemoveContainerOptionsBuilder::default()
         .force(true)
@@ -194,6 +243,7 @@ pub(crate) async fn commit_setup(
         .await
         .context(|| format!("removing setup container {setup_id}"))?;
     created.container_removed(setup_id);
+    steps.done("removing the setup container");
     Ok(image_id)
 }
 
@@ -214,4 +264,22 @@ pub(crate) fn user_labels(who: &Identity) -> Vec<(String, String)> {
 pub(crate) fn commit_target(base: &ImageRef, docker_name: &str) -> Result<ImageRef> {
     let tag = Tag::parse(docker_name).map_err(|e| EngineError::InvalidOption(e.to_string()))?;
     Ok(base.with_tag(&tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_files_need_every_marker() {
+        let out = format!(
+            "noise\n{PASSWD_MARK}\nroot:x:0:0::/root:/bin/sh\n{GROUP_MARK}\nroot:x:0:\n{END_MARK}\n"
+        );
+        let (passwd, group) = account_files(&out).unwrap();
+        assert_eq!(passwd, "root:x:0:0::/root:/bin/sh\n");
+        assert_eq!(group, "root:x:0:\n");
+        let cut = &out[..out.find(END_MARK).unwrap()];
+        assert_eq!(account_files(cut), None);
+        assert_eq!(account_files("DS01: user setup complete\n"), None);
+    }
 }
