@@ -202,9 +202,9 @@ impl Engine {
             &target,
             who,
             &setup_labels,
-            &mut steps,
         )
         .await?;
+        steps.done("guarding and committing");
         // Proven from the setup container's own files: a later create from this image
         // (it carries the account's labels) needs no check of its own.
         if let (Some(_), Some(cache)) = (&setup.account_files, self.verdicts()) {
@@ -214,8 +214,23 @@ impl Engine {
         let image = target.to_string();
         let spec = self.spec(who, request, &image, UserSetup::Committed);
         interrupt.check()?;
-        let id = self.create_final(created, &spec, &docker_name).await?;
-        steps.done("creating the container");
+        // The setup container held the final name until now. Renamed out of the way, it is
+        // removed while the final container is created; the name's journal keeps other
+        // ds01 calls off the name meanwhile.
+        let id = if setup::park_setup(docker, &setup_id, &docker_name).await {
+            let (removed, id) = tokio::join!(
+                setup::remove_setup(docker, &setup_id),
+                self.create_final(created, &spec, &docker_name)
+            );
+            removed?;
+            created.container_removed(&setup_id);
+            id?
+        } else {
+            setup::remove_setup(docker, &setup_id).await?;
+            created.container_removed(&setup_id);
+            self.create_final(created, &spec, &docker_name).await?
+        };
+        steps.done("removing the setup container and creating the container");
         // Only a setup container whose output was cut short is checked the slow way.
         if setup.account_files.is_none() {
             if let Err(reason) = verify_container(docker, &id, who).await? {

@@ -11,7 +11,7 @@ use crate::labels;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use ds01_dockerfile::{labels as image_labels, ImageRef, Tag, USER_SETUP_DONE, USER_SETUP_SCRIPT};
@@ -173,7 +173,7 @@ async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
     Ok((chunks.iter().map(|c| c.to_string()).collect(), stdout))
 }
 
-/// Guards, commits and removes the setup container. Returns the committed image's ID.
+/// Guards and commits the setup container. Returns the committed image's ID.
 pub(crate) async fn commit_setup(
     docker: &Docker,
     created: &mut Created,
@@ -182,8 +182,8 @@ pub(crate) async fn commit_setup(
     target: &ImageRef,
     who: &Identity,
     call_labels: &HashMap<String, String>,
-    steps: &mut crate::timing::Steps,
 ) -> Result<String> {
+    let mut steps = crate::timing::Steps::new("commit");
     guard::check_changed_files(docker, setup_id, guard::DEFAULT_FILE_LIMIT).await?;
     steps.done("checking the changed files");
 
@@ -233,7 +233,11 @@ pub(crate) async fn commit_setup(
     let image_id = committed.id;
     created.image(&image_id);
     steps.done("committing");
+    Ok(image_id)
+}
 
+/// Removes the setup container (the caller records it as removed).
+pub(crate) async fn remove_setup(docker: &Docker, setup_id: &str) -> Result<()> {
     let remove = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -241,10 +245,18 @@ pub(crate) async fn commit_setup(
     docker
         .remove_container(setup_id, Some(remove))
         .await
-        .context(|| format!("removing setup container {setup_id}"))?;
-    created.container_removed(setup_id);
-    steps.done("removing the setup container");
-    Ok(image_id)
+        .context(|| format!("removing setup container {setup_id}"))
+}
+
+/// Renames the setup container out of the final name's way, so that the final container
+/// can be created while it is being removed. `false` when the engine refused (the caller
+/// then removes it first).
+pub(crate) async fn park_setup(docker: &Docker, setup_id: &str, docker_name: &str) -> bool {
+    let short = &setup_id[..setup_id.len().min(12)];
+    let options = RenameContainerOptionsBuilder::default()
+        .name(&format!("{docker_name}.setup-{short}"))
+        .build();
+    docker.rename_container(setup_id, options).await.is_ok()
 }
 
 /// The image labels that say the account is baked in, as the Dockerfile's user block writes
