@@ -142,7 +142,7 @@ docker rm hand-$tag >/dev/null
 docker create --name hand-$tag-final --label ds01.test=$tag hand-$tag:latest >/dev/null
 EOF
 commit_target="ds01-fixture/debian11:c._.$ldap_uid"
-$H "$(r commit)" --warmup 1 --runs 5 \
+$H "$(r commit)" --warmup 1 --runs 7 \
     --prepare "sh -c 'docker rm -f c._.$ldap_uid >/dev/null 2>&1; docker rmi $commit_target >/dev/null 2>&1; true'" \
     -n "ds01 container create (commit flow)" \
     "$(as_user "$ldap_login") -q container create c --image $base" \
@@ -199,8 +199,8 @@ with open(sys.argv[1], "w") as f:
         f.write(names[i % len(names)] + "\n")
 PY
 # Through a shell for the redirection (this hyperfine has no --input); it subtracts the
-# shell's own start-up.
-hyperfine --style basic --export-json "$(r cli)" --warmup 3 --runs 21 \
+# shell's own start-up. -i: some golden inputs have no valid name, and the status says so.
+hyperfine -i --style basic --export-json "$(r cli)" --warmup 3 --runs 21 \
     -n "ds01 -q username sanitize (100,000 names)" "$ds01 -q username sanitize <$work/names.txt" \
     -n "ds01 -q username sanitize --json (100,000 names)" "$ds01 -q username sanitize --json <$work/names.txt"
 $H "$(r startup)" --warmup 3 --runs 31 -n "ds01 --version" "$ds01 --version" \
