@@ -123,7 +123,7 @@ H="hyperfine -N --style basic --export-json"
 r() { echo "$work/$1.json"; }
 
 echo "bench: baked create, ds01 vs docker create" >&2
-$H "$(r baked)" --warmup 1 --runs 15 \
+$H "$(r baked)" --warmup 2 --runs 31 \
     --prepare "docker rm -f b._.$uid1" -n "ds01 container create (baked)" \
     "$(as_user "$u1") -q container create b --image $u1_image" \
     --prepare "docker rm -f bare-$tag" -n "docker create" \
@@ -222,4 +222,6 @@ ctx_bytes=$ctx_bytes
 ctx_us=$ctx_us
 ldap_uid=$ldap_uid
 EOF
+# DS01_BENCH_KEEP: a directory to keep the raw hyperfine results in.
+[ -n "${DS01_BENCH_KEEP:-}" ] && mkdir -p "$DS01_BENCH_KEEP" && cp "$work"/*.json "$work/facts.env" "$DS01_BENCH_KEEP/"
 python3 scripts/bench_report.py "$work" "$out"
