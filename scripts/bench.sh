@@ -1,26 +1,195 @@
 #!/usr/bin/env bash
-# Reproduces every figure of docs/performance.md on this machine and rewrites that file:
-# create flows (baked / commit / bare, UID 1000 vs 1722830498), username throughput (library
-# and CLI), CLI start-up, and build-context size against sending a whole workspace.
-# Needs the engine (scripts/ensure-engine.sh) and the fixture images (scripts/fixture-images.sh).
+# Measures ds01 the way users run it (`ds01` as an unprivileged user -> socket -> ds01d ->
+# engine) side by side with the docker CLI doing the same work, in one run, with hyperfine,
+# and rewrites docs/performance.md (scripts/bench_report.py renders it).
+#
+# Everything it makes is throwaway and removed on exit, failure included: accounts
+# (ds01b-*), a ds01d on a socket in a temporary directory with its own state directory,
+# containers and images (all carry ds01.test=<run tag>, or the hand-made sequence's names).
+# Needs root, the engine (scripts/ensure-engine.sh) and the fixture images
+# (scripts/fixture-images.sh). About 10-15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
 out=${1:-docs/performance.md}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (it creates throwaway accounts)" >&2; exit 1; }
+
+tag="bench-$$"
+work=$(mktemp -d /tmp/ds01-bench.XXXXXX)
+chmod 0755 "$work" # the throwaway users reach the socket inside it
+users=()
+daemon_pid=
+base=ds01-fixture/debian11:latest
+ldap_uid=1722830498
+ldap_gid=1722800513
+ldap_login="ds01b-$$.ldap@bench.lan"
+
+cleanup() {
+    set +e
+    [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+    docker ps -aq --filter "label=ds01.test=$tag" | xargs -r docker rm -f >/dev/null 2>&1
+    docker rm -f "hand-$tag" "hand-$tag-final" >/dev/null 2>&1
+    docker images -q --filter "label=ds01.test=$tag" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    docker rmi "hand-$tag:latest" >/dev/null 2>&1
+    for u in "${users[@]}"; do
+        docker images --format '{{.Repository}}:{{.Tag}}' "ds01-$(id -u "$u")/*" 2>/dev/null |
+            xargs -r docker rmi -f >/dev/null 2>&1
+        pkill -KILL -u "$u" 2>/dev/null
+        userdel -r "$u" >/dev/null 2>&1
+        groupdel "$u" >/dev/null 2>&1
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 scripts/ensure-engine.sh
-scripts/fixture-images.sh
-cargo build -q --release -p ds01-cli
-cargo build -q --release -p ds01-tests --example context_size
-ds01=target/release/ds01
+scripts/fixture-images.sh >/dev/null
+command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine >/dev/null
+# DS01_BENCH_BIN: a directory holding ds01, ds01d and examples/context_size already built
+# (to measure another revision); otherwise this checkout is built.
+if [ -z "${DS01_BENCH_BIN:-}" ]; then
+    echo "bench: building release binaries" >&2
+    cargo build -q --release -p ds01-cli -p ds01-daemon
+    cargo build -q --release -p ds01-tests --example context_size
+fi
+bin=${DS01_BENCH_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release}
+ds01=$bin/ds01
 
-echo "bench: create flows (a few minutes)" >&2
-cargo bench -q --bench create 2>/dev/null >"$work/create.txt"
-echo "bench: username sanitizer (criterion)" >&2
-cargo bench -q -p ds01-username --bench sanitize -- --noplot 2>/dev/null >"$work/username.txt"
+add_user() { # login uid gid
+    groupadd -g "$3" "$1"
+    users+=("$1")
+    useradd --badname --no-log-init --create-home -u "$2" -g "$3" -s /bin/bash "$1"
+}
+# A command line running ds01 as `login` against the bench daemon, as TestUser does.
+as_user() { # login
+    local uid gid
+    uid=$(id -u "$1")
+    gid=$(id -g "$1")
+    echo "setpriv --reuid=$uid --regid=$gid --init-groups -- env -i HOME=/home/$1 USER=$1 DS01_SOCKET=$work/ds01.sock NO_COLOR=1 $ds01"
+}
 
-# 100,000 names: the golden inputs repeated.
+echo "bench: throwaway accounts and a ds01d on $work/ds01.sock" >&2
+getent passwd "$ldap_uid" >/dev/null && { echo "bench: UID $ldap_uid is taken" >&2; exit 1; }
+add_user "$ldap_login" "$ldap_uid" "$ldap_gid"
+n=20
+for i in $(seq 1 $n); do
+    uid=$((64100 + $$ % 400 + i))
+    getent passwd "$uid" >/dev/null && { echo "bench: UID $uid is taken" >&2; exit 1; }
+    add_user "ds01b-$$-$i" "$uid" "$uid"
+done
+{
+    hard=$(awk '/Max locked memory/ {print $5}' /proc/self/limits)
+    [ "$hard" != unlimited ] && echo "memlock = \"$((hard / 1024))k\""
+    printf '\n[labels]\n"ds01.test" = "%s"\n' "$tag"
+} >"$work/config.toml"
+DS01D_LOG=${DS01_BENCH_LOG:-warn} "$bin/ds01d" --socket "$work/ds01.sock" --config "$work/config.toml" \
+    --state-dir "$work/state" >"$work/ds01d.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 200); do [ -S "$work/ds01.sock" ] && break; sleep 0.05; done
+[ -S "$work/ds01.sock" ] || { cat "$work/ds01d.log" >&2; exit 1; }
+sleep 1
+rss() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$daemon_pid/status"; }
+rss_idle_start=$(rss VmRSS)
+
+# Every user needs an image with their account baked in. One `ds01 image create` is timed
+# separately; a classic-builder build costs tens of seconds here, so the 19 other users get
+# theirs from ds01's commit flow, whose committed image carries the account and its labels.
+echo "bench: user 1 builds an image with the account baked in (ds01 image create)" >&2
+u1=ds01b-$$-1
+uid1=$(id -u "$u1")
+build_start=$(date +%s.%N)
+$(as_user "$u1") -q image create base --base $base --no-jupyter
+build_s=$(echo "$(date +%s.%N) - $build_start" | bc)
+u1_image="ds01-$uid1/base:latest"
+echo "bench: the other users get theirs from the commit flow" >&2
+seed() { $(as_user "$1") -q container create seed --image $base >>"$work/seed.err" 2>&1 || true; }
+others=("${users[@]:2}")
+for ((i = 0; i < ${#others[@]}; i += 2)); do
+    seed "${others[i]}" &
+    pair=$!
+    [ $((i + 1)) -lt ${#others[@]} ] && seed "${others[i + 1]}"
+    wait $pair # not a bare `wait`: ds01d is a child too
+done
+for u in "${others[@]}"; do
+    docker rm -f "seed._.$(id -u "$u")" >/dev/null 2>&1 ||
+        { echo "bench: the commit flow for $u failed:" >&2; cat "$work/seed.err" >&2; exit 1; }
+done
+image_of() { # login
+    if [ "$1" = "$u1" ]; then echo "$u1_image"; else echo "$base" | sed "s/:latest\$/:seed._.$(id -u "$1")/"; fi
+}
+
+H="hyperfine -N --style basic --export-json"
+r() { echo "$work/$1.json"; }
+
+echo "bench: baked create, ds01 vs docker create" >&2
+$H "$(r baked)" --warmup 2 --runs 31 \
+    --prepare "docker rm -f b._.$uid1" -n "ds01 container create (baked)" \
+    "$(as_user "$u1") -q container create b --image $u1_image" \
+    --prepare "docker rm -f bare-$tag" -n "docker create" \
+    "docker create --name bare-$tag --label ds01.test=$tag $u1_image"
+docker rm -f "b._.$uid1" "bare-$tag" >/dev/null
+
+echo "bench: commit flow at UID $ldap_uid on $base, ds01 vs the hand-made sequence" >&2
+user_name=$("$ds01" username sanitize "$ldap_login")
+cat >"$work/hand.sh" <<EOF
+set -e
+docker run --name hand-$tag --label ds01.test=$tag --network none -u 0:0 $base sh -c '
+groupadd -g $ldap_gid $user_name && useradd --no-log-init -m -u $ldap_uid -g $ldap_gid -s /bin/bash $user_name &&
+: > /var/log/lastlog && : > /var/log/faillog' >/dev/null
+docker commit hand-$tag hand-$tag:latest >/dev/null
+docker rm hand-$tag >/dev/null
+docker create --name hand-$tag-final --label ds01.test=$tag hand-$tag:latest >/dev/null
+EOF
+commit_target="ds01-fixture/debian11:c._.$ldap_uid"
+$H "$(r commit)" --warmup 1 --runs 7 \
+    --prepare "sh -c 'docker rm -f c._.$ldap_uid >/dev/null 2>&1; docker rmi $commit_target >/dev/null 2>&1; true'" \
+    -n "ds01 container create (commit flow)" \
+    "$(as_user "$ldap_login") -q container create c --image $base" \
+    --prepare "sh -c 'docker rm -f hand-$tag hand-$tag-final >/dev/null 2>&1; docker rmi hand-$tag:latest >/dev/null 2>&1; true'" \
+    -n "docker run useradd + commit + rm + create" \
+    "sh $work/hand.sh"
+docker rm -f "c._.$ldap_uid" "hand-$tag" "hand-$tag-final" >/dev/null 2>&1 || true
+docker rmi "$commit_target" "hand-$tag:latest" >/dev/null 2>&1 || true
+
+echo "bench: image update of an unchanged spec" >&2
+$H "$(r update)" --warmup 2 --runs 21 -n "ds01 image update (unchanged)" \
+    "$(as_user "$u1") -q image update base"
+
+echo "bench: 20 users create at once, ds01 vs docker create" >&2
+{
+    for u in "${users[@]:1}"; do echo "$(as_user "$u") -q container create p --image $(image_of "$u") &"; done
+    echo wait
+} >"$work/par-ds01.sh"
+{
+    for u in "${users[@]:1}"; do echo "docker create --name p-$tag-$(id -u "$u") --label ds01.test=$tag $(image_of "$u") >/dev/null &"; done
+    echo wait
+} >"$work/par-docker.sh"
+{
+    for u in "${users[@]:1}"; do echo "docker rm -f p._.$(id -u "$u") p-$tag-$(id -u "$u") >/dev/null 2>&1 &"; done
+    echo wait
+} >"$work/par-clean.sh"
+sh "$work/par-clean.sh"
+rss_idle=$(rss VmRSS)
+echo 5 >"/proc/$daemon_pid/clear_refs" # resets VmHWM: the peak below is this run's
+$H "$(r parallel)" --warmup 1 --runs 7 \
+    --prepare "sh $work/par-clean.sh" -n "20 users: ds01 container create (baked)" "sh $work/par-ds01.sh" \
+    --prepare "sh $work/par-clean.sh" -n "20 x docker create" "sh $work/par-docker.sh"
+rss_peak=$(rss VmHWM)
+sh "$work/par-clean.sh"
+
+echo "bench: container list and image list" >&2
+seq 1 200 | xargs -P 4 -I{} docker create --name "l{}._.$uid1" --label "ds01.test=$tag" \
+    --label ds01.managed=true "$u1_image" >/dev/null
+for i in $(seq 2 100); do docker tag "$u1_image" "ds01-$uid1/i$i:latest"; done
+$H "$(r list)" --warmup 2 --runs 21 \
+    -n "ds01 container list (200)" "$(as_user "$u1") -q container list" \
+    -n "docker ps -a --filter label=" "docker ps -a --filter label=ds01.test=$tag" \
+    -n "ds01 image list (100)" "$(as_user "$u1") -q image list" \
+    -n "docker images ds01-<uid>/*" "docker images ds01-$uid1/*"
+rss_after=$(rss VmRSS)
+
+echo "bench: username mapping and CLI start-up" >&2
 python3 - "$work/names.txt" <<'PY'
 import json, sys
 rows = [json.loads(l)["input"] for l in open("crates/ds01-username/tests/fixtures/usernames.jsonl")]
@@ -29,91 +198,30 @@ with open(sys.argv[1], "w") as f:
     for i in range(100_000):
         f.write(names[i % len(names)] + "\n")
 PY
-# A workspace as users have them: a data file, a model checkpoint, many small sources.
+# Through a shell for the redirection (this hyperfine has no --input); it subtracts the
+# shell's own start-up. -i: some golden inputs have no valid name, and the status says so.
+hyperfine -i --style basic --export-json "$(r cli)" --warmup 3 --runs 21 \
+    -n "ds01 -q username sanitize (100,000 names)" "$ds01 -q username sanitize <$work/names.txt" \
+    -n "ds01 -q username sanitize --json (100,000 names)" "$ds01 -q username sanitize --json <$work/names.txt"
+$H "$(r startup)" --warmup 3 --runs 31 -n "ds01 --version" "$ds01 --version" \
+    -n "ds01 username sanitize h.baker@hertie-school.lan" "$ds01 username sanitize h.baker@hertie-school.lan"
+
 mkdir -p "$work/workspace/src" "$work/workspace/data"
 head -c $((40 << 20)) /dev/urandom >"$work/workspace/data/train.parquet"
 head -c $((20 << 20)) /dev/urandom >"$work/workspace/model.ckpt"
 for i in $(seq 2000); do printf 'import torch\nprint(%d)\n' "$i" >"$work/workspace/src/m$i.py"; done
-read -r ctx_bytes ctx_us < <(target/release/examples/context_size)
+read -r ctx_bytes ctx_us < <("$bin/examples/context_size")
 
-python3 - "$out" "$ds01" "$work" "$ctx_bytes" "$ctx_us" <<'PY'
-import io, os, platform, re, statistics, subprocess, sys, tarfile, time, datetime
-out, ds01, work, ctx_bytes, ctx_us = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-
-def median_run(cmd, runs, stdin_path=None):
-    times = []
-    for _ in range(runs):
-        stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
-        t = time.perf_counter()
-        subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"],
-                        capture_output=True, text=True).stdout.strip()
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // (1 << 20)
-head = (f"Machine: {os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.system()} {platform.release()}; "
-        f"Docker Engine {engine}; measured {datetime.date.today().isoformat()} by `scripts/bench.sh`.")
-
-create = open(f"{work}/create.txt").read()
-rows = re.findall(r"^(.+?)\s{2,}([\d.]+) ms$", create, re.M)
-ratios = re.findall(r"^(.+?)\s+([\d.]+)x\s+\((.+)\)$", create, re.M)
-
-crit = open(f"{work}/username.txt").read()
-per_batch = re.findall(r"golden inputs/(\S+)\s+time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", crit)
-n_golden = sum(1 for _ in open("crates/ds01-username/tests/fixtures/usernames.jsonl"))
-def ns_per_name(value, unit):
-    scale = {"ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6}[unit]
-    return float(value) * scale / n_golden
-
-names = f"{work}/names.txt"
-cli_plain = median_run([ds01, "-q", "username", "sanitize"], 7, names)
-cli_json = median_run([ds01, "-q", "username", "sanitize", "--json"], 7, names)
-start_version = median_run([ds01, "--version"], 31)
-start_one = median_run([ds01, "username", "sanitize", "h.baker@hertie-school.lan"], 31)
-
-def tar_workspace():
-    buf = io.BytesIO()
-    t = time.perf_counter()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(f"{work}/workspace", arcname=".")
-    return len(buf.getvalue()), time.perf_counter() - t
-ws = [tar_workspace() for _ in range(3)]
-ws_bytes, ws_s = ws[0][0], statistics.median(t for _, t in ws)
-
-L = ["# Performance", "", head, "",
-     "Every figure is a median; each table says of how many runs. Rerun with `scripts/bench.sh`.", "",
-     "## Time to a created container (`cargo bench --bench create`)", "",
-     "Median of 7 runs after one warm-up, on the local Debian 11 fixture image. *Bare* is a plain",
-     "`docker create` of the same baked image through the API: the floor. The baked flow checks the",
-     "account in the image's `/etc/passwd` once per image ID and caches the verdict; the uncached row is",
-     "the first create from a new image.", "",
-     "| flow | median |", "|---|---:|"]
-L += [f"| {name.strip()} | {ms} ms |" for name, ms in rows]
-L += ["", "| ratio | measured | target |", "|---|---:|---|"]
-L += [f"| {name.strip()} | {x}× | {target} |" for name, x, target in ratios]
-L += ["", "## Username mapping", "",
-      f"Library (criterion, {n_golden} golden inputs per iteration; time per name from the batch median):", "",
-      "| function | ns per name |", "|---|---:|"]
-L += [f"| `{fn}` | {ns_per_name(v, u):.0f} |" for fn, v, u in per_batch]
-L += ["", "CLI batch, 100,000 names on standard input (median of 7 runs, release binary):", "",
-      "| command | time | names per second |", "|---|---:|---:|",
-      f"| `ds01 -q username sanitize` | {cli_plain*1e3:.0f} ms | {100_000/cli_plain:,.0f} |",
-      f"| `ds01 -q username sanitize --json` | {cli_json*1e3:.0f} ms | {100_000/cli_json:,.0f} |",
-      "", "## CLI start-up (median of 31 runs)", "",
-      "| command | time |", "|---|---:|",
-      f"| `ds01 --version` | {start_version*1e3:.1f} ms |",
-      f"| `ds01 username sanitize h.baker@hertie-school.lan` | {start_one*1e3:.1f} ms |",
-      "", "## Build context", "",
-      "ds01 sends the Dockerfile and the user-setup script only. DS01 (at HEAD) sent the whole project",
-      "workspace; the comparison workspace here holds a 40 MiB data file, a 20 MiB checkpoint and 2,000",
-      "small sources (random bytes, so it compresses as real data does).", "",
-      "| context | size | time to make it |", "|---|---:|---:|",
-      f"| ds01 (catalog spec, every package group) | {ctx_bytes:,} bytes | {ctx_us} µs (median of 51) |",
-      f"| whole workspace, tar.gz | {ws_bytes:,} bytes | {ws_s*1e3:.0f} ms (median of 3) |",
-      f"| ratio | {ws_bytes/ctx_bytes:,.0f}× smaller | {ws_s*1e6/max(ctx_us,1):,.0f}× faster |", ""]
-os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-open(out, "w").write("\n".join(L))
-print(f"wrote {out}", file=sys.stderr)
-PY
+cat >"$work/facts.env" <<EOF
+rss_idle_start=$rss_idle_start
+build_s=$build_s
+rss_idle=$rss_idle
+rss_peak=$rss_peak
+rss_after=$rss_after
+ctx_bytes=$ctx_bytes
+ctx_us=$ctx_us
+ldap_uid=$ldap_uid
+EOF
+# DS01_BENCH_KEEP: a directory to keep the raw hyperfine results in.
+[ -n "${DS01_BENCH_KEEP:-}" ] && mkdir -p "$DS01_BENCH_KEEP" && cp "$work"/*.json "$work/facts.env" "$DS01_BENCH_KEEP/"
+python3 scripts/bench_report.py "$work" "$out"

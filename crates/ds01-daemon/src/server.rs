@@ -188,7 +188,19 @@ async fn authenticate(
     let path = request.uri().path().to_owned();
     let act_as = header(request.headers(), ACT_AS_HEADER);
     let caller = match peer.uid {
-        Some(uid) => Caller::from_uid(uid, &daemon.config),
+        // NSS (SSSD, LDAP) may block for a while: off the async workers, so one slow look-up
+        // does not stall every other user's request.
+        Some(uid) => {
+            let daemon = daemon.clone();
+            tokio::task::spawn_blocking(move || Caller::from_uid(uid, &daemon.config))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(ApiError::new(
+                        ErrorCode::Failed,
+                        format!("looking up UID {uid}: {e}"),
+                    ))
+                })
+        }
         None => Err(ApiError::forbidden(
             "the kernel gave no credentials for this connection",
         )),

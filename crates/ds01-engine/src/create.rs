@@ -2,7 +2,7 @@
 //! otherwise setup + guard + commit. Either way, a failure or an interrupt removes whatever
 //! the call made, and nothing the call did not make is touched.
 
-use crate::accounts::verify_container;
+use crate::accounts::{check_account, verify_container};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance};
@@ -14,6 +14,7 @@ use crate::labels;
 use crate::options::ContainerOptions;
 use crate::progress::{Progress, ProgressSink};
 use crate::setup;
+use crate::timing::Steps;
 use bollard::models::ImageInspect;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -90,12 +91,14 @@ impl Engine {
         interrupt: &mut Interrupt<'_, impl Future<Output = ()>>,
     ) -> Result<CreatedContainer> {
         let docker = self.docker();
+        let mut steps = Steps::new("create");
         // No separate "does the name exist" look-up: creating under the final name is the
         // check (409), and it cannot race.
         let docker_name = request.name.docker_name(who.uid());
         let base = self
             .local_image(&request.image, request.pull_if_missing, progress, interrupt)
             .await?;
+        steps.done("inspecting the image");
         if let Some(dead_runs) = dead_runs {
             interrupt.check()?;
             self.clear_dead_run(&docker_name, &request.image, dead_runs, progress)
@@ -117,12 +120,15 @@ impl Engine {
                 let image_id = base.id.as_deref().unwrap_or_default();
                 interrupt.check()?;
                 self.tag_for_container(created, image_id, &own_ref).await?;
+                steps.done("tagging the image for the container");
                 let spec = self.spec(who, request, &own, UserSetup::Baked);
                 let id = self.create_final(created, &spec, &docker_name).await?;
+                steps.done("creating the container");
                 let verdict = match self.verdicts() {
                     Some(cache) if cache.is_verified(image_id, who) => Ok(()),
                     _ => verify_container(docker, &id, who).await?,
                 };
+                steps.done("checking the account");
                 match verdict {
                     Ok(()) => {
                         if let Some(cache) = self.verdicts() {
@@ -170,7 +176,7 @@ impl Engine {
         setup_labels.insert(op_key, op_value);
         setup_labels.insert(labels::MANAGED.into(), "true".into());
         interrupt.check()?;
-        let setup_id = setup::run_setup(
+        let setup = setup::run_setup(
             docker,
             created,
             who,
@@ -180,10 +186,22 @@ impl Engine {
             interrupt,
         )
         .await?;
+        steps.done("running the setup container");
+        // The committed image holds exactly the files the setup container printed: the
+        // account is checked now, before the commit, and needs no container of its own.
+        if let Some((passwd, group)) = &setup.account_files {
+            if let Err(reason) = check_account(passwd, group, who) {
+                return Err(EngineError::UserMismatch {
+                    image: request.image.to_string(),
+                    reason,
+                });
+            }
+        }
+        let setup_id = setup.id;
         let target = setup::commit_target(&request.image, &docker_name)?;
         progress.report(Progress::Stage(format!("committing {target}")));
         interrupt.check()?;
-        setup::commit_setup(
+        let committed = setup::commit_setup(
             docker,
             created,
             &setup_id,
@@ -193,13 +211,39 @@ impl Engine {
             &setup_labels,
         )
         .await?;
+        steps.done("guarding and committing");
+        // Proven from the setup container's own files: a later create from this image
+        // (it carries the account's labels) needs no check of its own.
+        if let (Some(_), Some(cache)) = (&setup.account_files, self.verdicts()) {
+            cache.record(&committed, who);
+        }
 
         let image = target.to_string();
         let spec = self.spec(who, request, &image, UserSetup::Committed);
         interrupt.check()?;
-        let id = self.create_final(created, &spec, &docker_name).await?;
-        if let Err(reason) = verify_container(docker, &id, who).await? {
-            return Err(EngineError::UserMismatch { image, reason });
+        // The setup container held the final name until now. Renamed out of the way, it is
+        // removed while the final container is created; the name's journal keeps other
+        // ds01 calls off the name meanwhile.
+        let id = if setup::park_setup(docker, &setup_id, &docker_name).await {
+            let (removed, id) = tokio::join!(
+                setup::remove_setup(docker, &setup_id),
+                self.create_final(created, &spec, &docker_name)
+            );
+            removed?;
+            created.container_removed(&setup_id);
+            id?
+        } else {
+            setup::remove_setup(docker, &setup_id).await?;
+            created.container_removed(&setup_id);
+            self.create_final(created, &spec, &docker_name).await?
+        };
+        steps.done("removing the setup container and creating the container");
+        // Only a setup container whose output was cut short is checked the slow way.
+        if setup.account_files.is_none() {
+            if let Err(reason) = verify_container(docker, &id, who).await? {
+                return Err(EngineError::UserMismatch { image, reason });
+            }
+            steps.done("reading the account files from the container");
         }
         Ok(CreatedContainer {
             name: docker_name,

@@ -3,6 +3,13 @@
 //! `docker commit` materialises, filling the disk. The setup script truncates it, but a
 //! commit must never depend on that alone: before committing, every changed file's
 //! apparent size is checked.
+//!
+//! Where the engine stores the container's writes in an overlay upper directory on this
+//! host (overlay2, fuse-overlayfs: ds01d runs as root next to the engine), that directory
+//! holds exactly the changed files, and one walk of it with `lstat` is the check. On
+//! fuse-overlayfs, `docker diff` plus an archive stat per file cost as much as the commit
+//! itself. Any other driver, or an upper directory this process cannot see, takes the
+//! engine's changes list and stats each file through the archive API.
 
 use crate::error::{Context, EngineError, Result};
 use bollard::models::ChangeType;
@@ -21,6 +28,57 @@ pub(crate) async fn check_changed_files(
     container: &str,
     limit: u64,
 ) -> Result<()> {
+    let found = docker
+        .inspect_container(container, None)
+        .await
+        .context(|| format!("inspecting {container}"))?;
+    let upper = found
+        .graph_driver
+        .and_then(|d| d.data.get("UpperDir").cloned())
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_absolute() && p.is_dir());
+    if let Some(upper) = upper {
+        let walked = tokio::task::spawn_blocking(move || largest_in(&upper)).await;
+        if let Ok(Ok(largest)) = walked {
+            return over_limit(largest, limit);
+        }
+        // A walk that failed part-way proves nothing: the engine's list decides.
+    }
+    check_through_engine(docker, container, limit).await
+}
+
+/// The largest regular file (apparent size) under `dir`, as a path inside the container.
+/// Symbolic links are not followed; whiteouts and directories have no size that a commit
+/// could inflate.
+fn largest_in(dir: &std::path::Path) -> std::io::Result<Option<(String, u64)>> {
+    let mut largest: Option<(String, u64)> = None;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next)? {
+            let entry = entry?;
+            let meta = entry.path().symlink_metadata()?;
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() && largest.as_ref().is_none_or(|(_, s)| meta.len() > *s) {
+                let inside = entry
+                    .path()
+                    .strip_prefix(dir)
+                    .map(|p| format!("/{}", p.display()));
+                largest = Some((inside.unwrap_or_default(), meta.len()));
+            }
+        }
+    }
+    Ok(largest)
+}
+
+fn over_limit(largest: Option<(String, u64)>, limit: u64) -> Result<()> {
+    match largest {
+        Some((path, size)) if size > limit => Err(EngineError::OversizedFile { path, size, limit }),
+        _ => Ok(()),
+    }
+}
+
+async fn check_through_engine(docker: &Docker, container: &str, limit: u64) -> Result<()> {
     let changes = docker
         .container_changes(container)
         .await
@@ -51,13 +109,39 @@ pub(crate) async fn check_changed_files(
     let largest = sizes
         .into_iter()
         .filter(|(_, _, mode)| mode & DIR_BIT == 0)
-        .max_by_key(|(_, size, _)| *size);
-    match largest {
-        Some((path, size, _)) if size > limit => Err(EngineError::OversizedFile {
-            path: path.clone(),
-            size,
-            limit,
-        }),
-        _ => Ok(()),
+        .max_by_key(|(_, size, _)| *size)
+        .map(|(path, size, _)| (path.clone(), size));
+    over_limit(largest, limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_walk_finds_the_largest_file_by_apparent_size_and_follows_no_link() {
+        let dir = std::env::temp_dir().join(format!("ds01-guard-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("var/log")).unwrap();
+        std::fs::write(dir.join("etc-passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
+        // Sparse, as useradd leaves lastlog: no blocks, a huge apparent size.
+        let lastlog = std::fs::File::create(dir.join("var/log/lastlog")).unwrap();
+        lastlog.set_len(500 << 20).unwrap();
+        let outside = std::env::temp_dir().join(format!("ds01-guard-big-{}", std::process::id()));
+        std::fs::File::create(&outside)
+            .unwrap()
+            .set_len(900 << 20)
+            .unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("link")).unwrap();
+
+        let largest = largest_in(&dir).unwrap();
+        assert_eq!(largest, Some(("/var/log/lastlog".to_owned(), 500 << 20)));
+        match over_limit(largest, DEFAULT_FILE_LIMIT) {
+            Err(EngineError::OversizedFile { path, .. }) => assert_eq!(path, "/var/log/lastlog"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(over_limit(Some(("/etc/passwd".into(), 30)), DEFAULT_FILE_LIMIT).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_file(&outside).unwrap();
     }
 }

@@ -59,6 +59,7 @@ mod progress;
 mod session;
 mod setup;
 mod stats;
+mod timing;
 mod verdicts;
 mod volumes;
 

@@ -11,7 +11,7 @@ use crate::labels;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use ds01_dockerfile::{labels as image_labels, ImageRef, Tag, USER_SETUP_DONE, USER_SETUP_SCRIPT};
@@ -21,17 +21,54 @@ use std::collections::HashMap;
 /// Runs the shared user-setup script with the IDs as *arguments*: nothing user-derived is
 /// spliced into shell text, and (unlike `Env`) arguments do not leak into the committed
 /// image's configuration.
+///
+/// After the script, the container prints its `/etc/passwd` and `/etc/group` between
+/// markers (shell built-ins only): the committed image holds exactly these files, so the
+/// account is checked from this output instead of reading them out of another container.
 fn setup_entrypoint(who: &Identity) -> Vec<String> {
     let prelude = "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\"\n";
+    let show = |path: &str| {
+        format!("while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <{path}\n")
+    };
+    let epilogue = format!(
+        "echo '{PASSWD_MARK}'\n{}echo '{GROUP_MARK}'\n{}echo '{END_MARK}'\n",
+        show("/etc/passwd"),
+        show("/etc/group")
+    );
     vec![
         "/bin/sh".into(),
         "-c".into(),
-        format!("{prelude}{USER_SETUP_SCRIPT}"),
+        format!("{prelude}{USER_SETUP_SCRIPT}\n{epilogue}"),
         "ds01-user-setup".into(),
         who.uid().to_string(),
         who.gid().to_string(),
         who.username().to_string(),
     ]
+}
+
+const PASSWD_MARK: &str = "DS01: /etc/passwd follows";
+const GROUP_MARK: &str = "DS01: /etc/group follows";
+const END_MARK: &str = "DS01: end of account files";
+
+/// The `/etc/passwd` and `/etc/group` the setup container printed, when it printed both
+/// whole (the end marker arrived).
+fn account_files(stdout: &str) -> Option<(String, String)> {
+    let after = |mark: &str, text: &str| -> Option<usize> {
+        text.rfind(&format!("{mark}\n")).map(|i| i + mark.len() + 1)
+    };
+    let p = after(PASSWD_MARK, stdout)?;
+    let rest = &stdout[p..];
+    let g = rest.find(&format!("{GROUP_MARK}\n"))?;
+    let passwd = &rest[..g];
+    let rest = &rest[g + GROUP_MARK.len() + 1..];
+    let e = rest.find(&format!("{END_MARK}\n"))?;
+    Some((passwd.to_owned(), rest[..e].to_owned()))
+}
+
+/// What a finished setup container left: its ID and, when it printed them, the account files.
+pub(crate) struct SetupDone {
+    pub id: String,
+    pub account_files: Option<(String, String)>,
 }
 
 /// Marks setup containers, so that one left by a dead run can be told from a user's
@@ -48,7 +85,7 @@ pub(crate) async fn run_setup(
     docker_name: &str,
     labels: HashMap<String, String>,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
-) -> Result<String> {
+) -> Result<SetupDone> {
     let mut labels = labels;
     labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
     let body = ContainerCreateBody {
@@ -86,7 +123,7 @@ pub(crate) async fn run_setup(
         .await
         .context(|| format!("starting setup container {docker_name}"))?;
     let status = interrupt.race(wait_for_exit(docker, &id)).await?;
-    let log = logs(docker, &id).await?;
+    let (log, stdout) = logs(docker, &id).await?;
     if status != 0 || !log.contains(USER_SETUP_DONE) {
         let tail: Vec<&str> = log.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -97,7 +134,10 @@ pub(crate) async fn run_setup(
             log_tail: tail.join("\n"),
         });
     }
-    Ok(id)
+    Ok(SetupDone {
+        account_files: account_files(&stdout),
+        id,
+    })
 }
 
 async fn wait_for_exit(docker: &Docker, id: &str) -> Result<i64> {
@@ -114,7 +154,8 @@ async fn wait_for_exit(docker: &Docker, id: &str) -> Result<i64> {
     }
 }
 
-async fn logs(docker: &Docker, id: &str) -> Result<String> {
+/// The container's whole output, and its standard output alone.
+async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
     let options = LogsOptionsBuilder::default()
         .stdout(true)
         .stderr(true)
@@ -124,10 +165,15 @@ async fn logs(docker: &Docker, id: &str) -> Result<String> {
         .try_collect()
         .await
         .context(|| format!("reading the output of setup container {id}"))?;
-    Ok(chunks.iter().map(|c| c.to_string()).collect())
+    let stdout = chunks
+        .iter()
+        .filter(|c| matches!(c, bollard::container::LogOutput::StdOut { .. }))
+        .map(|c| c.to_string())
+        .collect();
+    Ok((chunks.iter().map(|c| c.to_string()).collect(), stdout))
 }
 
-/// Guards, commits and removes the setup container. Returns the committed image's ID.
+/// Guards and commits the setup container. Returns the committed image's ID.
 pub(crate) async fn commit_setup(
     docker: &Docker,
     created: &mut Created,
@@ -137,7 +183,9 @@ pub(crate) async fn commit_setup(
     who: &Identity,
     call_labels: &HashMap<String, String>,
 ) -> Result<String> {
+    let mut steps = crate::timing::Steps::new("commit");
     guard::check_changed_files(docker, setup_id, guard::DEFAULT_FILE_LIMIT).await?;
+    steps.done("checking the changed files");
 
     // Docker merges the container's config into the commit config field by field; passing
     // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
@@ -184,7 +232,12 @@ pub(crate) async fn commit_setup(
         .context(|| format!("committing the setup container to {target}"))?;
     let image_id = committed.id;
     created.image(&image_id);
+    steps.done("committing");
+    Ok(image_id)
+}
 
+/// Removes the setup container (the caller records it as removed).
+pub(crate) async fn remove_setup(docker: &Docker, setup_id: &str) -> Result<()> {
     let remove = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
@@ -192,9 +245,18 @@ pub(crate) async fn commit_setup(
     docker
         .remove_container(setup_id, Some(remove))
         .await
-        .context(|| format!("removing setup container {setup_id}"))?;
-    created.container_removed(setup_id);
-    Ok(image_id)
+        .context(|| format!("removing setup container {setup_id}"))
+}
+
+/// Renames the setup container out of the final name's way, so that the final container
+/// can be created while it is being removed. `false` when the engine refused (the caller
+/// then removes it first).
+pub(crate) async fn park_setup(docker: &Docker, setup_id: &str, docker_name: &str) -> bool {
+    let short = &setup_id[..setup_id.len().min(12)];
+    let options = RenameContainerOptionsBuilder::default()
+        .name(&format!("{docker_name}.setup-{short}"))
+        .build();
+    docker.rename_container(setup_id, options).await.is_ok()
 }
 
 /// The image labels that say the account is baked in, as the Dockerfile's user block writes
@@ -214,4 +276,22 @@ pub(crate) fn user_labels(who: &Identity) -> Vec<(String, String)> {
 pub(crate) fn commit_target(base: &ImageRef, docker_name: &str) -> Result<ImageRef> {
     let tag = Tag::parse(docker_name).map_err(|e| EngineError::InvalidOption(e.to_string()))?;
     Ok(base.with_tag(&tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_files_need_every_marker() {
+        let out = format!(
+            "noise\n{PASSWD_MARK}\nroot:x:0:0::/root:/bin/sh\n{GROUP_MARK}\nroot:x:0:\n{END_MARK}\n"
+        );
+        let (passwd, group) = account_files(&out).unwrap();
+        assert_eq!(passwd, "root:x:0:0::/root:/bin/sh\n");
+        assert_eq!(group, "root:x:0:\n");
+        let cut = &out[..out.find(END_MARK).unwrap()];
+        assert_eq!(account_files(cut), None);
+        assert_eq!(account_files("DS01: user setup complete\n"), None);
+    }
 }

@@ -6,6 +6,7 @@ use crate::identity::Identity;
 use crate::lifecycle::Scope;
 use bollard::query_parameters::StatsOptionsBuilder;
 use ds01_api::ContainerName;
+use futures_util::future::try_join_all;
 use futures_util::TryStreamExt;
 
 pub use ds01_api::ContainerStats;
@@ -13,52 +14,29 @@ pub use ds01_api::ContainerStats;
 impl Engine {
     /// One stats sample for each of the user's running containers.
     pub async fn stats(&self, who: &Identity) -> Result<Vec<ContainerStats>> {
-        let mut all = Vec::new();
-        for c in self.list_containers(Scope::User(who)).await? {
-            if c.state != "running" {
-                continue;
-            }
+        let running: Vec<_> = self
+            .list_containers(Scope::User(who))
+            .await?
+            .into_iter()
+            .filter(|c| c.state == "running")
+            .collect();
+        // One sample takes the engine about a second (it waits for a second CPU reading):
+        // all containers at once, not one after the other.
+        let samples = try_join_all(running.into_iter().map(|c| async move {
             let options = StatsOptionsBuilder::default()
                 .stream(false)
                 .one_shot(false)
                 .build();
-            let Some(s) = self
+            let sample = self
                 .docker()
                 .stats(&c.id, Some(options))
                 .try_next()
                 .await
-                .context(|| format!("reading stats of {}", c.docker_name))?
-            else {
-                continue;
-            };
-            let cpu_now = s.cpu_stats.as_ref();
-            let cpu_before = s.precpu_stats.as_ref();
-            let total = |c: Option<&bollard::models::ContainerCpuStats>| {
-                c.and_then(|c| c.cpu_usage.as_ref())
-                    .and_then(|u| u.total_usage)
-                    .unwrap_or(0)
-            };
-            let system = |c: Option<&bollard::models::ContainerCpuStats>| {
-                c.and_then(|c| c.system_cpu_usage).unwrap_or(0)
-            };
-            let cpus = cpu_now.and_then(|c| c.online_cpus).unwrap_or(1) as f64;
-            let cpu_delta = total(cpu_now).saturating_sub(total(cpu_before)) as f64;
-            let sys_delta = system(cpu_now).saturating_sub(system(cpu_before)) as f64;
-            let cpu_percent = if sys_delta > 0.0 {
-                cpu_delta / sys_delta * cpus * 100.0
-            } else {
-                0.0
-            };
-            let memory = s.memory_stats.as_ref();
-            all.push(ContainerStats {
-                name: c.name,
-                cpu_percent,
-                memory_bytes: memory.and_then(|m| m.usage).unwrap_or(0),
-                memory_limit_bytes: memory.and_then(|m| m.limit).unwrap_or(0),
-                pids: s.pids_stats.and_then(|p| p.current).unwrap_or(0),
-            });
-        }
-        Ok(all)
+                .context(|| format!("reading stats of {}", c.docker_name))?;
+            Ok::<_, crate::error::EngineError>(sample.map(|s| sample_of(c.name, s)))
+        }))
+        .await?;
+        Ok(samples.into_iter().flatten().collect())
     }
 
     /// The CPU time the container has used since it started, in nanoseconds, from one
@@ -95,5 +73,34 @@ impl Engine {
             Ok(out) => out.map(|o| Some(o.status)),
             Err(_) => Ok(None),
         }
+    }
+}
+
+fn sample_of(name: String, s: bollard::models::ContainerStatsResponse) -> ContainerStats {
+    let cpu_now = s.cpu_stats.as_ref();
+    let cpu_before = s.precpu_stats.as_ref();
+    let total = |c: Option<&bollard::models::ContainerCpuStats>| {
+        c.and_then(|c| c.cpu_usage.as_ref())
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0)
+    };
+    let system = |c: Option<&bollard::models::ContainerCpuStats>| {
+        c.and_then(|c| c.system_cpu_usage).unwrap_or(0)
+    };
+    let cpus = cpu_now.and_then(|c| c.online_cpus).unwrap_or(1) as f64;
+    let cpu_delta = total(cpu_now).saturating_sub(total(cpu_before)) as f64;
+    let sys_delta = system(cpu_now).saturating_sub(system(cpu_before)) as f64;
+    let cpu_percent = if sys_delta > 0.0 {
+        cpu_delta / sys_delta * cpus * 100.0
+    } else {
+        0.0
+    };
+    let memory = s.memory_stats.as_ref();
+    ContainerStats {
+        name,
+        cpu_percent,
+        memory_bytes: memory.and_then(|m| m.usage).unwrap_or(0),
+        memory_limit_bytes: memory.and_then(|m| m.limit).unwrap_or(0),
+        pids: s.pids_stats.and_then(|p| p.current).unwrap_or(0),
     }
 }

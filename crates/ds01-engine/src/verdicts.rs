@@ -3,9 +3,13 @@
 //! are content hashes, so a verdict recorded for an ID never goes stale.
 
 use crate::identity::Identity;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-/// Verdicts stored as empty files named after the image ID and the account.
+/// Verdicts stored as empty files named after the image ID and the account, with the ones
+/// seen by this process kept in memory as well (consulted first: no file system call on the
+/// hot path of a baked create). Clones share the memory.
 ///
 /// ```
 /// use ds01_engine::{Identity, VerdictCache};
@@ -20,6 +24,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct VerdictCache {
     dir: PathBuf,
+    known: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl VerdictCache {
@@ -27,6 +32,7 @@ impl VerdictCache {
     pub fn new(dir: impl AsRef<Path>) -> Self {
         VerdictCache {
             dir: dir.as_ref().to_owned(),
+            known: Arc::default(),
         }
     }
 
@@ -51,12 +57,27 @@ impl VerdictCache {
 
     /// Whether the account was verified in this image before.
     pub fn is_verified(&self, image_id: &str, who: &Identity) -> bool {
-        self.entry(image_id, who).is_some_and(|p| p.exists())
+        let Some(path) = self.entry(image_id, who) else {
+            return false;
+        };
+        if self.memory().contains(&path) {
+            return true;
+        }
+        let on_disk = path.exists();
+        if on_disk {
+            self.memory().insert(path);
+        }
+        on_disk
+    }
+
+    fn memory(&self) -> std::sync::MutexGuard<'_, HashSet<PathBuf>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a positive verdict. Failing to write only costs speed next time.
     pub fn record(&self, image_id: &str, who: &Identity) {
         if let Some(path) = self.entry(image_id, who) {
+            self.memory().insert(path.clone());
             let written =
                 std::fs::create_dir_all(&self.dir).and_then(|()| std::fs::write(&path, b""));
             if let Err(e) = written {
