@@ -31,6 +31,9 @@ pub use results::{
     ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
 };
 pub use size::{ByteSize, SizeError};
+// `ds01 container jupyter`.
+pub use requests::JupyterRequest;
+pub use results::JupyterServer;
 
 /// The version of the wire format; the paths carry it (`/v1/...`).
 pub const API_VERSION: u32 = 1;

@@ -96,7 +96,8 @@ pub enum Command {
     },
     /// Admin tools: GPU holdings, importing DS01's resource limits
     Admin(AdminArgs),
-    /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)
+    /// Print a shell completion script that completes your container and image names
+    /// (e.g. `source <(ds01 completions bash)` in ~/.bashrc)
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,

@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod commands;
+mod complete;
 mod context;
 mod exit;
 mod output;
@@ -14,6 +15,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A shell asking for completion candidates (TAB) gets them and nothing else.
+    complete::from_env();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return exit::parse_error(&err),

@@ -29,6 +29,7 @@ mod exec;
 mod gc;
 mod gpus;
 mod images;
+mod jupyter;
 pub mod mounts;
 mod reaper;
 mod server;
@@ -71,6 +72,8 @@ pub struct Daemon {
     watches: reaper::Watches,
     /// The engine's cgroup driver: `systemd` makes per-user slices possible.
     cgroup_driver: String,
+    /// JupyterLab servers started for users, and their loopback forwards.
+    jupyters: jupyter::Jupyters,
 }
 
 impl Daemon {
@@ -136,6 +139,7 @@ pub async fn run(
         verdicts: Some(verdicts),
         sessions: Sessions::default(),
         operations: stream::Operations::default(),
+        jupyters: jupyter::Jupyters::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

@@ -11,11 +11,13 @@ use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
 mod create;
+mod jupyter;
 mod list;
 mod maintain;
 mod session;
 
 use create::{create, CreateArgs, CREATE_AFTER_HELP};
+use jupyter::{jupyter, JupyterArgs, JUPYTER_AFTER_HELP};
 use list::list;
 use maintain::{install, stats};
 
@@ -92,6 +94,9 @@ enum ContainerCommand {
         #[arg(long = "for", value_name = "SPAN")]
         span: String,
     },
+    /// Start JupyterLab as you in a container; print its URL and the ssh tunnel line
+    #[command(after_help = JUPYTER_AFTER_HELP)]
+    Jupyter(JupyterArgs),
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +159,7 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
             commit,
         } => install(name, packages, *commit, ctx).await,
         ContainerCommand::Stats => stats(ctx).await,
+        ContainerCommand::Jupyter(a) => jupyter(a, ctx).await,
         ContainerCommand::KeepAlive { name, span } => {
             let answer: serde_json::Value = ctx
                 .client
