@@ -157,6 +157,8 @@ fn jupyter_answers_with_its_token_in_the_owners_container_only() {
     );
     assert!(text(&out.stderr).contains(&format!("ssh -L {port}:127.0.0.1:{port}")));
 
+    vs_code_path(&alice, &daemon);
+
     // Bob can neither start JupyterLab in alice's container nor name it.
     refused(
         daemon.ds01(&bob, &["container", "jupyter", "nb"]),
@@ -197,6 +199,100 @@ fn jupyter_answers_with_its_token_in_the_owners_container_only() {
             "container remove",
         );
     }
+}
+
+/// `container code`'s lines, followed as printed: the setup in the container, the key, and
+/// an ssh whose ProxyCommand is the printed one minus its hop to this server (the test
+/// runs on the server already), reaching an sshd of alice's inside `nb`. VS Code itself is
+/// not run.
+fn vs_code_path(alice: &TestUser, daemon: &TestDaemon) {
+    let out = daemon.ok(
+        daemon.ds01(alice, &["container", "code", "nb", "--json"]),
+        "container code nb",
+    );
+    let code: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let config = code["ssh_config"].as_str().unwrap();
+    assert!(config.starts_with("Host ds01-nb\n"), "{config}");
+    let proxy = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ProxyCommand "))
+        .unwrap();
+    let hop = format!("ssh -T {}@", alice.login());
+    assert!(proxy.starts_with(&hop), "{proxy}");
+    // The laptop's ssh would run `ssh -T LOGIN@SERVER "COMMAND"`, whose COMMAND the
+    // server's shell runs: here, a shell runs it directly.
+    let local = config.replace(&proxy[..proxy.find(" \"").unwrap()], "sh -c");
+    let ssh_config = alice.home().join("laptop-ssh-config");
+    std::fs::write(&ssh_config, &local).unwrap();
+    let bin_dir = user_visible_binary("ds01")
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let script = format!(
+        "set -e\nexport PATH={bin_dir}:$PATH\ncd ~\n{setup}\n\
+         ssh-keygen -q -t ed25519 -N '' -f ~/laptop-key\n\
+         ds01 container exec -i nb -- sh -c 'cat >> ~/.ds01/ssh/authorized_keys' < ~/laptop-key.pub\n\
+         ssh -F {config_path} -i ~/laptop-key -o BatchMode=yes -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR ds01-nb 'id -u; test -f /.dockerenv && echo in-container'\n",
+        setup = code["setup"].as_str().unwrap(),
+        config_path = ssh_config.display(),
+    );
+    let mut cmd = alice.command("bash");
+    cmd.envs(daemon.env_for()).args(["-c", &script]);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the VS Code path failed:\nconfig: {local}\nscript: {script}\nstdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(
+        text(&out.stdout),
+        format!("{}\nin-container\n", alice.uid())
+    );
+}
+
+/// `ds01 container start` without a NAME: on a terminal, alice's containers to pick from
+/// (and not bob's); without one, clap's usage error.
+fn pick_list(alice: &TestUser, daemon: &TestDaemon) {
+    let out = daemon.ds01(alice, &["container", "start"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("<NAME>"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let bin = user_visible_binary("ds01");
+    let socket = daemon.socket();
+    let tmux = alice.tmux_session(&format!(
+        "DS01_SOCKET={} {} container start",
+        socket.display(),
+        bin.display()
+    ));
+    let screen = tmux.wait_for("Number (Enter cancels):", Duration::from_secs(30));
+    assert!(screen.contains("Which container?"), "{screen}");
+    assert!(screen.contains("1  thesis"), "{screen}");
+    assert!(screen.contains("2  tiny"), "{screen}");
+    assert!(!screen.contains("bobsbox"), "{screen}");
+    tmux.send_keys(&["2", "Enter"]);
+    assert_eq!(
+        tmux.wait_exit(Duration::from_secs(60)),
+        0,
+        "{}",
+        tmux.capture_pane()
+    );
+    let list = daemon.ok(daemon.ds01(alice, &["container", "list", "--json"]), "list");
+    let state = |name: &str| {
+        list.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|c| c["name"] == name)
+            .map(|c| c["state"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(state("tiny"), "running");
+    assert_ne!(state("thesis"), "running");
 }
 
 /// What bash's TAB after `words` offers, through the script `ds01 completions bash` prints,
@@ -285,9 +381,11 @@ fn completion_offers_the_users_own_container_names() {
         offered.sort();
         assert_eq!(offered, ["thesis", "tiny"], "{shell}");
     }
+    pick_list(&alice, &daemon);
+
     for (user, name) in [(&alice, "thesis"), (&alice, "tiny"), (&bob, "bobsbox")] {
         daemon.ok(
-            daemon.ds01(user, &["container", "remove", name]),
+            daemon.ds01(user, &["container", "remove", name, "--force"]),
             "container remove",
         );
     }

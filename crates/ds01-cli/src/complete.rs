@@ -69,7 +69,7 @@ fn with_names(cmd: Command, candidates: Candidates) -> Command {
 
 /// The user's containers, with their state as the description.
 fn containers() -> Vec<CompletionCandidate> {
-    ask::<Vec<ContainerInfo>>("/v1/containers")
+    ask::<Vec<ContainerInfo>>("/v1/containers", None)
         .unwrap_or_default()
         .into_iter()
         .map(|c| CompletionCandidate::new(c.name).help(Some(c.state.into())))
@@ -78,16 +78,16 @@ fn containers() -> Vec<CompletionCandidate> {
 
 /// The user's images (built or only specified).
 fn images() -> Vec<CompletionCandidate> {
-    ask::<Vec<ImageRow>>("/v1/images")
+    ask::<Vec<ImageRow>>("/v1/images", None)
         .unwrap_or_default()
         .into_iter()
         .map(|i| CompletionCandidate::new(i.name).help(Some(i.image.into())))
         .collect()
 }
 
-/// One GET to ds01d; `None` when it cannot answer (completion then offers nothing rather
-/// than printing errors into the user's command line).
-fn ask<T: DeserializeOwned>(path: &str) -> Option<T> {
+/// One GET to ds01d, for `as_user` if given; `None` when it cannot answer (completion then
+/// offers nothing rather than printing errors into the user's command line).
+pub(crate) fn ask<T: DeserializeOwned>(path: &str, as_user: Option<String>) -> Option<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -97,7 +97,7 @@ fn ask<T: DeserializeOwned>(path: &str) -> Option<T> {
             json: true,
             quiet: true,
             verbose: 0,
-            as_user: None,
+            as_user,
         };
         let ctx = Context::new(&global).await.ok()?;
         ctx.client.get(path).await.ok()

@@ -6,6 +6,7 @@ mod commands;
 mod complete;
 mod context;
 mod exit;
+mod missing_name;
 mod output;
 #[allow(dead_code)] // its callers (remove, pick-lists) land next
 mod prompt;
@@ -19,7 +20,11 @@ fn main() -> ExitCode {
     complete::from_env();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return exit::parse_error(&err),
+        Err(err) => match missing_name::offer(&err).map(cli::Cli::try_parse_from) {
+            Some(Ok(cli)) => cli,
+            Some(Err(again)) => return exit::parse_error(&again),
+            None => return exit::parse_error(&err),
+        },
     };
     match commands::run(&cli) {
         Ok(status) => status.into(),

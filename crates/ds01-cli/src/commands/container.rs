@@ -10,12 +10,14 @@ use serde_json::json;
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
+mod code;
 mod create;
 mod jupyter;
 mod list;
 mod maintain;
 mod session;
 
+use code::{code, CodeArgs, CODE_AFTER_HELP};
 use create::{create, CreateArgs, CREATE_AFTER_HELP};
 use jupyter::{jupyter, JupyterArgs, JUPYTER_AFTER_HELP};
 use list::list;
@@ -97,6 +99,9 @@ enum ContainerCommand {
     /// Start JupyterLab as you in a container; print its URL and the ssh tunnel line
     #[command(after_help = JUPYTER_AFTER_HELP)]
     Jupyter(JupyterArgs),
+    /// Print what VS Code on your laptop needs to work in a container as you (over ssh)
+    #[command(after_help = CODE_AFTER_HELP)]
+    Code(CodeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +165,7 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
         } => install(name, packages, *commit, ctx).await,
         ContainerCommand::Stats => stats(ctx).await,
         ContainerCommand::Jupyter(a) => jupyter(a, ctx).await,
+        ContainerCommand::Code(a) => code(a, ctx).await,
         ContainerCommand::KeepAlive { name, span } => {
             let answer: serde_json::Value = ctx
                 .client
