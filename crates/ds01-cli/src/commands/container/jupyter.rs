@@ -17,7 +17,9 @@ JupyterLab runs as you inside the container (started if needed), its log in
 ~/.ds01/jupyter.log there. ds01d forwards 127.0.0.1:PORT on the server to it until the
 container stops. Every user of the server can reach that port: the token in the URL is what
 keeps them out, so do not share the URL. Running the command again prints the same URL.
-The image needs JupyterLab: `ds01 image update NAME --add jupyterlab`.";
+The image needs JupyterLab: `ds01 image update NAME --add jupyterlab`.
+
+With --json: {\"name\", \"port\", \"token\", \"url\", \"ssh\", \"log\", \"reused\"}";
 
 #[derive(Debug, Args)]
 pub struct JupyterArgs {
