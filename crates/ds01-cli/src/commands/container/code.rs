@@ -4,7 +4,7 @@
 //! Code's Remote-SSH then talks to as to any host.
 
 use clap::Args;
-use ds01_api::{ContainerInfo, ContainerName, Whoami};
+use ds01_api::{ContainerInfo, ContainerName};
 use serde_json::json;
 
 use crate::context::Context;
@@ -29,18 +29,20 @@ pub struct CodeArgs {
 pub(super) async fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     let containers: Vec<ContainerInfo> = ctx.client.get("/v1/containers").await?;
     let name = args.name.as_str();
-    if !containers.iter().any(|c| c.name == name) {
+    let Some(found) = containers.iter().find(|c| c.name == name) else {
         return Err(CliError::msg(format!(
             "no container {name} of yours\n  `ds01 container list` shows yours"
         )));
-    }
-    let me: Whoami = ctx.client.get("/v1/whoami").await?;
-    let account = me.username.clone().unwrap_or_else(|| me.login.clone());
+    };
+    // The owner's login (also with --as), and the account it has inside the container.
+    let login = &found.user;
+    let account = ds01_username::sanitize(login)
+        .map(|u| u.as_str().to_owned())
+        .map_err(|e| CliError::failure(format!("no account name for {login}"), e))?;
     let server = hostname();
     let dir = "$HOME/.ds01/ssh";
     let proxy = format!(
         "ssh -T {login}@{server} \"ds01 container exec -i {name} -- sh -c 'exec /usr/sbin/sshd -i -f {dir_escaped}/sshd_config'\"",
-        login = me.login,
         dir_escaped = dir.replace('$', "\\$"),
     );
     let ssh_config = format!(
@@ -53,7 +55,6 @@ pub(super) async fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitStatus, C
     );
     let authorize = format!(
         "ssh {login}@{server} \"ds01 container exec -i {name} -- sh -c 'cat >> ~/.ds01/ssh/authorized_keys'\" < ~/.ssh/id_ed25519.pub",
-        login = me.login,
     );
     if ctx.out.json() {
         ctx.out.print_json(&json!({
