@@ -84,9 +84,11 @@ fn jupyter_answers_with_its_token_in_the_owners_container_only() {
                 DEBIAN12,
                 "--pip",
                 "jupyterlab",
+                "--apt",
+                "openssh-server",
             ],
         ),
-        "image create nb --pip jupyterlab",
+        "image create nb --pip jupyterlab --apt openssh-server",
     );
     daemon.ok(
         daemon.ds01(&alice, &["container", "create", "nb"]),
@@ -243,9 +245,10 @@ fn vs_code_path(alice: &TestUser, daemon: &TestDaemon) {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "the VS Code path failed:\nconfig: {local}\nscript: {script}\nstdout: {}\nstderr: {}",
+        "the VS Code path failed:\nconfig: {local}\nscript: {script}\nstdout: {}\nstderr: {}\nthe image: {}",
         text(&out.stdout),
-        text(&out.stderr)
+        text(&out.stderr),
+        text(&daemon.ds01(alice, &["image", "show", "nb"]).stdout),
     );
     assert_eq!(
         text(&out.stdout),
