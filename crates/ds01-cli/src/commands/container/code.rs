@@ -18,7 +18,8 @@ Code's Remote-SSH extension then connects to the host `ds01-NAME`. The connectio
 Dev Containers' \"attach to a running container\" needs the Docker socket, which ds01 does
 not hand out, so no .devcontainer file is written.
 
-ds01's tests check the printed lines, not VS Code itself.";
+ds01's tests follow these lines with ssh into the container's sshd; VS Code itself
+is not run by them.";
 
 #[derive(Debug, Args)]
 pub struct CodeArgs {
