@@ -38,6 +38,9 @@ pub use results::{
     Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
     ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
 };
+// `ds01 container jupyter`.
+pub use requests::JupyterRequest;
+pub use results::JupyterServer;
 
 /// The version of the wire format; the paths carry it (`/v1/...`).
 pub const API_VERSION: u32 = 1;

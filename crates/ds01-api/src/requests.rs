@@ -237,3 +237,11 @@ pub struct RemoveQuery {
     #[serde(default)]
     pub dry_run: bool,
 }
+
+/// `POST /v1/containers/{name}/jupyter`: JupyterLab as the caller in their container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JupyterRequest {
+    /// The port on the host's loopback; the service picks a free one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}

@@ -272,3 +272,22 @@ pub enum StreamItem<T> {
     /// The failure.
     Error(ApiError),
 }
+
+/// `POST /v1/containers/{name}/jupyter`: where the user's JupyterLab answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JupyterServer {
+    /// The Docker name of the container.
+    pub name: String,
+    /// The port on the host's loopback (`127.0.0.1`), the same inside an ssh tunnel.
+    pub port: u16,
+    /// The token that authenticates to it: whoever holds it can run code as the user.
+    pub token: String,
+    /// The URL to open, token included.
+    pub url: String,
+    /// The `ssh -L` command that brings the port to a laptop.
+    pub ssh: String,
+    /// Where JupyterLab's log is, inside the container.
+    pub log: String,
+    /// `true` when it was already running and is handed out again.
+    pub reused: bool,
+}

@@ -96,7 +96,14 @@ pub enum Command {
     },
     /// Admin tools: GPU holdings, importing DS01's resource limits
     Admin(AdminArgs),
-    /// Print a shell completion script (e.g. `ds01 completions bash > /etc/bash_completion.d/ds01`)
+    /// Print a shell completion script; it completes your container and image names too
+    #[command(
+        after_help = "Load it from your shell's startup file, so it matches the installed ds01:\n  \
+        bash: source <(ds01 completions bash)        in ~/.bashrc\n  \
+        zsh:  source <(ds01 completions zsh)         in ~/.zshrc\n  \
+        fish: ds01 completions fish | source         in ~/.config/fish/config.fish\n\
+        Names come from ds01d as you press TAB: your own containers and images only."
+    )]
     Completions {
         /// The shell to complete for
         shell: clap_complete::Shell,

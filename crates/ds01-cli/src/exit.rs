@@ -172,6 +172,9 @@ fn hint(err: &ApiError) -> Option<String> {
             "the Docker engine behind ds01d is not answering; `ds01 doctor` shows more, your admin can fix it".into()
         }
         ErrorCode::Limit => "`ds01 limits` shows your limits".into(),
+        ErrorCode::Invalid if m.starts_with("JupyterLab is not installed") => format!(
+            "add it to the image with `ds01 image update IMAGE --add jupyterlab`, then `ds01 container recreate {name}`"
+        ),
         _ => return None,
     })
 }

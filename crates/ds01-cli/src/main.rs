@@ -3,8 +3,10 @@
 mod cli;
 mod client;
 mod commands;
+mod complete;
 mod context;
 mod exit;
+mod missing_name;
 mod output;
 mod prompt;
 
@@ -13,9 +15,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // A shell asking for completion candidates (TAB) gets them and nothing else.
+    complete::from_env();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return exit::parse_error(&err),
+        Err(err) => match missing_name::offer(&err).map(cli::Cli::try_parse_from) {
+            Some(Ok(cli)) => cli,
+            Some(Err(again)) => return exit::parse_error(&again),
+            None => return exit::parse_error(&err),
+        },
     };
     match commands::run(&cli) {
         Ok(status) => status.into(),

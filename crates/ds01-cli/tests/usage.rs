@@ -40,6 +40,18 @@ fn container_create_help() {
 }
 
 #[test]
+fn container_jupyter_and_code_help() {
+    insta::assert_snapshot!(
+        "container_jupyter_help",
+        help(&["container", "jupyter", "--help"])
+    );
+    insta::assert_snapshot!(
+        "container_code_help",
+        help(&["container", "code", "--help"])
+    );
+}
+
+#[test]
 fn usage_errors_exit_with_2() {
     let env = TestEnv::new("usage");
     env.ds01()
@@ -115,8 +127,9 @@ fn completions_and_man_page_come_from_the_definition() {
         .args(["completions", "bash"])
         .assert()
         .success()
-        .stdout(contains("container"))
-        .stdout(contains("--cpu-only"));
+        // The dynamic script: it calls ds01 back for candidates (names from ds01d).
+        .stdout(contains("COMPLETE=\"bash\""))
+        .stdout(contains("-F _clap_complete_ds01 ds01"));
     env.ds01()
         .args(["completions", "zsh"])
         .assert()

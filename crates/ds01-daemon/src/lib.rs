@@ -32,6 +32,7 @@ mod exec;
 mod gc;
 mod gpus;
 mod images;
+mod jupyter;
 mod logs;
 pub mod mounts;
 mod reaper;
@@ -78,6 +79,8 @@ pub struct Daemon {
     watches: reaper::Watches,
     /// The engine's cgroup driver: `systemd` makes per-user slices possible.
     cgroup_driver: String,
+    /// JupyterLab servers started for users, and their loopback forwards.
+    jupyters: jupyter::Jupyters,
 }
 
 impl Daemon {
@@ -143,6 +146,7 @@ pub async fn run(
         verdicts: Some(verdicts),
         sessions: Sessions::default(),
         operations: stream::Operations::default(),
+        jupyters: jupyter::Jupyters::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

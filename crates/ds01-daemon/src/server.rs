@@ -152,6 +152,7 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/containers/{name}/why", get(why))
         .route("/v1/containers/{name}/keep-alive", post(keep_alive))
+        .route("/v1/containers/{name}/jupyter", post(jupyter))
         .route("/v1/admin/gpus", get(admin_gpus))
         .route("/v1/admin/gc", post(admin_gc))
         .route("/v1/operations/{id}/cancel", post(cancel))
@@ -416,6 +417,18 @@ async fn exec(
         .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
     let exec: ExecRequest = body(&bytes)?;
     Ok(d.exec(acting, name, exec, on_upgrade).await?)
+}
+
+/// `POST /v1/containers/{name}/jupyter`.
+async fn jupyter(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    bytes: Bytes,
+) -> Answer<ds01_api::JupyterServer> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let request: ds01_api::JupyterRequest = body(&bytes)?;
+    Ok(Json(d.jupyter(&acting, &name, request.port).await?))
 }
 
 #[derive(Deserialize)]

@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+mod background;
 mod build;
 mod cleanup;
 mod client;
@@ -63,6 +64,7 @@ mod timing;
 mod verdicts;
 mod volumes;
 
+pub use background::Reach;
 pub use build::{BuildOptions, BuiltImage};
 pub use cleanup::OPERATION_LABEL;
 pub use client::{Engine, DEFAULT_STATE_DIR};

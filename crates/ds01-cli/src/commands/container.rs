@@ -11,9 +11,11 @@ use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
 
 mod actions;
+mod code;
 mod cp;
 mod create;
 mod format;
+mod jupyter;
 mod list;
 mod logs;
 mod maintain;
@@ -25,7 +27,9 @@ pub(crate) use recreate::recreate_one;
 use recreate::{recreate, RECREATE_AFTER_HELP};
 use remove::{remove, RemoveArgs, REMOVE_AFTER_HELP};
 
+use code::{code, CodeArgs, CODE_AFTER_HELP};
 use create::{create, CreateArgs, CREATE_AFTER_HELP};
+use jupyter::{jupyter, JupyterArgs, JUPYTER_AFTER_HELP};
 use list::list;
 use maintain::{install, stats};
 
@@ -113,6 +117,12 @@ enum ContainerCommand {
         #[arg(long = "for", value_name = "SPAN")]
         span: String,
     },
+    /// Start JupyterLab as you in a container; print its URL and the ssh tunnel line
+    #[command(after_help = JUPYTER_AFTER_HELP)]
+    Jupyter(JupyterArgs),
+    /// Print what VS Code on your laptop needs to work in a container as you (over ssh)
+    #[command(after_help = CODE_AFTER_HELP)]
+    Code(CodeArgs),
 }
 
 const LIST_AFTER_HELP: &str = "Examples:\n  ds01 container list --filter state=running --filter 'name=thesis*'\n  \
@@ -184,6 +194,8 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
             commit,
         } => install(name, packages, *commit, ctx).await,
         ContainerCommand::Stats => stats(ctx).await,
+        ContainerCommand::Jupyter(a) => jupyter(a, ctx).await,
+        ContainerCommand::Code(a) => code(a, ctx).await,
         ContainerCommand::KeepAlive { name, span } => {
             let answer: serde_json::Value = ctx
                 .client

@@ -21,7 +21,10 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
         Command::Username(args) => username::run(args, &cli.global),
         Command::Completions { shell } => {
             let mut out = std::io::stdout().lock();
-            clap_complete::generate(*shell, &mut Cli::command(), "ds01", &mut out);
+            match crate::complete::registration(*shell) {
+                Some(script) => out.write_all(&script).map_err(CliError::write)?,
+                None => clap_complete::generate(*shell, &mut Cli::command(), "ds01", &mut out),
+            }
             out.flush().map_err(CliError::write)?;
             Ok(ExitStatus::Success)
         }
