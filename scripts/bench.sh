@@ -30,6 +30,7 @@ cleanup() {
     docker ps -aq --filter "label=ds01.test=$tag" | xargs -r docker rm -f >/dev/null 2>&1
     docker rm -f "hand-$tag" "hand-$tag-final" >/dev/null 2>&1
     docker images -q --filter "label=ds01.test=$tag" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
+    docker volume ls -q --filter "label=ds01.test=$tag" | xargs -r docker volume rm -f >/dev/null 2>&1
     docker rmi "hand-$tag:latest" >/dev/null 2>&1
     for u in "${users[@]}"; do
         docker images --format '{{.Repository}}:{{.Tag}}' "ds01-$(id -u "$u")/*" 2>/dev/null |
@@ -81,6 +82,7 @@ done
 {
     hard=$(awk '/Max locked memory/ {print $5}' /proc/self/limits)
     [ "$hard" != unlimited ] && echo "memlock = \"$((hard / 1024))k\""
+    echo 'reap = "labelled"' # other ds01d instances may share this engine
     printf '\n[labels]\n"ds01.test" = "%s"\n' "$tag"
 } >"$work/config.toml"
 DS01D_LOG=${DS01_BENCH_LOG:-warn} "$bin/ds01d" --socket "$work/ds01.sock" --config "$work/config.toml" \
