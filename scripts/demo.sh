@@ -46,6 +46,7 @@ cleanup() {
   if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   for id in $(docker ps -aq --filter "label=$LABEL"); do docker rm -f "$id" >/dev/null || true; done
   for id in $(docker images -q --filter "label=$LABEL" | sort -u); do docker rmi -f "$id" >/dev/null || true; done
+  for v in $(docker volume ls -q --filter "label=$LABEL"); do docker volume rm -f "$v" >/dev/null || true; done
   pkill -KILL -u "$UID_NUM" 2>/dev/null || true
   userdel --remove "$LOGIN" 2>/dev/null || true
   groupdel "$GROUP" 2>/dev/null || true
@@ -66,7 +67,6 @@ install -m 755 target/release/ds01 target/release/ds01d "$work/"
 {
   hard_kib=$(ulimit -H -l)
   [ "$hard_kib" = unlimited ] || printf 'memlock = "%sk"\n' "$hard_kib"
-  printf 'workspace = "~/workspace"\n'
   printf '[labels]\n"ds01.demo" = "%s"\n' "$$"
 } >"$work/config.toml"
 chmod 644 "$work/config.toml"
@@ -101,8 +101,13 @@ as_user "$work/ds01" container exec "$NAME" -- sh -c 'id; exit 7' || echo "exit 
 step "The container as ds01 lists it"
 as_user "$work/ds01" container list
 
-step "Remove it"
-as_user "$work/ds01" container remove "$NAME" --force
+step "Files in /workspace (~/workspace/$NAME on the host) and in ~ (a volume) survive recreate"
+as_user "$work/ds01" container exec "$NAME" -- sh -c 'echo notes > /workspace/notes.txt; echo cfg > ~/.myrc'
+as_user "$work/ds01" container recreate "$NAME"
+as_user "$work/ds01" container exec "$NAME" -- sh -c 'cat /workspace/notes.txt ~/.myrc'
+
+step "Remove it (with its home volume)"
+as_user "$work/ds01" container remove "$NAME" --force --volumes
 as_user "$work/ds01" image delete "$NAME"
 
 step "What ds01d audited"
