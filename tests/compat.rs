@@ -6,7 +6,9 @@
 use std::process::{Command, Output, Stdio};
 
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
-use ds01_tests::users::TestUser;
+use std::time::Duration;
+
+use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
@@ -74,6 +76,21 @@ fn ds01_head_containers_and_images_are_the_users_own() {
         &daemon,
     );
     assert_eq!(id.trim(), user.uid().to_string());
+    // Opened through a real terminal: a shell as the user, whose exit status comes back.
+    let tmux = user.tmux_session(&format!(
+        "DS01_SOCKET={} NO_COLOR=1 {} container open head",
+        daemon.socket().display(),
+        user_visible_binary("ds01").display()
+    ));
+    tmux.wait_for("$ ", Duration::from_secs(60));
+    tmux.send_text("echo opened-$((6*7)) as $(id -u); exit 3");
+    tmux.send_keys(&["Enter"]);
+    assert_eq!(tmux.wait_exit(Duration::from_secs(30)), 3);
+    let screen = tmux.capture_pane();
+    assert!(
+        screen.contains(&format!("opened-42 as {}", user.uid())),
+        "{screen}"
+    );
     ok(
         ds01(&user, &daemon, &["container", "remove", "head", "--force"]),
         "remove",
