@@ -362,6 +362,25 @@ fn remove_on_a_terminal_says_what_goes_and_asks_first() {
     let (status, screen) = remove("y");
     assert_eq!(status, 0, "{screen}");
     assert!(!exists("container", &docker_name), "{screen}");
+
+    // Deleting an image asks too; "no" keeps it, and without a terminal nothing is asked.
+    let out = daemon.ds01(&dave, &["image", "create", "kept", "--base", DEBIAN12]);
+    daemon.ok(out, "dave's image");
+    let image = format!("ds01-{}/kept:latest", dave.uid());
+    let tmux = dave.tmux_session(&format!(
+        "DS01_SOCKET={} NO_COLOR=1 {} image delete kept",
+        daemon.socket().display(),
+        ds01_tests::users::user_visible_binary("ds01").display()
+    ));
+    tmux.wait_for("[y/N]", std::time::Duration::from_secs(60));
+    tmux.send_text("n");
+    tmux.send_keys(&["Enter"]);
+    let status = tmux.wait_exit(std::time::Duration::from_secs(60));
+    assert_eq!(status, 1, "{}", tmux.capture_pane());
+    assert!(exists("image", &image), "{}", tmux.capture_pane());
+    let out = daemon.ds01(&dave, &["image", "delete", "kept"]);
+    daemon.ok(out, "deleting without a terminal");
+    assert!(!exists("image", &image));
 }
 
 /// A device of this test's own (a file inventory: this machine has no GPU), named so that

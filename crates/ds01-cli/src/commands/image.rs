@@ -173,6 +173,9 @@ struct DeleteArgs {
     /// Delete even while containers use it (they keep running on the untagged image)
     #[arg(long)]
     force: bool,
+    /// Do not ask first (ds01 asks only on a terminal)
+    #[arg(long, short)]
+    yes: bool,
 }
 
 /// Runs `ds01 image ...`.
@@ -527,6 +530,16 @@ async fn dockerfile(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliEr
 }
 
 async fn delete(args: &DeleteArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
+    if !args.yes && !ctx.out.json() {
+        let question = format!(
+            "Delete your image {} and its spec (it cannot be rebuilt afterwards)?",
+            args.name
+        );
+        if crate::prompt::confirm(&question)? == Some(false) {
+            ctx.out.info("nothing deleted");
+            return Ok(ExitStatus::Failure);
+        }
+    }
     let removed: Removed = ctx
         .client
         .call(
