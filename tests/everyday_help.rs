@@ -262,7 +262,7 @@ fn pick_list(alice: &TestUser, daemon: &TestDaemon) {
     let out = daemon.ds01(alice, &["container", "start"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr).contains("<NAME>"),
+        text(&out.stderr).contains("<NAME|--all>"),
         "{}",
         text(&out.stderr)
     );
