@@ -122,15 +122,27 @@ image_of() { # login
 }
 
 H="hyperfine -N --style basic --export-json"
+# Undoes a ds01 create completely (container, its own image tag, its home volume, its
+# workspace), so that each timed create is a first one: login name -> commands.
+undo_create() {
+    local uid home
+    uid=$(id -u "$1")
+    home=$(getent passwd "$1" | cut -d: -f6)
+    echo "docker rm -f $2._.$uid >/dev/null 2>&1;" \
+        "docker rmi $(image_of "$1" | sed 's/:[^:]*$//'):$2._.$uid >/dev/null 2>&1;" \
+        "docker volume rm ds01-home-$2._.$uid >/dev/null 2>&1;" \
+        "rm -rf $home/workspace/$2"
+}
 r() { echo "$work/$1.json"; }
 
 echo "bench: baked create, ds01 vs docker create" >&2
 $H "$(r baked)" --warmup 2 --runs 31 \
-    --prepare "docker rm -f b._.$uid1" -n "ds01 container create (baked)" \
+    --prepare "sh -c '$(undo_create "$u1" b); true'" -n "ds01 container create (baked)" \
     "$(as_user "$u1") -q container create b --image $u1_image" \
     --prepare "docker rm -f bare-$tag" -n "docker create" \
     "docker create --name bare-$tag --label ds01.test=$tag $u1_image"
-docker rm -f "b._.$uid1" "bare-$tag" >/dev/null
+sh -c "$(undo_create "$u1" b)"
+docker rm -f "bare-$tag" >/dev/null
 
 echo "bench: commit flow at UID $ldap_uid on $base, ds01 vs the hand-made sequence" >&2
 user_name=$("$ds01" username sanitize "$ldap_login")
@@ -168,7 +180,7 @@ echo "bench: 20 users create at once, ds01 vs docker create" >&2
     echo wait
 } >"$work/par-docker.sh"
 {
-    for u in "${users[@]:1}"; do echo "docker rm -f p._.$(id -u "$u") p-$tag-$(id -u "$u") >/dev/null 2>&1 &"; done
+    for u in "${users[@]:1}"; do echo "{ $(undo_create "$u" p); docker rm -f p-$tag-$(id -u "$u") >/dev/null 2>&1; } &"; done
     echo wait
 } >"$work/par-clean.sh"
 sh "$work/par-clean.sh"
