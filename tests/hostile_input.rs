@@ -1143,7 +1143,7 @@ fn own_container_keys() -> Vec<&'static str> {
         DATA_MOUNT,
         MODELS_MOUNT,
         FRAMEWORK,
-        GPUS,
+        ds01_labels::gpu::MLC_GPUS,
         DS01_MANAGED,
         CUSTOM_IMAGE,
         MANAGED,
