@@ -9,6 +9,7 @@ use ds01_dockerfile::ImageRef;
 use ds01_engine::Engine;
 use std::collections::HashMap;
 
+pub mod check;
 pub mod daemon;
 pub mod users;
 

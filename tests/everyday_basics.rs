@@ -5,43 +5,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use ds01_tests::check::{docker, inspect, refused, text};
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    text(&out.stdout).trim().to_owned()
-}
-
-fn inspect(name: &str, format: &str) -> String {
-    docker(&["inspect", "-f", format, name])
-}
-
-/// Asserts a refusal with exit status `code` whose stderr says `needle`.
-fn refused(out: Output, code: i32, what: &str, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what} was not refused: stdout {} stderr {stderr}",
-        text(&out.stdout)
-    );
-    assert!(
-        stderr.contains(needle),
-        "{what}: no `{needle}` in:\n{stderr}"
-    );
-}
 
 #[test]
 fn logs_restart_pause_all_show_and_list_through_ds01d() {

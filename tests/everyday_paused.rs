@@ -2,43 +2,13 @@
 //! its GPU (its processes keep their memory), is idle to the reaper even with an open
 //! session (frozen with it) and is unpaused for its stop; `restart` re-binds only a free GPU.
 
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use ds01_tests::check::{docker, inspect, refused};
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    text(&out.stdout).trim().to_owned()
-}
-
-fn inspect(name: &str, format: &str) -> String {
-    docker(&["inspect", "-f", format, name])
-}
-
-/// Asserts a refusal with exit status `code` whose stderr says `needle`.
-fn refused(out: Output, code: i32, what: &str, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what} was not refused: stdout {} stderr {stderr}",
-        text(&out.stdout)
-    );
-    assert!(
-        stderr.contains(needle),
-        "{what}: no `{needle}` in:\n{stderr}"
-    );
-}
 
 #[test]
 fn a_paused_container_holds_its_gpu_is_reaped_when_idle_and_restart_rebinds_only_a_free_gpu() {

@@ -1,0 +1,39 @@
+//! Small readings and assertions the engine tests share: the engine's own view of an
+//! object (through the docker CLI, as an admin would look), and refusals.
+
+use std::process::{Command, Output};
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `docker ARGS` as root: its trimmed stdout (empty when it failed).
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    text(&out.stdout).trim().to_owned()
+}
+
+/// `docker inspect -f FORMAT NAME`.
+pub fn inspect(name: &str, format: &str) -> String {
+    docker(&["inspect", "-f", format, name])
+}
+
+/// Asserts that `out` is a refusal with exit status `code` whose stderr says `needle`;
+/// `what` names the attempt in the failure message.
+pub fn refused(out: Output, code: i32, what: &str, needle: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what} was not refused: stdout {} stderr {stderr}",
+        text(&out.stdout)
+    );
+    assert!(
+        stderr.contains(needle),
+        "{what}: no `{needle}` in:\n{stderr}"
+    );
+}
