@@ -1,0 +1,315 @@
+//! Routes of one user's containers: create, lifecycle, exec, files, Jupyter.
+
+use super::*;
+
+pub(super) async fn list_containers(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<ListQuery>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Answer<Vec<ds01_api::ContainerInfo>> {
+    let filters = crate::control::filters(&pairs)?;
+    // Root without `--as` owns nothing: it sees everybody's, as an admin.
+    let acting = match ctx.acting() {
+        Ok(a) => Some(a),
+        Err(_) if ctx.caller.admin && ctx.act_as.is_none() => None,
+        Err(e) => return Err(e),
+    };
+    let mut list = d
+        .list_containers(&ctx.caller, acting.as_ref(), q.all_users)
+        .await?;
+    list.retain(|c| filters.iter().all(|f| f.matches(c)));
+    Ok(Json(list))
+}
+
+pub(super) async fn create_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<ds01_api::CreateQuery>,
+    bytes: Bytes,
+) -> Result<Response, Failure> {
+    let acting = ctx.acting()?;
+    let request: ContainerCreate = body(&bytes)?;
+    if q.dry_run {
+        return Ok(Json(d.plan_container(&acting, request).await?).into_response());
+    }
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.create_container(&acting, request, reporter).await },
+    ))
+}
+
+pub(super) async fn start_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.start(&acting, &name).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "started"}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct StopQuery {
+    #[serde(default)]
+    timeout: Option<u32>,
+}
+
+pub(super) async fn stop_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<StopQuery>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.stop(&acting, &name, q.timeout.unwrap_or(10)).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "stopped"}),
+    ))
+}
+
+pub(super) async fn remove_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<ds01_api::RemoveQuery>,
+) -> Answer<ds01_api::Removed> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(Json(d.remove(&acting, &name, q).await?))
+}
+
+/// No `#[serde(flatten)]`: query strings carry only text, which flattening cannot read as
+/// booleans.
+#[derive(Deserialize)]
+pub(super) struct RemoveStoppedQuery {
+    #[serde(default)]
+    stopped: bool,
+    #[serde(default)]
+    volumes: bool,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `DELETE /v1/containers?stopped=true`: only the stopped ones, never a bare "all".
+pub(super) async fn remove_stopped(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<RemoveStoppedQuery>,
+) -> Answer<Vec<ds01_api::Removed>> {
+    let acting = ctx.acting()?;
+    if !q.stopped {
+        return Err(ApiError::invalid(
+            "say `stopped=true`: only stopped containers are removed together",
+        )
+        .into());
+    }
+    let query = ds01_api::RemoveQuery {
+        force: false,
+        volumes: q.volumes,
+        dry_run: q.dry_run,
+    };
+    Ok(Json(d.remove_stopped(&acting, query).await?))
+}
+
+pub(super) async fn recreate_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(crate::stream::respond(
+        d.clone(),
+        ctx.caller.uid,
+        move |reporter| async move { d.recreate(&acting, &name, reporter).await },
+    ))
+}
+
+pub(super) async fn exec(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    mut request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return Err(Failure(ApiError::invalid(
+            "exec needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
+        )));
+    };
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
+    let exec: ExecRequest = body(&bytes)?;
+    Ok(d.exec(acting, name, exec, on_upgrade).await?)
+}
+
+/// `POST /v1/containers/{name}/jupyter`.
+pub(super) async fn jupyter(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    bytes: Bytes,
+) -> Answer<ds01_api::JupyterServer> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let request: ds01_api::JupyterRequest = body(&bytes)?;
+    Ok(Json(d.jupyter(&acting, &name, request.port).await?))
+}
+
+#[derive(Deserialize)]
+pub(super) struct InstallBody {
+    packages: Vec<ds01_dockerfile::PipRequirement>,
+    #[serde(default)]
+    commit: bool,
+}
+
+pub(super) async fn install(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    bytes: Bytes,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let request: InstallBody = body(&bytes)?;
+    let committed = d
+        .install(&acting, &name, &request.packages, request.commit)
+        .await?;
+    Ok(Json(json!({
+        "name": name.docker_name(acting.who.uid()),
+        "action": "installed",
+        "packages": request.packages,
+        "committed": committed,
+    })))
+}
+
+// ---- Everyday basics: show, restart, pause/unpause, `--all`, logs, cp ----
+
+pub(super) async fn show_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<ds01_api::ContainerDetails> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    Ok(Json(d.show(&acting, &name).await?))
+}
+
+pub(super) async fn restart_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    Query(q): Query<StopQuery>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.restart(&acting, &name, q.timeout.unwrap_or(10)).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "restarted"}),
+    ))
+}
+
+pub(super) async fn pause_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.pause(&acting, &name).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "paused"}),
+    ))
+}
+
+pub(super) async fn unpause_container(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+) -> Answer<serde_json::Value> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    d.unpause(&acting, &name).await?;
+    Ok(Json(
+        json!({"name": name.docker_name(acting.who.uid()), "action": "unpaused"}),
+    ))
+}
+
+pub(super) async fn bulk_containers(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(verb): UrlPath<String>,
+    Query(q): Query<StopQuery>,
+) -> Answer<Vec<ds01_api::BulkOutcome>> {
+    use crate::control::Bulk;
+    let acting = ctx.acting()?;
+    let verb = match verb.as_str() {
+        "start" => Bulk::Start,
+        "stop" => Bulk::Stop,
+        "restart" => Bulk::Restart,
+        other => {
+            return Err(Failure(ApiError::invalid(format!(
+                "`{}` is not an action for all containers; use start, stop or restart",
+                ds01_api::shown(other)
+            ))))
+        }
+    };
+    Ok(Json(d.bulk(&acting, verb, q.timeout.unwrap_or(10)).await?))
+}
+
+/// The upgrade and the JSON body of a frame-stream request.
+pub(super) async fn upgrade_body<T: DeserializeOwned>(
+    mut request: Request,
+) -> Result<(hyper::upgrade::OnUpgrade, T), Failure> {
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return Err(Failure(ApiError::invalid(
+            "this path needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
+        )));
+    };
+    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
+    Ok((on_upgrade, body(&bytes)?))
+}
+
+pub(super) async fn container_logs(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, logs) = upgrade_body(request).await?;
+    Ok(d.logs(acting, name, logs, on_upgrade).await?)
+}
+
+pub(super) async fn copy_out(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, copy) = upgrade_body(request).await?;
+    Ok(
+        d.copy(acting, name, crate::copy::Direction::Out, copy, on_upgrade)
+            .await?,
+    )
+}
+
+pub(super) async fn copy_in(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+    UrlPath(name): UrlPath<String>,
+    request: Request,
+) -> Result<Response, Failure> {
+    let (acting, name) = (ctx.acting()?, container(&name)?);
+    let (on_upgrade, copy) = upgrade_body(request).await?;
+    Ok(
+        d.copy(acting, name, crate::copy::Direction::In, copy, on_upgrade)
+            .await?,
+    )
+}
