@@ -438,9 +438,16 @@ impl Daemon {
         Ok(detail)
     }
 
-    /// `POST /v1/containers/{name}/start`: the container's devices are bound again, if
-    /// no running container holds them now.
-    pub async fn start(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
+    /// Reserves again the devices a container's labels name, for `verb` (`start`,
+    /// `restart`): a stopped container holds no GPU, so they are its own again only if no
+    /// running container took them. With `only_stopped`, a running container needs none.
+    pub(crate) async fn rebind_gpus(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+        verb: &str,
+        only_stopped: bool,
+    ) -> Result<Option<gpus::Reservation<'_>>, ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
         let containers = self
@@ -448,43 +455,46 @@ impl Daemon {
             .labelled_containers()
             .await
             .map_err(from_engine)?;
-        let mine = containers.iter().find(|c| c.docker_name == key);
-        let wanted: Vec<String> = mine
-            .filter(|c| !c.running)
+        let wanted: Vec<String> = containers
+            .iter()
+            .find(|c| c.docker_name == key && !(only_stopped && c.running))
             .map(|c| {
                 let labels = c.labels.clone().into_iter().collect();
                 ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids
             })
             .unwrap_or_default();
-        let reservation = if wanted.is_empty() {
-            None
-        } else {
-            let reserved = self
-                .gpus
-                .reserve(
-                    &self.engine,
-                    &key,
-                    AllocRequest {
-                        uid: who.uid(),
-                        ask: GpuAsk::Devices(wanted),
-                        max_gpus: f64::INFINITY,
-                        allow_device_pick: true,
-                    },
-                    None,
-                )
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        ErrorCode::Busy,
-                        format!(
-                            "{key} cannot start: {}; a stopped container holds no GPU, and its GPU is now used by another container",
-                            e.message
-                        ),
-                    )
-                    .subject(name.as_str())
-                })?;
-            Some(reserved)
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let request = AllocRequest {
+            uid: who.uid(),
+            ask: GpuAsk::Devices(wanted),
+            max_gpus: f64::INFINITY,
+            allow_device_pick: true,
         };
+        let reserved = self
+            .gpus
+            .reserve(&self.engine, &key, request, None)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Busy,
+                    format!(
+                        "{key} cannot {verb}: {}; a stopped container holds no GPU, and its GPU is now used by another container",
+                        e.message
+                    ),
+                )
+                .subject(name.as_str())
+            })?;
+        Ok(Some(reserved))
+    }
+
+    /// `POST /v1/containers/{name}/start`: the container's devices are bound again, if
+    /// no running container holds them now.
+    pub async fn start(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
+        let who = &acting.who;
+        let key = name.docker_name(who.uid());
+        let reservation = self.rebind_gpus(acting, name, "start", true).await?;
         self.engine
             .start_container(who, name)
             .await

@@ -5,11 +5,8 @@
 //! name only if no other running container holds them, and holds them for it across the
 //! restart, so nobody takes them in between.
 
-use ds01_api::{
-    ApiError, BulkOutcome, ContainerDetails, ContainerFilter, ContainerName, ErrorCode,
-};
+use ds01_api::{ApiError, BulkOutcome, ContainerDetails, ContainerFilter, ContainerName};
 use ds01_engine::Scope;
-use ds01_policy::{AllocRequest, GpuAsk};
 
 use crate::caller::Acting;
 use crate::errors::from_engine;
@@ -36,49 +33,8 @@ impl Daemon {
     ) -> Result<(), ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
-        let containers = self
-            .engine
-            .labelled_containers()
-            .await
-            .map_err(from_engine)?;
-        let wanted: Vec<String> = containers
-            .iter()
-            .find(|c| c.docker_name == key)
-            .map(|c| {
-                let labels = c.labels.clone().into_iter().collect();
-                ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids
-            })
-            .unwrap_or_default();
         // Held across the restart (its own holding does not count against it).
-        let reservation = if wanted.is_empty() {
-            None
-        } else {
-            Some(
-                self.gpus
-                    .reserve(
-                        &self.engine,
-                        &key,
-                        AllocRequest {
-                            uid: who.uid(),
-                            ask: GpuAsk::Devices(wanted),
-                            max_gpus: f64::INFINITY,
-                            allow_device_pick: true,
-                        },
-                        None,
-                    )
-                    .await
-                    .map_err(|e| {
-                        ApiError::new(
-                            ErrorCode::Busy,
-                            format!(
-                                "{key} cannot restart: {}; a stopped container holds no GPU, and its GPU is now used by another container",
-                                e.message
-                            ),
-                        )
-                        .subject(name.as_str())
-                    })?,
-            )
-        };
+        let reservation = self.rebind_gpus(acting, name, "restart", false).await?;
         self.engine
             .restart_container_within(who, name, grace_secs)
             .await
