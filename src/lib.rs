@@ -121,6 +121,41 @@ pub async fn fixture(engine: &Engine, name: &str) -> ImageRef {
     name.parse().unwrap()
 }
 
+/// Builds a small image from raw Dockerfile text (a test's own, labelled for `sweeper`),
+/// tagged `tag`: bases that behave oddly on purpose.
+pub async fn derived_image(
+    engine: &Engine,
+    tag: &str,
+    dockerfile: &str,
+    sweeper: &Sweeper,
+) -> ImageRef {
+    use futures_util::TryStreamExt;
+    let mut tarball = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(dockerfile.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tarball
+        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
+        .unwrap();
+    let context = tarball.into_inner().unwrap();
+    let labels = std::collections::HashMap::from([sweeper.label()]);
+    let options = bollard::query_parameters::BuildImageOptionsBuilder::default()
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .labels(&labels)
+        .build();
+    let infos: Vec<_> = engine
+        .docker()
+        .build_image(options, None, Some(bollard::body_full(context.into())))
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(infos.iter().all(|i| i.error_detail.is_none()), "{infos:?}");
+    tag.parse().unwrap()
+}
+
 /// Removes, when dropped, every container, volume and image labelled `ds01.test=<value>`:
 /// tests clean up even when an assertion fails half-way.
 pub struct Sweeper {

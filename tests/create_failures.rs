@@ -1,49 +1,13 @@
 //! Failures of the create flow on a real engine: each one is reported clearly and leaves no
 //! container or image behind, and a retry works.
 
-use bollard::query_parameters::BuildImageOptionsBuilder;
 use ds01_dockerfile::ImageRef;
 use ds01_engine::{Engine, EngineError, Progress, UserSetup};
 use ds01_tests::*;
-use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use std::future::pending;
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// Builds a small derived image from raw Dockerfile text (the test's own, labelled).
-async fn derived_image(
-    engine: &Engine,
-    tag: &str,
-    dockerfile: &str,
-    sweeper: &Sweeper,
-) -> ImageRef {
-    let mut tarball = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tarball
-        .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
-        .unwrap();
-    let context = tarball.into_inner().unwrap();
-    let (k, v) = sweeper.label();
-    let labels = HashMap::from([(k, v)]);
-    let options = BuildImageOptionsBuilder::default()
-        .t(tag)
-        .rm(true)
-        .forcerm(true)
-        .labels(&labels)
-        .build();
-    let infos: Vec<_> = engine
-        .docker()
-        .build_image(options, None, Some(bollard::body_full(context.into())))
-        .try_collect()
-        .await
-        .unwrap();
-    assert!(infos.iter().all(|i| i.error_detail.is_none()), "{infos:?}");
-    tag.parse().unwrap()
-}
 
 async fn assert_only_images_left(engine: &Engine, sweeper: &Sweeper, images: usize) {
     assert_eq!(

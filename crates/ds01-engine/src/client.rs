@@ -1,6 +1,7 @@
 //! The connection to the Docker engine.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
 use crate::verdicts::VerdictCache;
@@ -25,6 +26,8 @@ pub struct Engine {
     host: String,
     verdicts: Option<VerdictCache>,
     state_dir: PathBuf,
+    /// Where the engine keeps image configurations, once looked up ([`crate::load`]).
+    pub(crate) image_store: Arc<tokio::sync::OnceCell<Option<PathBuf>>>,
 }
 
 /// Where journals live unless [`Engine::with_state_dir`] says otherwise: root's, never a
@@ -57,6 +60,7 @@ impl Engine {
             host: host.to_owned(),
             verdicts: None,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            image_store: Arc::default(),
         })
     }
 

@@ -201,16 +201,8 @@ impl Engine {
         let target = setup::commit_target(&request.image, &docker_name)?;
         progress.report(Progress::Stage(format!("committing {target}")));
         interrupt.check()?;
-        let committed = setup::commit_setup(
-            docker,
-            created,
-            &setup_id,
-            &base,
-            &target,
-            who,
-            &setup_labels,
-        )
-        .await?;
+        let committed =
+            setup::save_setup(self, created, &setup_id, &base, &target, who, &setup_labels).await?;
         steps.done("guarding and committing");
         // Proven from the setup container's own files: a later create from this image
         // (it carries the account's labels) needs no check of its own.

@@ -5,8 +5,8 @@
 //! apparent size is checked.
 //!
 //! Where the engine stores the container's writes in an overlay upper directory on this
-//! host (overlay2, fuse-overlayfs: ds01d runs as root next to the engine), that directory
-//! holds exactly the changed files, and one walk of it with `lstat` is the check. On
+//! host ([`crate::upper`]), that directory holds exactly the changed files, and one walk of
+//! it with `lstat` is the check. On
 //! fuse-overlayfs, `docker diff` plus an archive stat per file cost as much as the commit
 //! itself. Any other driver, or an upper directory this process cannot see, takes the
 //! engine's changes list and stats each file through the archive API.
@@ -22,21 +22,14 @@ use futures_util::future::try_join_all;
 pub const DEFAULT_FILE_LIMIT: u64 = 64 << 20;
 
 /// Refuses when any file the container added or modified is larger than `limit` bytes,
-/// naming the largest such file.
+/// naming the largest such file. `upper` is the container's upper directory when this
+/// process can read it ([`crate::upper::upper_dir`]).
 pub(crate) async fn check_changed_files(
     docker: &Docker,
     container: &str,
+    upper: Option<std::path::PathBuf>,
     limit: u64,
 ) -> Result<()> {
-    let found = docker
-        .inspect_container(container, None)
-        .await
-        .context(|| format!("inspecting {container}"))?;
-    let upper = found
-        .graph_driver
-        .and_then(|d| d.data.get("UpperDir").cloned())
-        .map(std::path::PathBuf::from)
-        .filter(|p| p.is_absolute() && p.is_dir());
     if let Some(upper) = upper {
         let walked = tokio::task::spawn_blocking(move || largest_in(&upper)).await;
         if let Ok(Ok(largest)) = walked {
@@ -52,22 +45,12 @@ pub(crate) async fn check_changed_files(
 /// could inflate.
 fn largest_in(dir: &std::path::Path) -> std::io::Result<Option<(String, u64)>> {
     let mut largest: Option<(String, u64)> = None;
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(next) = pending.pop() {
-        for entry in std::fs::read_dir(&next)? {
-            let entry = entry?;
-            let meta = entry.path().symlink_metadata()?;
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else if meta.is_file() && largest.as_ref().is_none_or(|(_, s)| meta.len() > *s) {
-                let inside = entry
-                    .path()
-                    .strip_prefix(dir)
-                    .map(|p| format!("/{}", p.display()));
-                largest = Some((inside.unwrap_or_default(), meta.len()));
-            }
+    crate::upper::walk(dir, |inside, _, meta| {
+        if meta.is_file() && largest.as_ref().is_none_or(|(_, s)| meta.len() > *s) {
+            largest = Some((format!("/{}", inside.display()), meta.len()));
         }
-    }
+        Ok(())
+    })?;
     Ok(largest)
 }
 

@@ -44,7 +44,8 @@ impl Engine {
     async fn commit_running(&self, who: &Identity, name: &ContainerName) -> Result<String> {
         let found = self.owned_container(who, name).await?;
         let id = found.id.clone().unwrap_or_default();
-        guard::check_changed_files(self.docker(), &id, guard::DEFAULT_FILE_LIMIT).await?;
+        let upper = crate::upper::upper_dir(&found);
+        guard::check_changed_files(self.docker(), &id, upper, guard::DEFAULT_FILE_LIMIT).await?;
         let image: ImageRef = found
             .config
             .as_ref()

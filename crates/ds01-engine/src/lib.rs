@@ -52,7 +52,9 @@ mod install;
 mod interrupt;
 mod journal;
 pub mod labels;
+mod layer;
 mod lifecycle;
+mod load;
 mod logs;
 mod options;
 mod plan;
@@ -61,6 +63,7 @@ mod session;
 mod setup;
 mod stats;
 mod timing;
+mod upper;
 mod verdicts;
 mod volumes;
 

@@ -1,13 +1,16 @@
 //! The commit flow's middle: a root setup container runs the user-setup script on the base
-//! image, the guard checks what it wrote, and the result is committed to
-//! `<repository>:<name>._.<uid>`.
+//! image, and what it wrote becomes the image `<repository>:<name>._.<uid>` (a layer stacked
+//! on the base, or the engine's commit), never without the sparse-file guard.
 
 use crate::cleanup::Created;
+use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
 use crate::identity::Identity;
 use crate::interrupt::Interrupt;
 use crate::labels;
+use crate::layer::{self, Built};
+use crate::load::Stacked;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
@@ -173,9 +176,14 @@ async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
     Ok((chunks.iter().map(|c| c.to_string()).collect(), stdout))
 }
 
-/// Guards and commits the setup container. Returns the committed image's ID.
-pub(crate) async fn commit_setup(
-    docker: &Docker,
+/// Turns the stopped setup container into the image `target`; returns the image's ID.
+///
+/// Its writes are read from its overlay upper directory and stacked on the base as one layer
+/// ([`crate::layer`], [`crate::load`]), with the sparse-file guard applied to every file on
+/// the way. Where that cannot be done exactly, the engine commits the container instead,
+/// after the guard.
+pub(crate) async fn save_setup(
+    engine: &Engine,
     created: &mut Created,
     setup_id: &str,
     base: &ImageInspect,
@@ -183,21 +191,57 @@ pub(crate) async fn commit_setup(
     who: &Identity,
     call_labels: &HashMap<String, String>,
 ) -> Result<String> {
+    let docker = engine.docker();
     let mut steps = crate::timing::Steps::new("commit");
-    guard::check_changed_files(docker, setup_id, guard::DEFAULT_FILE_LIMIT).await?;
+    let labels = image_labels_for(base, who, call_labels);
+    let found = docker
+        .inspect_container(setup_id, None)
+        .await
+        .context(|| format!("inspecting setup container {setup_id}"))?;
+    let upper = crate::upper::upper_dir(&found);
+    if let Some(dir) = upper.clone() {
+        let built =
+            tokio::task::spawn_blocking(move || layer::from_upper(&dir, guard::DEFAULT_FILE_LIMIT))
+                .await
+                .map_err(|e| {
+                    EngineError::InvalidOption(format!("reading the setup's writes: {e}"))
+                })??;
+        steps.done("writing the layer");
+        match built {
+            Built::Layer(layer) => {
+                let created_by = format!(
+                    "ds01: user {} ({}:{})",
+                    who.username(),
+                    who.uid(),
+                    who.gid()
+                );
+                let what = Stacked {
+                    labels: &labels,
+                    created_by: &created_by,
+                    comment: COMMENT,
+                };
+                let base_id = base.id.as_deref().unwrap_or_default();
+                match engine.stack_layer(base_id, &layer, &what, target).await {
+                    Ok(Some(image_id)) => {
+                        created.image(&image_id);
+                        steps.done("loading the layer onto the base");
+                        return Ok(image_id);
+                    }
+                    Ok(None) => {}
+                    // The commit below reaches the same engine: a failure that is not the
+                    // load's own shows up there again, and is reported then.
+                    Err(e) => tracing::warn!("stacking the setup layer failed ({e}); committing"),
+                }
+            }
+            Built::Unportable(why) => tracing::debug!("committing through the engine: {why}"),
+        }
+    }
+    guard::check_changed_files(docker, setup_id, upper, guard::DEFAULT_FILE_LIMIT).await?;
     steps.done("checking the changed files");
 
     // Docker merges the container's config into the commit config field by field; passing
     // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
     let base_config = base.config.clone().unwrap_or_default();
-    let mut labels = base_config.labels.clone().unwrap_or_default();
-    labels.extend(user_labels(who));
-    // The call's own labels (operation, resource labels) mark the image as this call's, so
-    // a rollback finds it even when the commit's answer never arrived.
-    labels.extend(call_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-    // The engine merges the setup container's labels into the image; overriding the role
-    // keeps the image (and containers made from it) from passing for a setup container.
-    labels.insert(labels::ROLE.into(), labels::ROLE_COMMITTED_IMAGE.into());
     let config = ContainerConfig {
         cmd: Some(
             base_config
@@ -223,7 +267,7 @@ pub(crate) async fn commit_setup(
         .container(setup_id)
         .repo(target.repository())
         .tag(tag)
-        .comment("ds01: user account added")
+        .comment(COMMENT)
         .pause(false)
         .build();
     let committed = docker
@@ -234,6 +278,29 @@ pub(crate) async fn commit_setup(
     created.image(&image_id);
     steps.done("committing");
     Ok(image_id)
+}
+
+const COMMENT: &str = "ds01: user account added";
+
+/// The labels of the image the setup becomes: the base's, the account's, and the call's own
+/// (operation, resource labels), which mark the image as this call's so that a rollback
+/// finds it even when the engine's answer never arrived.
+fn image_labels_for(
+    base: &ImageInspect,
+    who: &Identity,
+    call_labels: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    let mut labels = base
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default();
+    labels.extend(user_labels(who));
+    labels.extend(call_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // The engine merges the setup container's labels into a commit; overriding the role
+    // keeps the image (and containers made from it) from passing for a setup container.
+    labels.insert(labels::ROLE.into(), labels::ROLE_COMMITTED_IMAGE.into());
+    labels
 }
 
 /// Removes the setup container (the caller records it as removed).

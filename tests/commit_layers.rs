@@ -1,0 +1,209 @@
+//! The commit flow's image on a real engine: what the setup container wrote, stacked on the
+//! base as one layer by ds01 (deletions and replaced directories included), and the
+//! engine's own commit, still behind the sparse-file guard, where a layer cannot say it.
+//!
+//! How the two are told apart: the engine's commit records the base as the image's parent;
+//! an image loaded with a layer on top has none.
+
+use bollard::models::ImageInspect;
+use ds01_dockerfile::ImageRef;
+use ds01_engine::{Engine, EngineError, UserSetup};
+use ds01_tests::check::{docker, inspect as engine_view};
+use ds01_tests::*;
+
+async fn inspect(engine: &Engine, image: &str) -> ImageInspect {
+    engine.docker().inspect_image(image).await.unwrap()
+}
+
+/// The image's parent as the engine records it (empty for a loaded image).
+fn parent(image: &str) -> String {
+    engine_view(image, "{{.Parent}}")
+}
+
+/// Runs `script` in a throwaway container of `image` as `user`, returning its output.
+fn run_in(image: &str, sweeper: &Sweeper, user: &str, script: &str) -> String {
+    let (k, v) = sweeper.label();
+    docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--label",
+        &format!("{k}={v}"),
+        "--user",
+        user,
+        "--entrypoint",
+        "sh",
+        image,
+        "-c",
+        script,
+    ])
+}
+
+/// A base whose `useradd` also runs `extra` (as root, in the setup container).
+async fn base_whose_useradd_also(
+    engine: &Engine,
+    tag: &str,
+    extra: &str,
+    sweeper: &Sweeper,
+) -> ImageRef {
+    fixture(engine, DEBIAN12).await;
+    let dockerfile = format!(
+        "FROM {DEBIAN12}\nRUN mv /usr/sbin/useradd /usr/sbin/useradd.real && \
+         printf '#!/bin/sh\\n/usr/sbin/useradd.real \"$@\" && {extra}\\n' > /usr/sbin/useradd && \
+         chmod 755 /usr/sbin/useradd\n"
+    );
+    derived_image(engine, tag, &dockerfile, sweeper).await
+}
+
+fn layers(image: &ImageInspect) -> Vec<String> {
+    image
+        .root_fs
+        .as_ref()
+        .and_then(|r| r.layers.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_account_is_stacked_on_the_base_as_one_layer() {
+    let sweeper = Sweeper::new("t-layer-account");
+    let engine = engine().await;
+    let base = fixture(&engine, DEBIAN11).await;
+    let who = test_user(LDAP_UID);
+    let created = create(&engine, &who, "t-layer-account", &base, &sweeper)
+        .await
+        .unwrap();
+    assert_eq!(created.user_setup, UserSetup::Committed);
+    let (before, after) = (
+        inspect(&engine, DEBIAN11).await,
+        inspect(&engine, &created.image).await,
+    );
+
+    let (base_layers, image_layers) = (layers(&before), layers(&after));
+    assert_eq!(image_layers.len(), base_layers.len() + 1);
+    assert_eq!(image_layers[..base_layers.len()], base_layers[..]);
+    assert_eq!(parent(&created.image), "", "committed by the engine");
+    let growth = after.size.unwrap() - before.size.unwrap();
+    assert!(growth < 64 << 10, "the image grew by {growth} bytes");
+
+    // The base's configuration, with the account's labels.
+    let (base_config, config) = (before.config.unwrap(), after.config.unwrap());
+    assert_eq!(config.cmd, base_config.cmd);
+    assert_eq!(config.env, base_config.env);
+    let labels = config.labels.unwrap();
+    assert_eq!(labels["aime.mlc.DS01_USER_ID"], LDAP_UID.to_string());
+    assert_eq!(labels["aime.mlc.DS01_USERNAME"], who.username().to_string());
+    assert_eq!(labels[TEST_LABEL], sweeper.label().1);
+    let history = engine.docker().image_history(&created.image).await.unwrap();
+    assert_eq!(history[0].comment, "ds01: user account added");
+    assert!(history[0].created_by.contains(who.username().as_str()));
+    assert_eq!(history.len(), 2, "{history:?}");
+
+    // Owners at a 10-digit UID came through the layer, and lastlog is truncated.
+    let seen = run_in(
+        &created.image,
+        &sweeper,
+        &LDAP_UID.to_string(),
+        "id -un; stat -c '%u:%g %a' \"$HOME\" \"$HOME/.bashrc\"; stat -c %s /var/log/lastlog",
+    );
+    assert_eq!(
+        seen,
+        format!(
+            "{}\n{LDAP_UID}:{LDAP_GID} 755\n{LDAP_UID}:{LDAP_GID} 644\n0",
+            who.username()
+        )
+    );
+}
+
+#[tokio::test]
+async fn deletions_and_replaced_directories_are_stacked_exactly() {
+    let sweeper = Sweeper::new("t-layer-deletes");
+    let engine = engine().await;
+    let base = base_whose_useradd_also(
+        &engine,
+        "ds01-test/useradd-deletes:latest",
+        "rm /etc/issue && rm -rf /usr/share/doc/bash && mkdir /usr/share/doc/bash && \
+         echo new > /usr/share/doc/bash/NEW",
+        &sweeper,
+    )
+    .await;
+    let base_has = run_in(
+        &base.to_string(),
+        &sweeper,
+        "0",
+        "test -e /etc/issue && ls /usr/share/doc/bash | wc -l",
+    );
+    assert!(base_has.parse::<u32>().unwrap() > 1, "{base_has}");
+
+    let who = test_user(1101);
+    let created = create(&engine, &who, "t-layer-deletes", &base, &sweeper)
+        .await
+        .unwrap();
+    assert_eq!(parent(&created.image), "", "committed by the engine");
+    let seen = run_in(
+        &created.image,
+        &sweeper,
+        "0",
+        "test -e /etc/issue || echo gone; ls -A /usr/share/doc/bash; cat /usr/share/doc/bash/NEW",
+    );
+    assert_eq!(seen, "gone\nNEW\nnew");
+}
+
+#[tokio::test]
+async fn what_a_layer_cannot_hold_is_committed_by_the_engine() {
+    let sweeper = Sweeper::new("t-layer-fifo");
+    let engine = engine().await;
+    let base = base_whose_useradd_also(
+        &engine,
+        "ds01-test/useradd-fifo:latest",
+        "mkfifo /var/tmp/pipe",
+        &sweeper,
+    )
+    .await;
+    let base_id = inspect(&engine, &base.to_string()).await.id.unwrap();
+    let who = test_user(1102);
+    let created = create(&engine, &who, "t-layer-fifo", &base, &sweeper)
+        .await
+        .unwrap();
+    assert_eq!(
+        parent(&created.image),
+        base_id,
+        "not committed by the engine"
+    );
+    let seen = run_in(
+        &created.image,
+        &sweeper,
+        &who.uid().to_string(),
+        "test -p /var/tmp/pipe && id -un",
+    );
+    assert_eq!(seen, who.username().as_str());
+}
+
+#[tokio::test]
+async fn the_guard_holds_on_the_engines_commit_too() {
+    let sweeper = Sweeper::new("t-layer-fifo-sparse");
+    let engine = engine().await;
+    // The FIFO sorts first: the layer is given up before the sparse file is reached, so the
+    // refusal comes from the guard in front of the engine's commit.
+    let base = base_whose_useradd_also(
+        &engine,
+        "ds01-test/useradd-fifo-sparse:latest",
+        "mkfifo /var/tmp/pipe && truncate -s 300M /var/tmp/sparse",
+        &sweeper,
+    )
+    .await;
+    let err = create(&engine, &test_user(1103), "t-layer-sparse", &base, &sweeper)
+        .await
+        .unwrap_err();
+    match &err {
+        EngineError::OversizedFile { path, size, .. } => {
+            assert_eq!((path.as_str(), *size), ("/var/tmp/sparse", 300 << 20))
+        }
+        other => panic!("expected the guard to refuse, got {other}"),
+    }
+    assert_eq!(
+        sweeper.count(&engine).await,
+        (0, 1),
+        "only the base is left"
+    );
+}
