@@ -156,6 +156,24 @@ pub async fn derived_image(
     tag.parse().unwrap()
 }
 
+/// A base made from `from` whose `useradd` also runs `extra` (as root, in the setup
+/// container): a setup that writes what a test needs.
+pub async fn base_whose_useradd_also(
+    engine: &Engine,
+    from: &str,
+    tag: &str,
+    extra: &str,
+    sweeper: &Sweeper,
+) -> ImageRef {
+    fixture(engine, from).await;
+    let dockerfile = format!(
+        "FROM {from}\nRUN mv /usr/sbin/useradd /usr/sbin/useradd.real && \
+         printf '#!/bin/sh\\n/usr/sbin/useradd.real \"$@\" && {extra}\\n' > /usr/sbin/useradd && \
+         chmod 755 /usr/sbin/useradd\n"
+    );
+    derived_image(engine, tag, &dockerfile, sweeper).await
+}
+
 /// Removes, when dropped, every container, volume and image labelled `ds01.test=<value>`:
 /// tests clean up even when an assertion fails half-way.
 pub struct Sweeper {

@@ -6,7 +6,6 @@
 //! an image loaded with a layer on top has none.
 
 use bollard::models::ImageInspect;
-use ds01_dockerfile::ImageRef;
 use ds01_engine::{Engine, EngineError, UserSetup};
 use ds01_tests::check::{docker, inspect as engine_view};
 use ds01_tests::*;
@@ -38,22 +37,6 @@ fn run_in(image: &str, sweeper: &Sweeper, user: &str, script: &str) -> String {
         "-c",
         script,
     ])
-}
-
-/// A base whose `useradd` also runs `extra` (as root, in the setup container).
-async fn base_whose_useradd_also(
-    engine: &Engine,
-    tag: &str,
-    extra: &str,
-    sweeper: &Sweeper,
-) -> ImageRef {
-    fixture(engine, DEBIAN12).await;
-    let dockerfile = format!(
-        "FROM {DEBIAN12}\nRUN mv /usr/sbin/useradd /usr/sbin/useradd.real && \
-         printf '#!/bin/sh\\n/usr/sbin/useradd.real \"$@\" && {extra}\\n' > /usr/sbin/useradd && \
-         chmod 755 /usr/sbin/useradd\n"
-    );
-    derived_image(engine, tag, &dockerfile, sweeper).await
 }
 
 fn layers(image: &ImageInspect) -> Vec<String> {
@@ -121,6 +104,7 @@ async fn deletions_and_replaced_directories_are_stacked_exactly() {
     let engine = engine().await;
     let base = base_whose_useradd_also(
         &engine,
+        DEBIAN12,
         "ds01-test/useradd-deletes:latest",
         "rm /etc/issue && rm -rf /usr/share/doc/bash && mkdir /usr/share/doc/bash && \
          echo new > /usr/share/doc/bash/NEW",
@@ -155,6 +139,7 @@ async fn what_a_layer_cannot_hold_is_committed_by_the_engine() {
     let engine = engine().await;
     let base = base_whose_useradd_also(
         &engine,
+        DEBIAN12,
         "ds01-test/useradd-fifo:latest",
         "mkfifo /var/tmp/pipe",
         &sweeper,
@@ -187,6 +172,7 @@ async fn the_guard_holds_on_the_engines_commit_too() {
     // refusal comes from the guard in front of the engine's commit.
     let base = base_whose_useradd_also(
         &engine,
+        DEBIAN12,
         "ds01-test/useradd-fifo-sparse:latest",
         "mkfifo /var/tmp/pipe && truncate -s 300M /var/tmp/sparse",
         &sweeper,

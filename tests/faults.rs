@@ -534,11 +534,12 @@ async fn a_build_killed_while_a_step_runs_leaves_no_container() {
 }
 
 /// Kills the daemon at the `pattern` request of a commit-path create, restarts it, and
-/// checks the error, the retry and what is left. `base` is the image created from.
+/// checks the error, the retry and what is left. The image created from is Debian 11, or,
+/// with `useradd_also`, a base made from it whose `useradd` also runs that command.
 async fn create_killed(
     test: &str,
     uid: u32,
-    base: &str,
+    useradd_also: Option<&str>,
     pattern: &str,
     fault: impl FnOnce(&Daemon) -> Fault,
 ) {
@@ -547,7 +548,13 @@ async fn create_killed(
     let sweeper = Sweeper::new(test);
     let engine = daemon.engine().await;
     let who = test_user(uid);
-    let base: ImageRef = base.parse().unwrap();
+    let base: ImageRef = match useradd_also {
+        Some(extra) => {
+            let tag = format!("ds01-test/{test}:latest");
+            base_whose_useradd_also(&engine, DEBIAN11, &tag, extra, &sweeper).await
+        }
+        None => DEBIAN11.parse().unwrap(),
+    };
     let req = custom_request(test, &base, &sweeper);
     let docker_name = req.name.docker_name(uid);
     let (_, before) = inventory(&engine).await;
@@ -571,16 +578,25 @@ async fn create_killed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_killed_while_the_setup_runs_can_be_retried() {
     // The daemon has started the setup container; ds01 never hears back.
-    create_killed("t-fault-setup", 2002, DEBIAN11, "/start", |_| {
-        Fault::AnswerLost
+    create_killed("t-fault-setup", 2002, None, "/start", |_| Fault::AnswerLost).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_killed_while_loading_the_layer_can_be_retried() {
+    // The daemon dies once it has begun writing the layer ds01 stacks on the base.
+    create_killed("t-fault-load", 2003, None, "/images/load", |daemon| {
+        let layers = daemon.data_root().join("fuse-overlayfs");
+        Fault::Midway(Box::new(move || wait_for_new_entry(&layers)))
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_create_killed_while_committing_can_be_retried() {
-    // The daemon dies once it has begun writing the committed layer.
-    create_killed("t-fault-commit", 2003, DEBIAN11, "/commit?", |daemon| {
+async fn a_create_killed_while_the_engine_commits_can_be_retried() {
+    // A FIFO is something a layer built by ds01 cannot hold, so the engine commits; the
+    // daemon dies once it has begun writing the committed layer.
+    let fifo = Some("mkfifo /var/tmp/pipe");
+    create_killed("t-fault-commit", 2007, fifo, "/commit?", |daemon| {
         let layers = daemon.data_root().join("fuse-overlayfs");
         Fault::Midway(Box::new(move || wait_for_new_entry(&layers)))
     })
@@ -593,7 +609,7 @@ async fn a_create_whose_answer_was_lost_can_be_retried() {
     create_killed(
         "t-fault-final",
         2004,
-        DEBIAN11,
+        None,
         "\"ds01.user_setup\":\"committed\"",
         |_| Fault::AnswerLost,
     )
