@@ -155,16 +155,16 @@ docker commit hand-$tag hand-$tag:latest >/dev/null
 docker rm hand-$tag >/dev/null
 docker create --name hand-$tag-final --label ds01.test=$tag hand-$tag:latest >/dev/null
 EOF
-commit_target="ds01-fixture/debian11:c._.$ldap_uid"
 $H "$(r commit)" --warmup 1 --runs 7 \
-    --prepare "sh -c 'docker rm -f c._.$ldap_uid >/dev/null 2>&1; docker rmi $commit_target >/dev/null 2>&1; true'" \
+    --prepare "sh -c '$(undo_create "$ldap_login" c); true'" \
     -n "ds01 container create (commit flow)" \
     "$(as_user "$ldap_login") -q container create c --image $base" \
     --prepare "sh -c 'docker rm -f hand-$tag hand-$tag-final >/dev/null 2>&1; docker rmi hand-$tag:latest >/dev/null 2>&1; true'" \
     -n "docker run useradd + commit + rm + create" \
     "sh $work/hand.sh"
-docker rm -f "c._.$ldap_uid" "hand-$tag" "hand-$tag-final" >/dev/null 2>&1 || true
-docker rmi "$commit_target" "hand-$tag:latest" >/dev/null 2>&1 || true
+sh -c "$(undo_create "$ldap_login" c)"
+docker rm -f "hand-$tag" "hand-$tag-final" >/dev/null 2>&1 || true
+docker rmi "hand-$tag:latest" >/dev/null 2>&1 || true
 
 echo "bench: image update of an unchanged spec" >&2
 $H "$(r update)" --warmup 2 --runs 21 -n "ds01 image update (unchanged)" \

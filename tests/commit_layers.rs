@@ -1,6 +1,7 @@
 //! The commit flow's image on a real engine: what the setup container wrote, stacked on the
 //! base as one layer by ds01 (deletions and replaced directories included), and the
-//! engine's own commit, still behind the sparse-file guard, where a layer cannot say it.
+//! engine's own commit, still behind the sparse-file guard, where a layer cannot say it or
+//! the engine's storage is not to be read.
 //!
 //! How the two are told apart: the engine's commit records the base as the image's parent;
 //! an image loaded with a layer on top has none.
@@ -181,6 +182,65 @@ async fn the_guard_holds_on_the_engines_commit_too() {
     let err = create(&engine, &test_user(1103), "t-layer-sparse", &base, &sweeper)
         .await
         .unwrap_err();
+    match &err {
+        EngineError::OversizedFile { path, size, .. } => {
+            assert_eq!((path.as_str(), *size), ("/var/tmp/sparse", 300 << 20))
+        }
+        other => panic!("expected the guard to refuse, got {other}"),
+    }
+    assert_eq!(
+        sweeper.count(&engine).await,
+        (0, 1),
+        "only the base is left"
+    );
+}
+
+#[tokio::test]
+async fn without_storage_access_the_engine_commits() {
+    // As for an engine on another host: nothing is read from its storage.
+    let sweeper = Sweeper::new("t-layer-api-only");
+    let engine = engine().await.with_storage_access(false);
+    let base = fixture(&engine, DEBIAN11).await;
+    let base_id = inspect(&engine, DEBIAN11).await.id.unwrap();
+    let who = test_user(1104);
+    let created = create(&engine, &who, "t-layer-api-only", &base, &sweeper)
+        .await
+        .unwrap();
+    assert_eq!(
+        parent(&created.image),
+        base_id,
+        "not committed by the engine"
+    );
+    let seen = run_in(
+        &created.image,
+        &sweeper,
+        "1104",
+        "id -un; stat -c %s /var/log/lastlog",
+    );
+    assert_eq!(seen, format!("{}\n0", who.username()));
+}
+
+#[tokio::test]
+async fn without_storage_access_the_guard_asks_the_engine() {
+    let sweeper = Sweeper::new("t-layer-api-sparse");
+    let engine = engine().await.with_storage_access(false);
+    let base = base_whose_useradd_also(
+        &engine,
+        DEBIAN12,
+        "ds01-test/useradd-api-sparse:latest",
+        "truncate -s 300M /var/tmp/sparse",
+        &sweeper,
+    )
+    .await;
+    let err = create(
+        &engine,
+        &test_user(1105),
+        "t-layer-api-sparse",
+        &base,
+        &sweeper,
+    )
+    .await
+    .unwrap_err();
     match &err {
         EngineError::OversizedFile { path, size, .. } => {
             assert_eq!((path.as_str(), *size), ("/var/tmp/sparse", 300 << 20))

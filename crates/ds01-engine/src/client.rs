@@ -26,6 +26,9 @@ pub struct Engine {
     host: String,
     verdicts: Option<VerdictCache>,
     state_dir: PathBuf,
+    /// Whether the engine's storage (containers' upper directories, the image store) is
+    /// this host's to read: see [`Engine::with_storage_access`].
+    storage_access: bool,
     /// Where the engine keeps image configurations, once looked up ([`crate::load`]).
     pub(crate) image_store: Arc<tokio::sync::OnceCell<Option<PathBuf>>>,
 }
@@ -60,6 +63,8 @@ impl Engine {
             host: host.to_owned(),
             verdicts: None,
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            // The paths an engine reports are its host's: only a local socket's are ours.
+            storage_access: host.starts_with("unix://"),
             image_store: Arc::default(),
         })
     }
@@ -77,6 +82,20 @@ impl Engine {
     pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = dir.into();
         self
+    }
+
+    /// Whether the commit flow may read the engine's storage directly (the setup
+    /// container's writes from its overlay upper directory, image configurations from the
+    /// image store), which spares `docker commit` and `docker diff`. On by default for an
+    /// engine on a local socket, since ds01d runs as root next to it; off, everything goes
+    /// through the engine's API (slower on fuse-overlayfs, the same result).
+    pub fn with_storage_access(mut self, allowed: bool) -> Self {
+        self.storage_access = allowed;
+        self
+    }
+
+    pub(crate) fn storage_access(&self) -> bool {
+        self.storage_access
     }
 
     pub(crate) fn journal_dir(&self) -> PathBuf {

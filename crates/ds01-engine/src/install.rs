@@ -44,7 +44,7 @@ impl Engine {
     async fn commit_running(&self, who: &Identity, name: &ContainerName) -> Result<String> {
         let found = self.owned_container(who, name).await?;
         let id = found.id.clone().unwrap_or_default();
-        let upper = crate::upper::upper_dir(&found);
+        let upper = crate::upper::upper_dir(&found).filter(|_| self.storage_access());
         guard::check_changed_files(self.docker(), &id, upper, guard::DEFAULT_FILE_LIMIT).await?;
         let image: ImageRef = found
             .config

@@ -113,6 +113,13 @@ impl Writer {
         full: &Path,
         meta: &Metadata,
     ) -> std::result::Result<(), Problem> {
+        // Headers count too: a million empty directories are no small layer either.
+        if self.tar.get_ref().len() as u64 > MAX_LAYER_BYTES {
+            return Err(unportable(
+                inside,
+                "past the size a layer is built in memory",
+            ));
+        }
         let name = inside.file_name().unwrap_or_default();
         let parent = inside.parent().unwrap_or(Path::new(""));
         let kind = meta.file_type();

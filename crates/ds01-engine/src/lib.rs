@@ -4,8 +4,9 @@
 //!   baked in through build args.
 //! * [`Engine::create_container`]: a user's container, by the **baked** path when the image
 //!   really carries the account (checked in `/etc/passwd`, not just labels), otherwise by
-//!   the **commit** path (root setup container, sparse-file guard, commit). Failures and
-//!   interrupts leave nothing behind.
+//!   the **commit** path (a root setup container adds the account; what it wrote is stacked
+//!   on the base as one layer, or committed by the engine, never without the sparse-file
+//!   guard). Failures and interrupts leave nothing behind.
 //! * Lifecycle: [`Engine::list_containers`], start, stop, remove, exec, stats, install.
 //!
 //! Names and labels are DS01's and AIME MLC's (`<name>._.<uid>`, `aime.mlc.*`), so

@@ -74,6 +74,9 @@ impl Engine {
 
     /// `<engine root>/image/<driver>/imagedb/content/sha256`, looked up once.
     async fn image_config_dir(&self) -> Option<PathBuf> {
+        if !self.storage_access() {
+            return None;
+        }
         self.image_store
             .get_or_init(|| async {
                 let info = self.docker().info().await.ok()?;

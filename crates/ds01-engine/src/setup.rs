@@ -198,7 +198,7 @@ pub(crate) async fn save_setup(
         .inspect_container(setup_id, None)
         .await
         .context(|| format!("inspecting setup container {setup_id}"))?;
-    let upper = crate::upper::upper_dir(&found);
+    let upper = crate::upper::upper_dir(&found).filter(|_| engine.storage_access());
     if let Some(dir) = upper.clone() {
         let built =
             tokio::task::spawn_blocking(move || layer::from_upper(&dir, guard::DEFAULT_FILE_LIMIT))
