@@ -37,3 +37,17 @@ pub fn refused(out: Output, code: i32, what: &str, needle: &str) {
         "{what}: no `{needle}` in:\n{stderr}"
     );
 }
+
+/// Asserts that `err` is the sparse-file guard's refusal of the file `path` of `size` bytes,
+/// named in the message.
+pub fn oversized(err: &ds01_engine::EngineError, path: &str, size: u64) {
+    match err {
+        ds01_engine::EngineError::OversizedFile {
+            path: p, size: s, ..
+        } => {
+            assert_eq!((p.as_str(), *s), (path, size))
+        }
+        other => panic!("expected the guard to refuse {path}, got {other}"),
+    }
+    assert!(err.to_string().contains(path), "{err}");
+}

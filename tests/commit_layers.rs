@@ -7,8 +7,9 @@
 //! an image loaded with a layer on top has none.
 
 use bollard::models::ImageInspect;
-use ds01_engine::{Engine, EngineError, UserSetup};
-use ds01_tests::check::{docker, inspect as engine_view};
+use ds01_dockerfile::ImageRef;
+use ds01_engine::{Engine, Identity, UserSetup};
+use ds01_tests::check::{self, docker, inspect as engine_view};
 use ds01_tests::*;
 
 async fn inspect(engine: &Engine, image: &str) -> ImageInspect {
@@ -134,6 +135,26 @@ async fn deletions_and_replaced_directories_are_stacked_exactly() {
     assert_eq!(seen, "gone\nNEW\nnew");
 }
 
+/// Creates `who`'s container `name` from `base`, asserts that the engine committed its image
+/// (the base is its parent), and returns what `script` prints in it as the user.
+async fn engine_committed(
+    engine: &Engine,
+    who: &Identity,
+    name: &str,
+    base: &ImageRef,
+    sweeper: &Sweeper,
+    script: &str,
+) -> String {
+    let base_id = inspect(engine, &base.to_string()).await.id.unwrap();
+    let created = create(engine, who, name, base, sweeper).await.unwrap();
+    assert_eq!(
+        parent(&created.image),
+        base_id,
+        "not committed by the engine"
+    );
+    run_in(&created.image, sweeper, &who.uid().to_string(), script)
+}
+
 #[tokio::test]
 async fn what_a_layer_cannot_hold_is_committed_by_the_engine() {
     let sweeper = Sweeper::new("t-layer-fifo");
@@ -146,53 +167,31 @@ async fn what_a_layer_cannot_hold_is_committed_by_the_engine() {
         &sweeper,
     )
     .await;
-    let base_id = inspect(&engine, &base.to_string()).await.id.unwrap();
     let who = test_user(1102);
-    let created = create(&engine, &who, "t-layer-fifo", &base, &sweeper)
-        .await
-        .unwrap();
-    assert_eq!(
-        parent(&created.image),
-        base_id,
-        "not committed by the engine"
-    );
-    let seen = run_in(
-        &created.image,
-        &sweeper,
-        &who.uid().to_string(),
-        "test -p /var/tmp/pipe && id -un",
-    );
+    let script = "test -p /var/tmp/pipe && id -un";
+    let seen = engine_committed(&engine, &who, "t-layer-fifo", &base, &sweeper, script).await;
     assert_eq!(seen, who.username().as_str());
+}
+
+/// Creates from a base whose `useradd` also runs `extra` (leaving a 300 MiB sparse file)
+/// and asserts the refusal, and that nothing but the base is left.
+async fn refused_as_oversized(engine: &Engine, test: &str, extra: &str, uid: u32) {
+    let sweeper = Sweeper::new(test);
+    let tag = format!("ds01-test/{test}:latest");
+    let base = base_whose_useradd_also(engine, DEBIAN12, &tag, extra, &sweeper).await;
+    let err = create(engine, &test_user(uid), test, &base, &sweeper)
+        .await
+        .unwrap_err();
+    check::oversized(&err, "/var/tmp/sparse", 300 << 20);
+    assert_eq!(sweeper.count(engine).await, (0, 1), "only the base is left");
 }
 
 #[tokio::test]
 async fn the_guard_holds_on_the_engines_commit_too() {
-    let sweeper = Sweeper::new("t-layer-fifo-sparse");
-    let engine = engine().await;
     // The FIFO sorts first: the layer is given up before the sparse file is reached, so the
     // refusal comes from the guard in front of the engine's commit.
-    let base = base_whose_useradd_also(
-        &engine,
-        DEBIAN12,
-        "ds01-test/useradd-fifo-sparse:latest",
-        "mkfifo /var/tmp/pipe && truncate -s 300M /var/tmp/sparse",
-        &sweeper,
-    )
-    .await;
-    let err = create(&engine, &test_user(1103), "t-layer-sparse", &base, &sweeper)
-        .await
-        .unwrap_err();
-    match &err {
-        EngineError::OversizedFile { path, size, .. } => {
-            assert_eq!((path.as_str(), *size), ("/var/tmp/sparse", 300 << 20))
-        }
-        other => panic!("expected the guard to refuse, got {other}"),
-    }
-    assert_eq!(
-        sweeper.count(&engine).await,
-        (0, 1),
-        "only the base is left"
-    );
+    let extra = "mkfifo /var/tmp/pipe && truncate -s 300M /var/tmp/sparse";
+    refused_as_oversized(&engine().await, "t-layer-fifo-sparse", extra, 1103).await;
 }
 
 #[tokio::test]
@@ -201,55 +200,15 @@ async fn without_storage_access_the_engine_commits() {
     let sweeper = Sweeper::new("t-layer-api-only");
     let engine = engine().await.with_storage_access(false);
     let base = fixture(&engine, DEBIAN11).await;
-    let base_id = inspect(&engine, DEBIAN11).await.id.unwrap();
     let who = test_user(1104);
-    let created = create(&engine, &who, "t-layer-api-only", &base, &sweeper)
-        .await
-        .unwrap();
-    assert_eq!(
-        parent(&created.image),
-        base_id,
-        "not committed by the engine"
-    );
-    let seen = run_in(
-        &created.image,
-        &sweeper,
-        "1104",
-        "id -un; stat -c %s /var/log/lastlog",
-    );
+    let script = "id -un; stat -c %s /var/log/lastlog";
+    let seen = engine_committed(&engine, &who, "t-layer-api-only", &base, &sweeper, script).await;
     assert_eq!(seen, format!("{}\n0", who.username()));
 }
 
 #[tokio::test]
 async fn without_storage_access_the_guard_asks_the_engine() {
-    let sweeper = Sweeper::new("t-layer-api-sparse");
     let engine = engine().await.with_storage_access(false);
-    let base = base_whose_useradd_also(
-        &engine,
-        DEBIAN12,
-        "ds01-test/useradd-api-sparse:latest",
-        "truncate -s 300M /var/tmp/sparse",
-        &sweeper,
-    )
-    .await;
-    let err = create(
-        &engine,
-        &test_user(1105),
-        "t-layer-api-sparse",
-        &base,
-        &sweeper,
-    )
-    .await
-    .unwrap_err();
-    match &err {
-        EngineError::OversizedFile { path, size, .. } => {
-            assert_eq!((path.as_str(), *size), ("/var/tmp/sparse", 300 << 20))
-        }
-        other => panic!("expected the guard to refuse, got {other}"),
-    }
-    assert_eq!(
-        sweeper.count(&engine).await,
-        (0, 1),
-        "only the base is left"
-    );
+    let extra = "truncate -s 300M /var/tmp/sparse";
+    refused_as_oversized(&engine, "t-layer-api-sparse", extra, 1105).await;
 }

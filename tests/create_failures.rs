@@ -69,14 +69,7 @@ async fn the_sparse_file_guard_refuses_the_commit() {
         )
         .await
         .unwrap_err();
-    match &err {
-        EngineError::OversizedFile { path, size, .. } => {
-            assert_eq!(path, "/var/tmp/sparse");
-            assert_eq!(*size, 300 << 20);
-        }
-        other => panic!("expected the guard to refuse, got {other}"),
-    }
-    assert!(err.to_string().contains("/var/tmp/sparse"));
+    check::oversized(&err, "/var/tmp/sparse", 300 << 20);
     assert_only_images_left(&engine, &sweeper, 1).await;
 }
 
