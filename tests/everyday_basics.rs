@@ -11,7 +11,7 @@ use std::time::Duration;
 use ds01_tests::check::{docker, inspect, refused, text};
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
-use ds01_tests::{Sweeper, DEBIAN12};
+use ds01_tests::{Sweeper, DEBIAN11, DEBIAN12};
 
 #[test]
 fn logs_restart_pause_all_show_and_list_through_ds01d() {
@@ -517,4 +517,29 @@ fn cp_both_ways_as_the_user_and_refused_where_the_account_may_not_write() {
         "no container files",
     );
     drop(daemon);
+}
+
+#[test]
+fn verbose_twice_shows_where_a_create_spends_its_time() {
+    let sweeper = Sweeper::new("everyday-timings");
+    let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
+    let user = TestUser::ldap("timings");
+    let create = |verbose: &str, name: &str| {
+        let args = [verbose, "container", "create", name, "--image", DEBIAN11];
+        let out = daemon.ds01(&user, &[&args[..], &["--no-workspace"]].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let shown = create("-vv", "timed");
+    for step in [
+        "create: inspecting the image took",
+        "create: running the setup container took",
+        "commit: writing the layer took",
+        "commit: loading the layer onto the base took",
+        "create: removing the setup container and creating the container took",
+    ] {
+        assert!(shown.contains(step), "no `{step}` in:\n{shown}");
+    }
+    let shown = create("-v", "untimed");
+    assert!(!shown.contains(" took "), "timings at -v:\n{shown}");
 }

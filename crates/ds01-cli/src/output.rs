@@ -166,6 +166,11 @@ impl ProgressView {
             (None, Progress::Fallback(why)) => {
                 self.out.warn(format!("{why}; setting the user up instead"))
             }
+            (Some(bar), Progress::Timing(text)) if self.out.verbose > 1 => {
+                bar.println(self.out.paint("2", &text))
+            }
+            (None, Progress::Timing(text)) if self.out.verbose > 1 => self.out.detail(text),
+            (_, Progress::Timing(_)) => {}
         }
     }
 }

@@ -98,7 +98,7 @@ impl Engine {
         let base = self
             .local_image(&request.image, request.pull_if_missing, progress, interrupt)
             .await?;
-        steps.done("inspecting the image");
+        steps.done("inspecting the image", progress);
         if let Some(dead_runs) = dead_runs {
             interrupt.check()?;
             self.clear_dead_run(&docker_name, &request.image, dead_runs, progress)
@@ -120,15 +120,15 @@ impl Engine {
                 let image_id = base.id.as_deref().unwrap_or_default();
                 interrupt.check()?;
                 self.tag_for_container(created, image_id, &own_ref).await?;
-                steps.done("tagging the image for the container");
+                steps.done("tagging the image for the container", progress);
                 let spec = self.spec(who, request, &own, UserSetup::Baked);
                 let id = self.create_final(created, &spec, &docker_name).await?;
-                steps.done("creating the container");
+                steps.done("creating the container", progress);
                 let verdict = match self.verdicts() {
                     Some(cache) if cache.is_verified(image_id, who) => Ok(()),
                     _ => verify_container(docker, &id, who).await?,
                 };
-                steps.done("checking the account");
+                steps.done("checking the account", progress);
                 match verdict {
                     Ok(()) => {
                         if let Some(cache) = self.verdicts() {
@@ -186,7 +186,7 @@ impl Engine {
             interrupt,
         )
         .await?;
-        steps.done("running the setup container");
+        steps.done("running the setup container", progress);
         // The committed image holds exactly the files the setup container printed: the
         // account is checked now, before the commit, and needs no container of its own.
         if let Some((passwd, group)) = &setup.account_files {
@@ -201,9 +201,15 @@ impl Engine {
         let target = setup::commit_target(&request.image, &docker_name)?;
         progress.report(Progress::Stage(format!("committing {target}")));
         interrupt.check()?;
-        let committed =
-            setup::save_setup(self, created, &setup_id, &base, &target, who, &setup_labels).await?;
-        steps.done("guarding and committing");
+        let image = setup::SetupImage {
+            setup_id: &setup_id,
+            base: &base,
+            target: &target,
+            who,
+            call_labels: &setup_labels,
+        };
+        let committed = setup::save_setup(self, created, &image, progress).await?;
+        steps.done("guarding and committing", progress);
         // Proven from the setup container's own files: a later create from this image
         // (it carries the account's labels) needs no check of its own.
         if let (Some(_), Some(cache)) = (&setup.account_files, self.verdicts()) {
@@ -229,13 +235,16 @@ impl Engine {
             created.container_removed(&setup_id);
             self.create_final(created, &spec, &docker_name).await?
         };
-        steps.done("removing the setup container and creating the container");
+        steps.done(
+            "removing the setup container and creating the container",
+            progress,
+        );
         // Only a setup container whose output was cut short is checked the slow way.
         if setup.account_files.is_none() {
             if let Err(reason) = verify_container(docker, &id, who).await? {
                 return Err(EngineError::UserMismatch { image, reason });
             }
-            steps.done("reading the account files from the container");
+            steps.done("reading the account files from the container", progress);
         }
         Ok(CreatedContainer {
             name: docker_name,

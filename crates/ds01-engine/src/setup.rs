@@ -11,6 +11,7 @@ use crate::interrupt::Interrupt;
 use crate::labels;
 use crate::layer::{self, Built};
 use crate::load::Stacked;
+use crate::progress::ProgressSink;
 use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig, ImageInspect};
 use bollard::query_parameters::{
     CommitContainerOptionsBuilder, CreateContainerOptionsBuilder, LogsOptionsBuilder,
@@ -176,6 +177,20 @@ async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
     Ok((chunks.iter().map(|c| c.to_string()).collect(), stdout))
 }
 
+/// What a finished setup container becomes.
+pub(crate) struct SetupImage<'a> {
+    /// The stopped setup container.
+    pub setup_id: &'a str,
+    /// The image it ran on.
+    pub base: &'a ImageInspect,
+    /// The reference the new image gets.
+    pub target: &'a ImageRef,
+    /// The account it added.
+    pub who: &'a Identity,
+    /// The call's own labels (operation, resource labels).
+    pub call_labels: &'a HashMap<String, String>,
+}
+
 /// Turns the stopped setup container into the image `target`; returns the image's ID.
 ///
 /// Its writes are read from its overlay upper directory and stacked on the base as one layer
@@ -185,12 +200,16 @@ async fn logs(docker: &Docker, id: &str) -> Result<(String, String)> {
 pub(crate) async fn save_setup(
     engine: &Engine,
     created: &mut Created,
-    setup_id: &str,
-    base: &ImageInspect,
-    target: &ImageRef,
-    who: &Identity,
-    call_labels: &HashMap<String, String>,
+    image: &SetupImage<'_>,
+    progress: &mut dyn ProgressSink,
 ) -> Result<String> {
+    let SetupImage {
+        setup_id,
+        base,
+        target,
+        who,
+        call_labels,
+    } = *image;
     let docker = engine.docker();
     let mut steps = crate::timing::Steps::new("commit");
     let labels = image_labels_for(base, who, call_labels);
@@ -206,7 +225,7 @@ pub(crate) async fn save_setup(
                 .map_err(|e| {
                     EngineError::InvalidOption(format!("reading the setup's writes: {e}"))
                 })??;
-        steps.done("writing the layer");
+        steps.done("writing the layer", progress);
         match built {
             Built::Layer(layer) => {
                 let created_by = format!(
@@ -224,7 +243,7 @@ pub(crate) async fn save_setup(
                 match engine.stack_layer(base_id, &layer, &what, target).await {
                     Ok(Some(image_id)) => {
                         created.image(&image_id);
-                        steps.done("loading the layer onto the base");
+                        steps.done("loading the layer onto the base", progress);
                         return Ok(image_id);
                     }
                     Ok(None) => {}
@@ -237,7 +256,7 @@ pub(crate) async fn save_setup(
         }
     }
     guard::check_changed_files(docker, setup_id, upper, guard::DEFAULT_FILE_LIMIT).await?;
-    steps.done("checking the changed files");
+    steps.done("checking the changed files", progress);
 
     // Docker merges the container's config into the commit config field by field; passing
     // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
@@ -276,7 +295,7 @@ pub(crate) async fn save_setup(
         .context(|| format!("committing the setup container to {target}"))?;
     let image_id = committed.id;
     created.image(&image_id);
-    steps.done("committing");
+    steps.done("committing", progress);
     Ok(image_id)
 }
 

@@ -1,6 +1,9 @@
-//! Per-step timings of a flow, logged at debug level (`DS01D_LOG=ds01_engine=debug` for
-//! ds01d): what the commit flow spends where, without a profiler.
+//! Per-step timings of a flow, reported as progress (`ds01 -vv` shows them) and logged at
+//! debug level (`DS01D_LOG=ds01_engine=debug` for ds01d): what the commit flow spends where,
+//! without a profiler.
 
+use crate::progress::ProgressSink;
+use ds01_api::Progress;
 use std::time::Instant;
 
 /// Logs the time since the previous step at each [`Steps::done`].
@@ -20,14 +23,16 @@ impl Steps {
         }
     }
 
-    pub(crate) fn done(&mut self, step: &str) {
+    pub(crate) fn done(&mut self, step: &str, progress: &mut dyn ProgressSink) {
         let now = Instant::now();
-        tracing::debug!(
+        let text = format!(
             "{}: {step} took {:.1} ms ({:.1} ms in all)",
             self.flow,
             (now - self.last).as_secs_f64() * 1e3,
             (now - self.start).as_secs_f64() * 1e3
         );
+        tracing::debug!("{text}");
+        progress.report(Progress::Timing(text));
         self.last = now;
     }
 }
