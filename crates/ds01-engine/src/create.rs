@@ -209,7 +209,7 @@ impl Engine {
             call_labels: &setup_labels,
         };
         let committed = setup::save_setup(self, created, &image, progress).await?;
-        steps.done("guarding and committing", progress);
+        steps.done("making the image", progress);
         // Proven from the setup container's own files: a later create from this image
         // (it carries the account's labels) needs no check of its own.
         if let (Some(_), Some(cache)) = (&setup.account_files, self.verdicts()) {

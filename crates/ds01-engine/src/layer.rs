@@ -238,11 +238,16 @@ impl Writer {
                 Some("origin" | "impure" | "nlink" | "uuid") => {}
                 Some("opaque") if is_dir => {}
                 Some(_) => return Err(unportable(inside, &format!("marked {name} by overlay"))),
-                // Capabilities and security labels: the engine's commit carries them.
-                None if name.starts_with("security.") => {
+                // Capabilities and security labels, which the engine's commit carries; and
+                // fuse-overlayfs's records of an owner or mode it could not set on the file
+                // itself (rootless), which make the file's own lie.
+                None if ["security.", "user.fuseoverlayfs.", "user.containers."]
+                    .iter()
+                    .any(|p| name.starts_with(p)) =>
+                {
                     return Err(unportable(inside, &format!("carrying {name}")))
                 }
-                // fuse-overlayfs's own bookkeeping, and user attributes a commit drops too.
+                // Other attributes, which the engine's commit drops too.
                 None => {}
             }
         }
@@ -386,7 +391,7 @@ mod tests {
     #[test]
     fn what_a_layer_cannot_say_is_left_to_the_engine() {
         type Make = fn(&Path);
-        let cases: [(&str, Make); 4] = [
+        let cases: [(&str, Make); 5] = [
             ("fifo", |d| {
                 nix::unistd::mkfifo(&d.join("pipe"), nix::sys::stat::Mode::S_IRWXU).unwrap()
             }),
@@ -406,6 +411,15 @@ mod tests {
                     1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                 ];
                 xattr::set(d.join("ping"), "security.capability", &cap).unwrap();
+            }),
+            ("override-stat", |d| {
+                std::fs::write(d.join("passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
+                xattr::set(
+                    d.join("passwd"),
+                    "user.fuseoverlayfs.override_stat",
+                    b"0:0:0644",
+                )
+                .unwrap();
             }),
             ("metacopy", |d| {
                 std::fs::write(d.join("big"), b"").unwrap();
