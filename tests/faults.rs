@@ -141,10 +141,13 @@ enum Fault {
     /// The daemon is killed as soon as it starts answering the request: it did the work,
     /// ds01 never hears of it.
     AnswerLost,
-    /// The daemon is killed when this returns `Ok`; it runs right after the request was
-    /// passed on, while the daemon works on it.
-    Midway(Box<dyn FnOnce() -> Result<(), String> + Send>),
+    /// The daemon is killed when the waiter returns `Ok`. The waiter is made just before
+    /// the request is passed on (so that it sees the state before the daemon acts) and runs
+    /// right after, while the daemon works on it.
+    Midway(Box<dyn FnOnce() -> Waiter + Send>),
 }
+
+type Waiter = Box<dyn FnOnce() -> Result<(), String> + Send>;
 
 struct Armed {
     pattern: Vec<u8>,
@@ -287,12 +290,17 @@ fn serve(client: UnixStream, upstream: &Path, dir: &Path, state: Arc<ProxyState>
         if let Some(Fault::AnswerLost) = fault {
             kill_on_answer.store(true, Ordering::SeqCst);
         }
+        let waiter = match fault {
+            Some(Fault::Midway(make)) => Some(make()),
+            _ => None,
+        };
         if to_daemon.write_all(&buf[..n]).is_err() {
             break;
         }
-        if let Some(Fault::Midway(during)) = fault {
-            state.strike(dir, during());
-            break;
+        // The rest of the request (a body in a later read) keeps flowing while it waits.
+        if let Some(wait) = waiter {
+            let (state, dir) = (state.clone(), dir.to_owned());
+            std::thread::spawn(move || state.strike(&dir, wait()));
         }
     }
     let _ = daemon.shutdown(std::net::Shutdown::Write);
@@ -582,11 +590,11 @@ async fn a_create_killed_while_the_setup_runs_can_be_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_create_killed_while_loading_the_layer_can_be_retried() {
-    // The daemon dies once it has begun writing the layer ds01 stacks on the base.
-    create_killed("t-fault-load", 2003, None, "/images/load", |daemon| {
-        let layers = daemon.data_root().join("fuse-overlayfs");
-        Fault::Midway(Box::new(move || wait_for_new_entry(&layers)))
+async fn a_create_whose_layer_load_was_not_answered_can_be_retried() {
+    // The daemon has loaded the layer ds01 stacks on the base (a matter of milliseconds,
+    // too short to kill it half-way) and tagged the image; ds01 never hears back.
+    create_killed("t-fault-load", 2003, None, "/images/load", |_| {
+        Fault::AnswerLost
     })
     .await;
 }
@@ -598,7 +606,7 @@ async fn a_create_killed_while_the_engine_commits_can_be_retried() {
     let fifo = Some("mkfifo /var/tmp/pipe");
     create_killed("t-fault-commit", 2007, fifo, "/commit?", |daemon| {
         let layers = daemon.data_root().join("fuse-overlayfs");
-        Fault::Midway(Box::new(move || wait_for_new_entry(&layers)))
+        Fault::Midway(Box::new(move || new_entry_in(layers)))
     })
     .await;
 }
@@ -616,22 +624,25 @@ async fn a_create_whose_answer_was_lost_can_be_retried() {
     .await;
 }
 
-/// Returns once `dir` has an entry it did not have when called (a layer being written).
-fn wait_for_new_entry(dir: &Path) -> Result<(), String> {
-    let list = || -> BTreeSet<_> {
-        std::fs::read_dir(dir)
+/// A waiter that returns once `dir` has an entry it does not have now (a layer being
+/// written).
+fn new_entry_in(dir: PathBuf) -> Waiter {
+    let list = move || -> BTreeSet<_> {
+        std::fs::read_dir(&dir)
             .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
             .unwrap_or_default()
     };
     let before = list();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while list().is_subset(&before) {
-        if Instant::now() > deadline {
-            return Err(format!("no new layer appeared in {}", dir.display()));
+    Box::new(move || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while list().is_subset(&before) {
+            if Instant::now() > deadline {
+                return Err("no new layer appeared".into());
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

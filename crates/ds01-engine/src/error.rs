@@ -196,6 +196,7 @@ impl<T> Context<T> for std::result::Result<T, bollard::errors::Error> {
                 source,
             },
             E::DockerResponseServerError { ref message, .. }
+            | E::DockerStreamError { error: ref message }
                 if message.contains("no space left on device") =>
             {
                 EngineError::DiskFull {

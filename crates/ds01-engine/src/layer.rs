@@ -11,7 +11,8 @@
 //!   `.wh..wh..opq` file and `.wh..opq` device) gets one `.wh..wh..opq` entry.
 //!
 //! Anything whose meaning this module does not know for sure (a FIFO, a device, a file with
-//! capabilities, overlay's redirect or metacopy attributes) makes the directory
+//! capabilities, overlay's redirect or metacopy attributes, an owner fuse-overlayfs recorded
+//! in an attribute) makes the directory
 //! [`Built::Unportable`]: the caller then commits through the engine, which is slower but
 //! knows its own storage.
 
@@ -230,21 +231,18 @@ impl Writer {
         let names = xattr::list(full).map_err(|e| unportable(inside, &e.to_string()))?;
         for name in names {
             let name = name.to_string_lossy();
-            let overlay = name
-                .strip_prefix("trusted.overlay.")
-                .or_else(|| name.strip_prefix("user.overlay."));
+            let overlay = OVERLAY_NAMESPACES
+                .iter()
+                .find_map(|ns| name.strip_prefix(ns));
             match overlay {
                 // Bookkeeping of the overlay itself, meaningless in a layer.
                 Some("origin" | "impure" | "nlink" | "uuid") => {}
                 Some("opaque") if is_dir => {}
+                // Redirects, metacopy, and the owner or mode fuse-overlayfs records when it
+                // cannot set them on the file itself (rootless): the file alone would lie.
                 Some(_) => return Err(unportable(inside, &format!("marked {name} by overlay"))),
-                // Capabilities and security labels, which the engine's commit carries; and
-                // fuse-overlayfs's records of an owner or mode it could not set on the file
-                // itself (rootless), which make the file's own lie.
-                None if ["security.", "user.fuseoverlayfs.", "user.containers."]
-                    .iter()
-                    .any(|p| name.starts_with(p)) =>
-                {
+                // Capabilities and security labels, which the engine's commit carries.
+                None if name.starts_with("security.") || name.starts_with("user.containers.") => {
                     return Err(unportable(inside, &format!("carrying {name}")))
                 }
                 // Other attributes, which the engine's commit drops too.
@@ -255,10 +253,13 @@ impl Writer {
     }
 }
 
+/// Where kernel overlay (as root, unprivileged) and fuse-overlayfs keep their attributes.
+const OVERLAY_NAMESPACES: [&str; 3] = ["trusted.overlay.", "user.overlay.", "user.fuseoverlayfs."];
+
 fn has_opaque_attribute(dir: &Path) -> bool {
-    ["trusted.overlay.opaque", "user.overlay.opaque"]
+    OVERLAY_NAMESPACES
         .iter()
-        .any(|key| matches!(xattr::get(dir, key), Ok(Some(v)) if v == b"y"))
+        .any(|ns| matches!(xattr::get(dir, format!("{ns}opaque")), Ok(Some(v)) if v == b"y"))
 }
 
 fn header_for(meta: &Metadata, kind: tar::EntryType) -> tar::Header {
@@ -338,9 +339,16 @@ mod tests {
         // overlay2's: an attribute.
         std::fs::create_dir_all(dir.0.join("opt/tool")).unwrap();
         xattr::set(dir.0.join("opt/tool"), "trusted.overlay.opaque", b"y").unwrap();
-        // A deleted file.
+        // A deleted file, and a copied-up one with fuse-overlayfs's note of its origin.
         std::fs::create_dir_all(dir.0.join("etc")).unwrap();
         whiteout(&dir.0.join("etc/motd"));
+        std::fs::write(dir.0.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n").unwrap();
+        xattr::set(
+            dir.0.join("etc/passwd"),
+            "user.fuseoverlayfs.origin",
+            b"\x01",
+        )
+        .unwrap();
 
         let layer = built(&dir.0);
         let got: Vec<_> = entries(&layer)
@@ -367,6 +375,7 @@ mod tests {
                 want("home/h_baker/.wh..wh..opq", regular, 0, ""),
                 want("home/h_baker/link", tar::EntryType::Symlink, 0, ""),
                 want("etc/.wh.motd", regular, 0, ""),
+                want("etc/passwd", regular, 0, "root:x:0:0::/root:/bin/sh\n"),
             ]
         );
         assert!(layer.diff_id.starts_with("sha256:") && layer.diff_id.len() == 71);

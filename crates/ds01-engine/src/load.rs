@@ -56,7 +56,7 @@ impl Engine {
             .import_image(options, bollard::body_full(tarball.into()), None)
             .try_collect::<Vec<_>>()
             .await
-            .context(|| format!("loading {target}"))?;
+            .context(|| format!("committing the setup container's writes to {target}"))?;
         Ok(Some(format!("sha256:{config_hex}")))
     }
 

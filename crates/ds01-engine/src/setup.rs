@@ -247,8 +247,11 @@ pub(crate) async fn save_setup(
                         return Ok(image_id);
                     }
                     Ok(None) => {}
-                    // The commit below reaches the same engine: a failure that is not the
-                    // load's own shows up there again, and is reported then.
+                    // The engine is gone or its disk full: a commit would fail the same way.
+                    Err(e @ (EngineError::EngineGone { .. } | EngineError::DiskFull { .. })) => {
+                        return Err(e)
+                    }
+                    // An engine that refuses such a tarball may still commit.
                     Err(e) => tracing::warn!("stacking the setup layer failed ({e}); committing"),
                 }
             }
