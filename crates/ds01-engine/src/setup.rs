@@ -203,67 +203,95 @@ pub(crate) async fn save_setup(
     image: &SetupImage<'_>,
     progress: &mut dyn ProgressSink,
 ) -> Result<String> {
-    let SetupImage {
-        setup_id,
-        base,
-        target,
-        who,
-        call_labels,
-    } = *image;
-    let docker = engine.docker();
     let mut steps = crate::timing::Steps::new("commit");
-    let labels = image_labels_for(base, who, call_labels);
-    let found = docker
-        .inspect_container(setup_id, None)
+    let labels = image_labels_for(image.base, image.who, image.call_labels);
+    let found = engine
+        .docker()
+        .inspect_container(image.setup_id, None)
         .await
-        .context(|| format!("inspecting setup container {setup_id}"))?;
+        .context(|| format!("inspecting setup container {}", image.setup_id))?;
     let upper = crate::upper::upper_dir(&found).filter(|_| engine.storage_access());
-    if let Some(dir) = upper.clone() {
-        let built =
-            tokio::task::spawn_blocking(move || layer::from_upper(&dir, guard::DEFAULT_FILE_LIMIT))
-                .await
-                .map_err(|e| {
-                    EngineError::InvalidOption(format!("reading the setup's writes: {e}"))
-                })??;
-        steps.done("writing the layer", progress);
-        match built {
-            Built::Layer(layer) => {
-                let created_by = format!(
-                    "ds01: user {} ({}:{})",
-                    who.username(),
-                    who.uid(),
-                    who.gid()
-                );
-                let what = Stacked {
-                    labels: &labels,
-                    created_by: &created_by,
-                    comment: COMMENT,
-                };
-                let base_id = base.id.as_deref().unwrap_or_default();
-                match engine.stack_layer(base_id, &layer, &what, target).await {
-                    Ok(Some(image_id)) => {
-                        created.image(&image_id);
-                        steps.done("loading the layer onto the base", progress);
-                        return Ok(image_id);
-                    }
-                    Ok(None) => {}
-                    // The engine is gone or its disk full: a commit would fail the same way.
-                    Err(e @ (EngineError::EngineGone { .. } | EngineError::DiskFull { .. })) => {
-                        return Err(e)
-                    }
-                    // An engine that refuses such a tarball may still commit.
-                    Err(e) => tracing::warn!("stacking the setup layer failed ({e}); committing"),
-                }
-            }
-            Built::Unportable(why) => tracing::debug!("committing through the engine: {why}"),
+    if let Some(dir) = &upper {
+        let stacked = stack_setup(engine, image, &labels, dir, &mut steps, progress).await?;
+        if let Some(image_id) = stacked {
+            created.image(&image_id);
+            return Ok(image_id);
         }
     }
-    guard::check_changed_files(docker, setup_id, upper, guard::DEFAULT_FILE_LIMIT).await?;
+    let docker = engine.docker();
+    guard::check_changed_files(docker, image.setup_id, upper, guard::DEFAULT_FILE_LIMIT).await?;
     steps.done("checking the changed files", progress);
+    let image_id = commit_setup(docker, image, labels).await?;
+    created.image(&image_id);
+    steps.done("committing", progress);
+    Ok(image_id)
+}
 
+/// The layer path: the setup's writes in `upper` stacked on the base. `None` when they
+/// must go to the engine's commit instead (nothing was made then).
+async fn stack_setup(
+    engine: &Engine,
+    image: &SetupImage<'_>,
+    labels: &HashMap<String, String>,
+    upper: &std::path::Path,
+    steps: &mut crate::timing::Steps,
+    progress: &mut dyn ProgressSink,
+) -> Result<Option<String>> {
+    let dir = upper.to_owned();
+    let built =
+        tokio::task::spawn_blocking(move || layer::from_upper(&dir, guard::DEFAULT_FILE_LIMIT))
+            .await
+            .map_err(|e| {
+                EngineError::InvalidOption(format!("reading the setup's writes: {e}"))
+            })??;
+    steps.done("writing the layer", progress);
+    let layer = match built {
+        Built::Layer(layer) => layer,
+        Built::Unportable(why) => {
+            tracing::debug!("committing through the engine: {why}");
+            return Ok(None);
+        }
+    };
+    let who = image.who;
+    let created_by = format!(
+        "ds01: user {} ({}:{})",
+        who.username(),
+        who.uid(),
+        who.gid()
+    );
+    let what = Stacked {
+        labels,
+        created_by: &created_by,
+        comment: COMMENT,
+    };
+    let base_id = image.base.id.as_deref().unwrap_or_default();
+    match engine
+        .stack_layer(base_id, &layer, &what, image.target)
+        .await
+    {
+        Ok(stacked) => {
+            steps.done("loading the layer onto the base", progress);
+            Ok(stacked)
+        }
+        // The engine is gone or its disk full: a commit would fail the same way.
+        Err(e @ (EngineError::EngineGone { .. } | EngineError::DiskFull { .. })) => Err(e),
+        // An engine that refuses such a tarball may still commit.
+        Err(e) => {
+            tracing::warn!("stacking the setup layer failed ({e}); committing");
+            Ok(None)
+        }
+    }
+}
+
+/// The engine's commit of the setup container (after the guard); returns the image's ID.
+async fn commit_setup(
+    docker: &Docker,
+    image: &SetupImage<'_>,
+    labels: HashMap<String, String>,
+) -> Result<String> {
     // Docker merges the container's config into the commit config field by field; passing
     // the base image's Cmd/Entrypoint/Env back keeps the setup entrypoint out of the image.
-    let base_config = base.config.clone().unwrap_or_default();
+    let base_config = image.base.config.clone().unwrap_or_default();
     let config = ContainerConfig {
         cmd: Some(
             base_config
@@ -284,11 +312,11 @@ pub(crate) async fn save_setup(
         labels: Some(labels),
         ..Default::default()
     };
-    let tag = target.tag().unwrap_or("latest");
+    let target = image.target;
     let options = CommitContainerOptionsBuilder::default()
-        .container(setup_id)
+        .container(image.setup_id)
         .repo(target.repository())
-        .tag(tag)
+        .tag(target.tag().unwrap_or("latest"))
         .comment(COMMENT)
         .pause(false)
         .build();
@@ -296,10 +324,7 @@ pub(crate) async fn save_setup(
         .commit_container(options, config)
         .await
         .context(|| format!("committing the setup container to {target}"))?;
-    let image_id = committed.id;
-    created.image(&image_id);
-    steps.done("committing", progress);
-    Ok(image_id)
+    Ok(committed.id)
 }
 
 const COMMENT: &str = "ds01: user account added";
