@@ -7,7 +7,7 @@
 # (ds01b-*), a ds01d on a socket in a temporary directory with its own state directory,
 # containers and images (all carry ds01.test=<run tag>, or the hand-made sequence's names).
 # Needs root, the engine (scripts/ensure-engine.sh) and the fixture images
-# (scripts/fixture-images.sh). About 10-15 minutes on 2 cores.
+# (scripts/fixture-images.sh). About 5 minutes on 2 cores once those and the release build exist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -45,6 +45,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 scripts/ensure-engine.sh
+# What else the machine was doing, before this run adds its own load.
+cut -d" " -f1-3 /proc/loadavg >"$work/load_start"
 scripts/fixture-images.sh >/dev/null
 command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine >/dev/null
 # DS01_BENCH_BIN: a directory holding ds01, ds01d and examples/context_size already built

@@ -33,11 +33,13 @@ engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}} (
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) // (1 << 20)
 load = open("/proc/loadavg").read().split()[:3]
+load_start = open(f"{work}/load_start").read().split()[:3]
 head = (f"Machine: {os.cpu_count()} cores ({cpu}), {mem} GiB, {platform.system()} {platform.release()}; "
         f"Docker Engine {engine}, storage driver {docker('{{.Driver}}')}; "
         f"measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `scripts/bench.sh`. "
-        f"Load average at the end of the run: {' / '.join(load)} (1/5/15 min): the machine was shared "
-        "with other builds and tests, so single figures move by tens of percent between runs.")
+        f"Load average (1/5/15 min) when the run began: {' / '.join(load_start)}; at its end, after its "
+        f"own 20-user runs: {' / '.join(load)}. On this 2-core machine single figures move by tens of "
+        "percent between runs.")
 
 rows = []  # (figure, ds01 command, ds01 median, docker command, docker median, target ratio)
 
@@ -72,8 +74,9 @@ def verdict(ok):
 
 
 L = ["# Performance", "", head, "",
-     "Rerun with `scripts/bench.sh` (as root; about 15 minutes). Every figure is a median of whole",
-     "processes timed by `hyperfine`, both sides in the same run on the same engine.", "",
+     "Rerun with `scripts/bench.sh` (as root; about 5 minutes once the release build and the",
+     "fixture images exist). Every figure is a median of whole processes timed by `hyperfine`,",
+     "both sides in the same run on the same engine.", "",
      "**Path measured:** CLI through ds01d, as users run it: `ds01` (release build) runs as an",
      "unprivileged throwaway account (`setpriv`), talks to a ds01d (release build) on a temporary",
      "socket with its own state directory, which talks to the engine. The docker CLI side runs as",
