@@ -77,17 +77,25 @@ impl Engine {
         if !self.storage_access() {
             return None;
         }
-        self.image_store
-            .get_or_init(|| async {
-                let info = self.docker().info().await.ok()?;
-                let dir = PathBuf::from(info.docker_root_dir?)
-                    .join("image")
-                    .join(info.driver?)
-                    .join("imagedb/content/sha256");
-                dir.is_dir().then_some(dir)
+        // An engine that did not answer is asked again next time; its answer is kept.
+        let found = self
+            .image_store
+            .get_or_try_init(|| async {
+                let info = self.docker().info().await?;
+                let dir = info
+                    .docker_root_dir
+                    .zip(info.driver)
+                    .map(|(root, driver)| {
+                        PathBuf::from(root)
+                            .join("image")
+                            .join(driver)
+                            .join("imagedb/content/sha256")
+                    })
+                    .filter(|dir| dir.is_dir());
+                Ok::<_, bollard::errors::Error>(dir)
             })
-            .await
-            .clone()
+            .await;
+        found.ok().cloned().flatten()
     }
 }
 
