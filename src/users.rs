@@ -298,17 +298,26 @@ fn pick_ids(uids: (u32, u32), gids: Option<(u32, u32)>) -> (u32, u32) {
 /// Never panics: it runs in Drop, possibly while a test is already panicking.
 fn remove_account(login: &str) {
     let user = User::from_name(login).ok().flatten();
-    if let Some(user) = &user {
-        kill_processes_of(user.uid.as_raw());
-    }
-    match Command::new("userdel").args(["--remove", login]).output() {
-        // Exit 12 only means the mail spool did not exist; anything else is worth a line.
-        Ok(out) if !out.status.success() && out.status.code() != Some(12) => eprintln!(
-            "ds01-tests: userdel {login} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => eprintln!("ds01-tests: userdel {login}: {e}"),
-        _ => {}
+    // userdel refuses (exit 8) while a process of the user is still on its way out; the
+    // killing and the removal are tried again then.
+    for attempt in 1..=5 {
+        if let Some(user) = &user {
+            kill_processes_of(user.uid.as_raw());
+        }
+        match Command::new("userdel").args(["--remove", login]).output() {
+            Ok(out) if out.status.code() == Some(8) && attempt < 5 => {
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            // Exit 12 only means the mail spool did not exist; anything else is worth a line.
+            Ok(out) if !out.status.success() && out.status.code() != Some(12) => eprintln!(
+                "ds01-tests: userdel {login} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("ds01-tests: userdel {login}: {e}"),
+            _ => {}
+        }
+        break;
     }
     // USERGROUPS_ENAB usually takes the same-named group along, but not on every setup.
     if Group::from_name(login).ok().flatten().is_some() {
