@@ -64,6 +64,41 @@ impl Ctx {
     }
 }
 
+/// The acting user and the container named in the path (`/v1/containers/{name}/...`): what
+/// every route on one of the caller's own containers starts from. Ownership itself is
+/// checked where the container is looked up, by its `<name>._.<uid>`.
+pub struct OwnContainer {
+    acting: Acting,
+    name: ContainerName,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnContainer {
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Failure> {
+        let ctx = parts
+            .extensions
+            .get::<Ctx>()
+            .ok_or_else(|| Failure(ApiError::new(ErrorCode::Failed, "no caller on the request")))?;
+        let acting = ctx.acting()?;
+        let UrlPath(name) = UrlPath::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Failure(ApiError::invalid(e.body_text())))?;
+        Ok(OwnContainer {
+            acting,
+            name: container(&name)?,
+        })
+    }
+}
+
+/// The answer of a simple action on one of the caller's containers.
+fn acted(acting: &Acting, name: &ContainerName, action: &str) -> Json<serde_json::Value> {
+    Json(json!({"name": name.docker_name(acting.who.uid()), "action": action}))
+}
+
 /// An [`ApiError`] as an HTTP answer.
 pub struct Failure(pub ApiError);
 

@@ -109,10 +109,8 @@ fn since(text: &str) -> Option<i64> {
 /// `GET /v1/containers/{name}/why`: the story of one container, in sentences.
 pub(super) async fn why(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let key = name.docker_name(acting.who.uid());
     let story: Vec<String> = d
         .events
@@ -140,16 +138,12 @@ pub(super) struct KeepAliveBody {
 
 pub(super) async fn keep_alive(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     bytes: Bytes,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let request: KeepAliveBody = body(&bytes)?;
     let detail = d.keep_alive(&acting, &name, &request.span).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": detail}),
-    ))
+    Ok(acted(&acting, &name, &detail))
 }
 
 pub(super) async fn limits(

@@ -42,14 +42,10 @@ pub(super) async fn create_container(
 
 pub(super) async fn start_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     d.start(&acting, &name).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": "started"}),
-    ))
+    Ok(acted(&acting, &name, "started"))
 }
 
 #[derive(Deserialize)]
@@ -60,24 +56,18 @@ pub(super) struct StopQuery {
 
 pub(super) async fn stop_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     Query(q): Query<StopQuery>,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     d.stop(&acting, &name, q.timeout.unwrap_or(10)).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": "stopped"}),
-    ))
+    Ok(acted(&acting, &name, "stopped"))
 }
 
 pub(super) async fn remove_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     Query(q): Query<ds01_api::RemoveQuery>,
 ) -> Answer<ds01_api::Removed> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     Ok(Json(d.remove(&acting, &name, q).await?))
 }
 
@@ -129,11 +119,9 @@ pub(super) async fn recreate_container(
 
 pub(super) async fn exec(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     mut request: Request,
 ) -> Result<Response, Failure> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let Some(on_upgrade) = request
         .extensions_mut()
         .remove::<hyper::upgrade::OnUpgrade>()
@@ -152,11 +140,9 @@ pub(super) async fn exec(
 /// `POST /v1/containers/{name}/jupyter`.
 pub(super) async fn jupyter(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     bytes: Bytes,
 ) -> Answer<ds01_api::JupyterServer> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let request: ds01_api::JupyterRequest = body(&bytes)?;
     Ok(Json(d.jupyter(&acting, &name, request.port).await?))
 }
@@ -170,11 +156,9 @@ pub(super) struct InstallBody {
 
 pub(super) async fn install(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     bytes: Bytes,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let request: InstallBody = body(&bytes)?;
     let committed = d
         .install(&acting, &name, &request.packages, request.commit)
@@ -191,48 +175,34 @@ pub(super) async fn install(
 
 pub(super) async fn show_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
 ) -> Answer<ds01_api::ContainerDetails> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     Ok(Json(d.show(&acting, &name).await?))
 }
 
 pub(super) async fn restart_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     Query(q): Query<StopQuery>,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     d.restart(&acting, &name, q.timeout.unwrap_or(10)).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": "restarted"}),
-    ))
+    Ok(acted(&acting, &name, "restarted"))
 }
 
 pub(super) async fn pause_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     d.pause(&acting, &name).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": "paused"}),
-    ))
+    Ok(acted(&acting, &name, "paused"))
 }
 
 pub(super) async fn unpause_container(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
 ) -> Answer<serde_json::Value> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     d.unpause(&acting, &name).await?;
-    Ok(Json(
-        json!({"name": name.docker_name(acting.who.uid()), "action": "unpaused"}),
-    ))
+    Ok(acted(&acting, &name, "unpaused"))
 }
 
 pub(super) async fn bulk_containers(
@@ -277,22 +247,18 @@ pub(super) async fn upgrade_body<T: DeserializeOwned>(
 
 pub(super) async fn container_logs(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let (on_upgrade, logs) = upgrade_body(request).await?;
     Ok(d.logs(acting, name, logs, on_upgrade).await?)
 }
 
 pub(super) async fn copy_out(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let (on_upgrade, copy) = upgrade_body(request).await?;
     Ok(
         d.copy(acting, name, crate::copy::Direction::Out, copy, on_upgrade)
@@ -302,11 +268,9 @@ pub(super) async fn copy_out(
 
 pub(super) async fn copy_in(
     State(d): State<Arc<Daemon>>,
-    Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, name }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     let (on_upgrade, copy) = upgrade_body(request).await?;
     Ok(
         d.copy(acting, name, crate::copy::Direction::In, copy, on_upgrade)
