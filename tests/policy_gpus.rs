@@ -181,7 +181,8 @@ fn gpus_are_exclusive_capped_released_and_survive_a_restart() {
         &["used by another container"],
     );
 
-    // A DS01-made container (labels only, no ds01d) holds what its labels say.
+    // A DS01-made container (labels only, no ds01d) holds what its labels say: DS01's
+    // scripts record slots (`GPU.MIG`), which only the inventory turns into devices.
     let legacy = format!("legacy._.{}", carol.uid());
     docker(&[
         "run",
@@ -191,7 +192,7 @@ fn gpus_are_exclusive_capped_released_and_survive_a_restart() {
         "--label",
         &format!("ds01.test={}", sweeper.label().1),
         "--label",
-        "ds01.gpu.uuids=MIG-2a-test,MIG-2b-test",
+        "ds01.gpu.slots=2.0,2.1",
         DEBIAN12,
         "sleep",
         "300",
@@ -210,6 +211,16 @@ fn gpus_are_exclusive_capped_released_and_survive_a_restart() {
     assert_eq!(holder(&gb[0]), Some(format!("b1._.{}", bob.uid())));
     assert_eq!(holder(&ga[0]), Some(format!("c1._.{}", carol.uid())));
     assert!(holder("MIG-2a-test").is_some() && holder("MIG-2b-test").is_some());
+    let shown = json(
+        ds01(&carol, &daemon, &["container", "show", "legacy", "--json"]),
+        "carol's DS01-made container",
+        &daemon,
+    );
+    assert_eq!(
+        shown["gpus"],
+        serde_json::json!(["MIG-2a-test", "MIG-2b-test"]),
+        "container show names the devices of DS01's slot labels: {shown}"
+    );
     let limits = json(
         ds01(&bob, &daemon, &["limits", "--json"]),
         "bob's limits",

@@ -148,6 +148,8 @@ impl Daemon {
             .await
             .map_err(from_engine)?;
         details.stops_at = self.watches.stops_at(&details.id);
+        let labels = details.labels.clone().into_iter().collect();
+        details.gpus = ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids;
         Ok(details)
     }
 }

@@ -9,7 +9,7 @@ use crate::labels;
 
 impl Engine {
     /// What the container is: image, user setup, GPUs, mounts, limits, labels and state.
-    /// `stops_at` is left for ds01d, whose reaper knows it.
+    /// `stops_at` and `gpus` are left for ds01d, whose reaper and inventory know them.
     pub async fn container_details(
         &self,
         who: &Identity,
@@ -26,11 +26,6 @@ impl Engine {
             .collect();
         let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
         let positive = |v: Option<i64>| v.filter(|n| *n > 0);
-        let gpus = label("ds01.gpu.uuids")
-            .split(',')
-            .filter(|u| !u.is_empty())
-            .map(str::to_owned)
-            .collect();
         Ok(ContainerDetails {
             name: name.to_string(),
             docker_name: name.docker_name(who.uid()),
@@ -43,7 +38,9 @@ impl Engine {
                 .as_ref()
                 .and_then(|s| s.started_at.clone())
                 .filter(|t| !t.starts_with("0001-")),
-            gpus,
+            // Which devices the labels name depends on the server's inventory (DS01's
+            // scripts record slots, not UUIDs): ds01d fills this in.
+            gpus: Vec::new(),
             mounts: found
                 .mounts
                 .clone()
