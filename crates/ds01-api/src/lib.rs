@@ -14,6 +14,9 @@
 //! ```
 #![warn(missing_docs)]
 
+mod answers;
+mod endpoint;
+pub mod endpoints;
 mod error;
 mod everyday;
 pub mod frames;
@@ -22,8 +25,13 @@ mod names;
 mod requests;
 mod results;
 
+pub use answers::{
+    Acted, Cancelled, Collected, CreatePlan, GcReport, InstallRequest, Installed, KeepAliveRequest,
+    Story, VersionInfo,
+};
 /// Sizes (`16g`) are the policy's own type, so a request and a limit compare directly.
 pub use ds01_policy::{Size, UnitError};
+pub use endpoint::{Answering, Endpoint, Method, NoBody};
 pub use error::{ApiError, ErrorCode};
 pub use everyday::{
     BulkOutcome, ContainerDetails, ContainerFilter, CopyRequest, LimitsInfo, LogsRequest,

@@ -7,14 +7,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ds01_api::{ApiError, Progress, StreamItem, ACT_AS_HEADER, DEFAULT_SOCKET};
+use ds01_api::endpoints::CancelOperation;
+use ds01_api::{
+    Answering, ApiError, Endpoint, Method as ApiMethod, Progress, StreamItem, ACT_AS_HEADER,
+    DEFAULT_SOCKET,
+};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONNECTION, CONTENT_TYPE, UPGRADE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use crate::exit::CliError;
 
@@ -108,30 +111,34 @@ impl Client {
             .expect("a request from parts that were checked")
     }
 
-    /// A request with a JSON answer.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> Result<T, CliError> {
-        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let response = self.send(self.request(method, path, body)).await?;
+    fn endpoint_request<E: Endpoint>(&self, endpoint: &E) -> Request<Full<Bytes>> {
+        let method = match E::METHOD {
+            ApiMethod::Get => Method::GET,
+            ApiMethod::Post => Method::POST,
+            ApiMethod::Delete => Method::DELETE,
+        };
+        let body = endpoint
+            .body()
+            .map(|b| serde_json::to_vec(b).unwrap_or_default());
+        self.request(method, &endpoint.path(), body)
+    }
+
+    /// A request with one JSON answer.
+    pub async fn ask<E: Endpoint>(&self, endpoint: &E) -> Result<E::Answer, CliError> {
+        debug_assert_eq!(E::ANSWERING, Answering::Json, "{}", E::ROUTE);
+        let response = self.send(self.endpoint_request(endpoint)).await?;
         let status = response.status();
         let bytes = read_all(response).await?;
         decode(status, &bytes)
     }
 
-    /// `GET path`.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
-        self.call(Method::GET, path, None::<&()>).await
-    }
-
-    /// `GET path`, with the service's error as it is (for callers that handle some codes).
-    pub async fn get_api<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    /// A request with one JSON answer, with the service's error as it is (for callers that
+    /// handle some codes).
+    pub async fn ask_api<E: Endpoint>(&self, endpoint: &E) -> Result<E::Answer, ApiError> {
+        debug_assert_eq!(E::ANSWERING, Answering::Json, "{}", E::ROUTE);
         let failed = |e: CliError| ApiError::new(ds01_api::ErrorCode::Failed, e.to_string());
         let response = self
-            .send(self.request(Method::GET, path, None))
+            .send(self.endpoint_request(endpoint))
             .await
             .map_err(failed)?;
         let status = response.status();
@@ -140,16 +147,13 @@ impl Client {
     }
 
     /// A request with a streamed answer: progress goes to `progress`, the result is returned.
-    pub async fn stream<T: DeserializeOwned>(
+    pub async fn progress<E: Endpoint>(
         &self,
-        path: &str,
-        body: &impl Serialize,
+        endpoint: &E,
         mut progress: impl FnMut(Progress),
-    ) -> Result<T, CliError> {
-        let body = serde_json::to_vec(body).unwrap_or_default();
-        let response = self
-            .send(self.request(Method::POST, path, Some(body)))
-            .await?;
+    ) -> Result<E::Answer, CliError> {
+        debug_assert_eq!(E::ANSWERING, Answering::Progress, "{}", E::ROUTE);
+        let response = self.send(self.endpoint_request(endpoint)).await?;
         if response.status() != StatusCode::OK {
             let status = response.status();
             let bytes = read_all(response).await?;
@@ -175,8 +179,7 @@ impl Client {
                     progress(Progress::Stage("interrupting; removing what was made".into()));
                     match &operation {
                         Some(id) => {
-                            let path = format!("/v1/operations/{id}/cancel");
-                            let _ = self.call::<serde_json::Value>(Method::POST, &path, None::<&()>).await;
+                            let _ = self.ask(&CancelOperation { id: id.clone() }).await;
                         }
                         None => return Err(CliError::msg("interrupted")),
                     }
@@ -191,7 +194,7 @@ impl Client {
             pending.extend_from_slice(&data);
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();
-                match serde_json::from_slice::<StreamItem<T>>(&line) {
+                match serde_json::from_slice::<StreamItem<E::Answer>>(&line) {
                     Ok(StreamItem::Operation(id)) => operation = Some(id),
                     Ok(StreamItem::Progress(p)) => progress(p),
                     Ok(StreamItem::Result(value)) => return Ok(value),
@@ -209,9 +212,11 @@ impl Client {
         ))
     }
 
-    /// `GET path` whose answer streams; the body, once the status says it is not an error.
-    pub async fn open_stream(&self, path: &str) -> Result<Incoming, CliError> {
-        let response = self.send(self.request(Method::GET, path, None)).await?;
+    /// A request whose answer is JSON lines as things happen; the body, once the status
+    /// says it is not an error.
+    pub async fn lines<E: Endpoint>(&self, endpoint: &E) -> Result<Incoming, CliError> {
+        debug_assert_eq!(E::ANSWERING, Answering::Lines, "{}", E::ROUTE);
+        let response = self.send(self.endpoint_request(endpoint)).await?;
         if response.status() != StatusCode::OK {
             let status = response.status();
             let bytes = read_all(response).await?;
@@ -221,24 +226,14 @@ impl Client {
         Ok(response.into_body())
     }
 
-    /// Starts an exec session and returns the upgraded connection.
-    pub async fn upgrade(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<TokioIo<hyper::upgrade::Upgraded>, CliError> {
-        Ok(self.upgrade_with_headers(path, body).await?.0)
-    }
-
     /// Starts a frame stream (exec, logs, copy) and returns the upgraded connection with
     /// the headers of ds01d's `101` answer.
-    pub async fn upgrade_with_headers(
+    pub async fn frames<E: Endpoint>(
         &self,
-        path: &str,
-        body: &impl Serialize,
+        endpoint: &E,
     ) -> Result<(TokioIo<hyper::upgrade::Upgraded>, hyper::HeaderMap), CliError> {
-        let body = serde_json::to_vec(body).unwrap_or_default();
-        let mut request = self.request(Method::POST, path, Some(body));
+        debug_assert_eq!(E::ANSWERING, Answering::Frames, "{}", E::ROUTE);
+        let mut request = self.endpoint_request(endpoint);
         request
             .headers_mut()
             .insert(CONNECTION, "upgrade".parse().expect("a valid header"));

@@ -12,8 +12,8 @@ use clap::{Command, CommandFactory};
 use clap_complete::engine::{ArgValueCandidates, CompletionCandidate};
 use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
 use clap_complete::CompleteEnv;
-use ds01_api::{ContainerInfo, ImageRow};
-use serde::de::DeserializeOwned;
+use ds01_api::endpoints::{ListContainers, ListImages};
+use ds01_api::Endpoint;
 
 use crate::cli::{Cli, GlobalArgs};
 use crate::context::Context;
@@ -69,7 +69,7 @@ fn with_names(cmd: Command, candidates: Candidates) -> Command {
 
 /// The user's containers, with their state as the description.
 fn containers() -> Vec<CompletionCandidate> {
-    ask::<Vec<ContainerInfo>>("/v1/containers", None)
+    ask(&ListContainers::default(), None)
         .unwrap_or_default()
         .into_iter()
         .map(|c| CompletionCandidate::new(c.name).help(Some(c.state.into())))
@@ -78,7 +78,7 @@ fn containers() -> Vec<CompletionCandidate> {
 
 /// The user's images (built or only specified).
 fn images() -> Vec<CompletionCandidate> {
-    ask::<Vec<ImageRow>>("/v1/images", None)
+    ask(&ListImages, None)
         .unwrap_or_default()
         .into_iter()
         .map(|i| CompletionCandidate::new(i.name).help(Some(i.image.into())))
@@ -87,7 +87,7 @@ fn images() -> Vec<CompletionCandidate> {
 
 /// One GET to ds01d, for `as_user` if given; `None` when it cannot answer (completion then
 /// offers nothing rather than printing errors into the user's command line).
-pub(crate) fn ask<T: DeserializeOwned>(path: &str, as_user: Option<String>) -> Option<T> {
+pub(crate) fn ask<E: Endpoint>(endpoint: &E, as_user: Option<String>) -> Option<E::Answer> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -100,7 +100,7 @@ pub(crate) fn ask<T: DeserializeOwned>(path: &str, as_user: Option<String>) -> O
             as_user,
         };
         let ctx = Context::new(&global).await.ok()?;
-        ctx.client.get(path).await.ok()
+        ctx.client.ask(endpoint).await.ok()
     })
 }
 

@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use ds01_api::{ContainerInfo, ImageRow};
+use ds01_api::endpoints::{ListContainers, ListImages};
 
 use crate::complete::ask;
 use crate::prompt;
@@ -34,11 +34,11 @@ pub fn offer(err: &clap::Error) -> Option<Vec<OsString>> {
         _ => return None,
     };
     let mut choices: Vec<(String, String)> = match what {
-        What::Container => ask::<Vec<ContainerInfo>>("/v1/containers", as_user)?
+        What::Container => ask(&ListContainers::default(), as_user)?
             .into_iter()
             .map(|c| (c.name, c.state))
             .collect(),
-        What::Image => ask::<Vec<ImageRow>>("/v1/images", as_user)?
+        What::Image => ask(&ListImages, as_user)?
             .into_iter()
             .map(|i| (i.name, i.image))
             .collect(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ds01_api::{GpuRow, LimitsReport};
+use ds01_api::endpoints::{AdminGc, AdminGpus, DryRunQuery, Limits};
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -65,35 +65,28 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
     match &args.command {
         AdminCommand::ImportLimits { .. } => import_limits(args, &ctx.out),
         AdminCommand::Gc { dry_run } => {
-            let answer: serde_json::Value = ctx
-                .client
-                .call(
-                    hyper::Method::POST,
-                    &format!("/v1/admin/gc?dry_run={dry_run}"),
-                    None::<&()>,
-                )
-                .await?;
+            let dry_run = *dry_run;
+            let report = ctx.client.ask(&AdminGc(DryRunQuery { dry_run })).await?;
             if ctx.out.json() {
-                ctx.out.print_json(&answer)?;
+                ctx.out.print_json(&report)?;
                 return Ok(ExitStatus::Success);
             }
-            let items = answer["collected"].as_array().cloned().unwrap_or_default();
-            if items.is_empty() {
+            if report.collected.is_empty() {
                 ctx.out.info("nothing to collect");
             }
-            let verb = if *dry_run { "would remove" } else { "removed" };
-            for i in items {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            for i in report.collected {
                 ctx.out.print(format!(
                     "{verb} {} {}: {}",
-                    i["kind"].as_str().unwrap_or_default(),
-                    ds01_api::shown(i["name"].as_str().unwrap_or_default()),
-                    i["why"].as_str().unwrap_or_default()
+                    i.kind,
+                    ds01_api::shown(&i.name),
+                    ds01_api::shown(&i.why)
                 ))?;
             }
             Ok(ExitStatus::Success)
         }
         AdminCommand::Gpus => {
-            let rows: Vec<GpuRow> = ctx.client.get("/v1/admin/gpus").await?;
+            let rows = ctx.client.ask(&AdminGpus).await?;
             if ctx.out.json() {
                 for r in &rows {
                     ctx.out.print_json(r)?;
@@ -125,7 +118,7 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
 
 /// `ds01 limits`: the caller's effective policy, where each value comes from, and usage.
 pub async fn limits(ctx: &Context) -> Result<ExitStatus, CliError> {
-    let report: LimitsReport = ctx.client.get("/v1/limits").await?;
+    let report = ctx.client.ask(&Limits).await?;
     if ctx.out.json() {
         ctx.out.print_json(&report)?;
         return Ok(ExitStatus::Success);

@@ -2,10 +2,9 @@
 //! made by DS01's `mlc` scripts are listed and handled too.
 
 use clap::{Args, Subcommand};
-use ds01_api::ContainerName;
+use ds01_api::endpoints::{BulkVerb, KeepAlive, PauseContainer, UnpauseContainer};
+use ds01_api::{ContainerName, KeepAliveRequest};
 use ds01_dockerfile::PipRequirement;
-use hyper::Method;
-use serde_json::json;
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -172,14 +171,12 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
             filter,
             format,
         } => list(*all_users, filter, format, ctx).await,
-        ContainerCommand::Start(a) => actions::act(ctx, "start", a, None).await,
-        ContainerCommand::Stop(a) => actions::act_timed(ctx, "stop", a).await,
-        ContainerCommand::Restart(a) => actions::act_timed(ctx, "restart", a).await,
-        ContainerCommand::Pause(a) => {
-            actions::one(ctx, &format!("/v1/containers/{}/pause", a.name), &a.name).await
-        }
+        ContainerCommand::Start(a) => actions::act(ctx, BulkVerb::Start, a, None).await,
+        ContainerCommand::Stop(a) => actions::act_timed(ctx, BulkVerb::Stop, a).await,
+        ContainerCommand::Restart(a) => actions::act_timed(ctx, BulkVerb::Restart, a).await,
+        ContainerCommand::Pause(a) => actions::one(ctx, &PauseContainer::new(a.name.clone())).await,
         ContainerCommand::Unpause(a) => {
-            actions::one(ctx, &format!("/v1/containers/{}/unpause", a.name), &a.name).await
+            actions::one(ctx, &UnpauseContainer::new(a.name.clone())).await
         }
         ContainerCommand::Show(a) => actions::show(ctx, &a.name).await,
         ContainerCommand::Logs(a) => logs::logs(a, ctx).await,
@@ -197,21 +194,18 @@ pub async fn run(args: &ContainerArgs, ctx: &Context) -> Result<ExitStatus, CliE
         ContainerCommand::Jupyter(a) => jupyter(a, ctx).await,
         ContainerCommand::Code(a) => code(a, ctx).await,
         ContainerCommand::KeepAlive { name, span } => {
-            let answer: serde_json::Value = ctx
+            let request = KeepAliveRequest { span: span.clone() };
+            let acted = ctx
                 .client
-                .call(
-                    Method::POST,
-                    &format!("/v1/containers/{name}/keep-alive"),
-                    Some(&json!({"for": span})),
-                )
+                .ask(&KeepAlive::new(name.clone(), request))
                 .await?;
             if ctx.out.json() {
-                ctx.out.print_json(&answer)?;
+                ctx.out.print_json(&acted)?;
             } else {
                 ctx.out.success(format!(
                     "{}: {}",
-                    answer["name"].as_str().unwrap_or_default(),
-                    answer["action"].as_str().unwrap_or_default()
+                    ds01_api::shown(&acted.name),
+                    acted.action
                 ));
             }
             Ok(ExitStatus::Success)

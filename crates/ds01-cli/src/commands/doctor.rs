@@ -2,7 +2,8 @@
 //! client checks that the service answers and who it takes the caller to be; the service
 //! reports what it sees of the engine and the server.
 
-use ds01_api::{Check, Whoami};
+use ds01_api::endpoints::{Doctor, WhoAmI};
+use ds01_api::Check;
 
 use crate::cli::GlobalArgs;
 use crate::client::{socket_path, Client};
@@ -21,7 +22,7 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
                 ok: true,
                 detail: format!("ds01d answers on {}", socket.display()),
             });
-            match client.get::<Whoami>("/v1/whoami").await {
+            match client.ask(&WhoAmI).await {
                 Ok(me) => checks.push(Check {
                     check: "identity".into(),
                     ok: true,
@@ -39,7 +40,7 @@ pub async fn run(global: &GlobalArgs) -> Result<ExitStatus, CliError> {
                     detail: e.to_string(),
                 }),
             }
-            match client.get::<Vec<Check>>("/v1/doctor").await {
+            match client.ask(&Doctor).await {
                 Ok(found) => checks.extend(found),
                 Err(e) => checks.push(Check {
                     check: "server".into(),

@@ -1,6 +1,7 @@
 //! `ds01 events` and `ds01 why`: what ds01d did to your containers, and why.
 
 use clap::Args;
+use ds01_api::endpoints::{Events, EventsQuery, FollowEvents, Why};
 use ds01_api::{ContainerName, Event};
 use http_body_util::BodyExt;
 
@@ -30,18 +31,14 @@ pub struct EventsArgs {
 
 /// Runs `ds01 events`.
 pub async fn events(args: &EventsArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let mut query = format!(
-        "/v1/events?follow={}&all_users={}",
-        args.follow, args.all_users
-    );
-    if let Some(since) = &args.since {
-        query.push_str(&format!("&since={}", encode(since)));
-    }
-    if let Some(c) = &args.container {
-        query.push_str(&format!("&container={c}"));
-    }
+    let query = EventsQuery {
+        since: args.since.clone(),
+        container: args.container.clone(),
+        follow: args.follow,
+        all_users: args.all_users,
+    };
     if !args.follow {
-        let list: Vec<Event> = ctx.client.get(&query).await?;
+        let list = ctx.client.ask(&Events(query)).await?;
         if list.is_empty() && !ctx.out.json() {
             ctx.out.info("no events");
         }
@@ -50,7 +47,7 @@ pub async fn events(args: &EventsArgs, ctx: &Context) -> Result<ExitStatus, CliE
         }
         return Ok(ExitStatus::Success);
     }
-    let mut body = ctx.client.open_stream(&query).await?;
+    let mut body = ctx.client.lines(&FollowEvents(query)).await?;
     let mut pending: Vec<u8> = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| CliError::msg(format!("ds01d broke off: {e}")))?;
@@ -81,30 +78,15 @@ fn print(ctx: &Context, e: &Event) -> Result<(), CliError> {
     ))
 }
 
-/// `since` in a query string: the characters a time may hold, and `+` escaped.
-fn encode(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '+' => "%2B".to_owned(),
-            ' ' => "%20".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
-}
-
 /// Runs `ds01 why NAME`.
 pub async fn why(name: &ContainerName, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let answer: serde_json::Value = ctx
-        .client
-        .get(&format!("/v1/containers/{name}/why"))
-        .await?;
+    let story = ctx.client.ask(&Why::new(name.clone())).await?;
     if ctx.out.json() {
-        ctx.out.print_json(&answer)?;
+        ctx.out.print_json(&story)?;
         return Ok(ExitStatus::Success);
     }
-    for line in answer["story"].as_array().into_iter().flatten() {
-        ctx.out
-            .print(ds01_api::shown(line.as_str().unwrap_or_default()))?;
+    for line in &story.story {
+        ctx.out.print(ds01_api::shown(line))?;
     }
     Ok(ExitStatus::Success)
 }

@@ -4,11 +4,11 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use ds01_api::{
-    ApiError, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed,
+use ds01_api::endpoints::{
+    CreateImage, DeleteImage, ForceQuery, ListImages, ShowImage, UpdateImage,
 };
+use ds01_api::{ApiError, Endpoint, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageUpdate};
 use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement, UseCase};
-use hyper::Method;
 use serde_json::json;
 
 use crate::context::{home, Context};
@@ -252,7 +252,7 @@ async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         no_build: args.no_build,
         no_cache: args.no_cache,
     };
-    let built = build(ctx, "/v1/images", &request).await?;
+    let built = build(ctx, &CreateImage(request)).await?;
     report(ctx, &built, &args.name)
 }
 
@@ -283,20 +283,16 @@ async fn import(args: &ImportArgs, ctx: &Context) -> Result<ExitStatus, CliError
         no_build: false,
         no_cache: args.no_cache,
     };
-    let built = build(ctx, "/v1/images", &request).await?;
+    let built = build(ctx, &CreateImage(request)).await?;
     report(ctx, &built, &args.name)
 }
 
 async fn build(
     ctx: &Context,
-    path: &str,
-    request: &impl serde::Serialize,
+    endpoint: &impl Endpoint<Answer = ImageBuilt>,
 ) -> Result<ImageBuilt, CliError> {
     let mut progress = ctx.out.progress();
-    let built = ctx
-        .client
-        .stream(path, request, |p| progress.report(p))
-        .await;
+    let built = ctx.client.progress(endpoint, |p| progress.report(p)).await;
     progress.finish();
     built
 }
@@ -379,7 +375,11 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         rebuild: args.rebuild,
         no_cache: args.no_cache,
     };
-    let built = build(ctx, &format!("/v1/images/{}/update", args.name), &request).await?;
+    let update = UpdateImage {
+        name: args.name.clone(),
+        body: request,
+    };
+    let built = build(ctx, &update).await?;
     let status = report(ctx, &built, &args.name)?;
     if !built.built || built.containers.is_empty() || ctx.out.json() {
         return Ok(status);
@@ -407,7 +407,7 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
 }
 
 async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {
-    let rows: Vec<ImageRow> = ctx.client.get("/v1/images").await?;
+    let rows = ctx.client.ask(&ListImages).await?;
     if ctx.out.json() {
         for row in &rows {
             ctx.out.print_json(row)?;
@@ -443,7 +443,8 @@ fn legacy_dockerfile(name: &ImageName) -> Option<(PathBuf, String)> {
 }
 
 async fn details(ctx: &Context, name: &ImageName) -> Result<ImageDetails, ApiError> {
-    ctx.client.get_api(&format!("/v1/images/{name}")).await
+    let name = name.clone();
+    ctx.client.ask_api(&ShowImage { name }).await
 }
 
 async fn show(name: &ImageName, ctx: &Context) -> Result<ExitStatus, CliError> {
@@ -540,14 +541,11 @@ async fn delete(args: &DeleteArgs, ctx: &Context) -> Result<ExitStatus, CliError
             return Ok(ExitStatus::Failure);
         }
     }
-    let removed: Removed = ctx
-        .client
-        .call(
-            Method::DELETE,
-            &format!("/v1/images/{}?force={}", args.name, args.force),
-            None::<&()>,
-        )
-        .await?;
+    let delete = DeleteImage {
+        name: args.name.clone(),
+        query: ForceQuery { force: args.force },
+    };
+    let removed = ctx.client.ask(&delete).await?;
     if ctx.out.json() {
         ctx.out
             .print_json(&json!({"image": removed.name, "deleted": true}))?;

@@ -1,9 +1,11 @@
 //! `ds01 container start|stop|restart [NAME | --all]`, `pause`, `unpause` and `show`.
 
 use clap::{ArgGroup, Args};
-use ds01_api::{BulkOutcome, ContainerDetails, ContainerName};
-use hyper::Method;
-use serde_json::json;
+use ds01_api::endpoints::{
+    BulkAction, BulkVerb, RestartContainer, ShowContainer, StartContainer, StopContainer,
+    TimeoutQuery,
+};
+use ds01_api::{Acted, ContainerName, Endpoint};
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -37,55 +39,52 @@ pub(super) struct TimedTargets {
 /// `start`, `stop` or `restart`, of one container or `--all`.
 pub(super) async fn act(
     ctx: &Context,
-    verb: &str,
+    verb: BulkVerb,
     targets: &Targets,
     time: Option<u32>,
 ) -> Result<ExitStatus, CliError> {
-    let query = time.map(|t| format!("?timeout={t}")).unwrap_or_default();
     match &targets.name {
         Some(name) if !targets.all => {
-            one(ctx, &format!("/v1/containers/{name}/{verb}{query}"), name).await
+            let name = name.clone();
+            match verb {
+                BulkVerb::Start => one(ctx, &StartContainer::new(name)).await,
+                BulkVerb::Stop => one(ctx, &StopContainer::new(name, time)).await,
+                BulkVerb::Restart => one(ctx, &RestartContainer::new(name, time)).await,
+            }
         }
-        _ => all(ctx, &format!("/v1/containers/_all/{verb}{query}")).await,
+        _ => {
+            let query = TimeoutQuery { timeout: time };
+            all(ctx, &BulkAction { verb, query }).await
+        }
     }
 }
 
 /// `start|stop|restart --time N`.
 pub(super) async fn act_timed(
     ctx: &Context,
-    verb: &str,
+    verb: BulkVerb,
     args: &TimedTargets,
 ) -> Result<ExitStatus, CliError> {
     act(ctx, verb, &args.targets, Some(args.time)).await
 }
 
 /// One action on one container (`pause`, `unpause`, ...).
-pub(super) async fn one(
+pub(super) async fn one<E: Endpoint<Answer = Acted>>(
     ctx: &Context,
-    path: &str,
-    name: &ContainerName,
+    endpoint: &E,
 ) -> Result<ExitStatus, CliError> {
-    let answer: serde_json::Value = ctx
-        .client
-        .call(Method::POST, path, Some(&json!({})))
-        .await?;
+    let acted = ctx.client.ask(endpoint).await?;
     if ctx.out.json() {
-        ctx.out.print_json(&answer)?;
+        ctx.out.print_json(&acted)?;
     } else {
-        ctx.out.success(format!(
-            "{} {}",
-            answer["action"].as_str().unwrap_or_default(),
-            answer["name"].as_str().unwrap_or(name.as_str())
-        ));
+        ctx.out
+            .success(format!("{} {}", acted.action, ds01_api::shown(&acted.name)));
     }
     Ok(ExitStatus::Success)
 }
 
-async fn all(ctx: &Context, path: &str) -> Result<ExitStatus, CliError> {
-    let outcomes: Vec<BulkOutcome> = ctx
-        .client
-        .call(Method::POST, path, Some(&json!({})))
-        .await?;
+async fn all(ctx: &Context, endpoint: &BulkAction) -> Result<ExitStatus, CliError> {
+    let outcomes = ctx.client.ask(endpoint).await?;
     let mut status = ExitStatus::Success;
     if outcomes.is_empty() && !ctx.out.json() {
         ctx.out.info("none of your containers needed it");
@@ -112,7 +111,7 @@ async fn all(ctx: &Context, path: &str) -> Result<ExitStatus, CliError> {
 
 /// `ds01 container show NAME`.
 pub(super) async fn show(ctx: &Context, name: &ContainerName) -> Result<ExitStatus, CliError> {
-    let d: ContainerDetails = ctx.client.get(&format!("/v1/containers/{name}")).await?;
+    let d = ctx.client.ask(&ShowContainer::new(name.clone())).await?;
     if ctx.out.json() {
         ctx.out.print_json(&d)?;
         return Ok(ExitStatus::Success);

@@ -4,7 +4,8 @@
 //! Code's Remote-SSH then talks to as to any host.
 
 use clap::Args;
-use ds01_api::{ContainerInfo, ContainerName};
+use ds01_api::endpoints::ListContainers;
+use ds01_api::ContainerName;
 use serde_json::json;
 
 use crate::context::Context;
@@ -28,7 +29,7 @@ pub struct CodeArgs {
 }
 
 pub(super) async fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let containers: Vec<ContainerInfo> = ctx.client.get("/v1/containers").await?;
+    let containers = ctx.client.ask(&ListContainers::default()).await?;
     let name = args.name.as_str();
     let Some(found) = containers.iter().find(|c| c.name == name) else {
         return Err(CliError::msg(format!(

@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use clap::Args;
+use ds01_api::endpoints::{CopyIn, CopyOut};
 use ds01_api::frames::{encode, Decoder, Frame};
 use ds01_api::{ContainerName, CopyRequest, COPY_ROOT_HEADER};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,7 +85,7 @@ async fn copy_out(
     let request = CopyRequest { path, name: None };
     let (io, _) = ctx
         .client
-        .upgrade_with_headers(&format!("/v1/containers/{name}/copy-out"), &request)
+        .frames(&CopyOut::new(name.clone(), request))
         .await?;
     let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
     let unpacker = std::thread::spawn(move || unpack(ChannelReader::new(rx), &dir, rename));
@@ -128,7 +129,7 @@ async fn copy_in(
     };
     let (io, headers) = ctx
         .client
-        .upgrade_with_headers(&format!("/v1/containers/{name}/copy-in"), &request)
+        .frames(&CopyIn::new(name.clone(), request))
         .await?;
     let root = headers
         .get(COPY_ROOT_HEADER)

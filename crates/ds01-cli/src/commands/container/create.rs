@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ds01_api::{ContainerCreate, ContainerName, CreatedContainer, GpuRequest, Size};
+use ds01_api::endpoints::{CreateContainer, PlanContainer};
+use ds01_api::{ContainerCreate, ContainerName, GpuRequest, Size};
 use ds01_dockerfile::ImageRef;
 
 use crate::context::{absolute, Context};
@@ -134,14 +135,7 @@ pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatu
         no_workspace: args.no_workspace,
     };
     if args.dry_run {
-        let plan: serde_json::Value = ctx
-            .client
-            .call(
-                hyper::Method::POST,
-                "/v1/containers?dry_run=true",
-                Some(&request),
-            )
-            .await?;
+        let plan = ctx.client.ask(&PlanContainer(request)).await?;
         // JSON either way: the request is the answer.
         let text = serde_json::to_string_pretty(&plan)
             .map_err(|e| CliError::failure("printing the request", e))?;
@@ -149,9 +143,9 @@ pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatu
         return Ok(ExitStatus::Success);
     }
     let mut progress = ctx.out.progress();
-    let created: Result<CreatedContainer, CliError> = ctx
+    let created = ctx
         .client
-        .stream("/v1/containers", &request, |p| progress.report(p))
+        .progress(&CreateContainer(request), |p| progress.report(p))
         .await;
     progress.finish();
     let created = created?;

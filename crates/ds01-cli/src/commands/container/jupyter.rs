@@ -2,8 +2,8 @@
 //! two lines a user needs to reach it (the URL, the ssh tunnel from a laptop).
 
 use clap::Args;
-use ds01_api::{ContainerName, JupyterRequest, JupyterServer};
-use hyper::Method;
+use ds01_api::endpoints::Jupyter;
+use ds01_api::{ContainerName, JupyterRequest};
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -33,13 +33,10 @@ pub struct JupyterArgs {
 pub(super) async fn jupyter(args: &JupyterArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     ctx.out
         .info(format!("starting JupyterLab in {}...", args.name.as_str()));
-    let server: JupyterServer = ctx
+    let request = JupyterRequest { port: args.port };
+    let server = ctx
         .client
-        .call(
-            Method::POST,
-            &format!("/v1/containers/{}/jupyter", args.name),
-            Some(&JupyterRequest { port: args.port }),
-        )
+        .ask(&Jupyter::new(args.name.clone(), request))
         .await?;
     if ctx.out.json() {
         ctx.out.print_json(&server)?;

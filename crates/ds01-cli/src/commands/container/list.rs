@@ -1,6 +1,7 @@
 //! `ds01 container list`: one table row per container, or one JSON object per line.
 
-use ds01_api::{ContainerFilter, ContainerInfo};
+use ds01_api::endpoints::ListContainers;
+use ds01_api::ContainerFilter;
 
 use super::format::{render, ListFormat};
 use crate::context::Context;
@@ -12,12 +13,11 @@ pub(super) async fn list(
     format: &ListFormat,
     ctx: &Context,
 ) -> Result<ExitStatus, CliError> {
-    let mut path = format!("/v1/containers?all_users={all_users}");
-    for f in filters {
-        path.push_str("&filter=");
-        path.push_str(&encoded(&f.to_string()));
-    }
-    let containers: Vec<ContainerInfo> = ctx.client.get(&path).await?;
+    let list = ListContainers {
+        all_users,
+        filters: filters.iter().map(|f| f.to_string()).collect(),
+    };
+    let containers = ctx.client.ask(&list).await?;
     let all_users = all_users || containers.iter().any(|c| c.uid != containers[0].uid);
     if let ListFormat::Template(pieces) = format {
         for c in &containers {
@@ -78,16 +78,4 @@ pub(super) async fn list(
         ctx.out.print(line)?;
     }
     Ok(ExitStatus::Success)
-}
-
-/// Percent-encodes a query value.
-fn encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use clap::Args;
+use ds01_api::endpoints::Logs;
 use ds01_api::frames::{Decoder, Frame};
 use ds01_api::{ContainerName, LogsRequest};
 use tokio::io::AsyncReadExt;
@@ -31,7 +32,7 @@ pub(super) async fn logs(args: &LogsArgs, ctx: &Context) -> Result<ExitStatus, C
     };
     let (io, _) = ctx
         .client
-        .upgrade_with_headers(&format!("/v1/containers/{}/logs", args.name), &request)
+        .frames(&Logs::new(args.name.clone(), request))
         .await?;
     let mut from_service = io;
     let mut decoder = Decoder::default();

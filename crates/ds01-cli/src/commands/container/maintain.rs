@@ -1,9 +1,8 @@
 //! `ds01 container install` and `stats`: work on running containers.
 
-use ds01_api::{ContainerName, ContainerStats};
+use ds01_api::endpoints::{Install, Stats};
+use ds01_api::{ContainerName, InstallRequest};
 use ds01_dockerfile::PipRequirement;
-use hyper::Method;
-use serde_json::json;
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -22,18 +21,15 @@ pub(super) async fn install(
             .collect::<Vec<_>>()
             .join(" "),
     ));
-    let answer: serde_json::Value = ctx
-        .client
-        .call(
-            Method::POST,
-            &format!("/v1/containers/{name}/install"),
-            Some(&json!({"packages": packages, "commit": commit})),
-        )
-        .await?;
+    let request = InstallRequest {
+        packages: packages.to_vec(),
+        commit,
+    };
+    let installed = ctx.client.ask(&Install::new(name.clone(), request)).await?;
     if ctx.out.json() {
-        ctx.out.print_json(&answer)?;
+        ctx.out.print_json(&installed)?;
     } else {
-        if let Some(image) = answer["committed"].as_str() {
+        if let Some(image) = &installed.committed {
             ctx.out.info(format!("committed to {image}"));
         }
         ctx.out.success(format!("installed in {name}"));
@@ -42,7 +38,7 @@ pub(super) async fn install(
 }
 
 pub(super) async fn stats(ctx: &Context) -> Result<ExitStatus, CliError> {
-    let stats: Vec<ContainerStats> = ctx.client.get("/v1/stats").await?;
+    let stats = ctx.client.ask(&Stats).await?;
     if ctx.out.json() {
         for s in &stats {
             ctx.out.print_json(s)?;

@@ -1,6 +1,7 @@
 //! `ds01 container recreate`: ds01d makes the container again with the options it was
 //! created with; also offered by `ds01 image update`.
 
+use ds01_api::endpoints::RecreateContainer;
 use ds01_api::{ContainerName, CreatedContainer};
 
 use crate::context::Context;
@@ -39,11 +40,9 @@ pub(crate) async fn recreate_one(
     let mut progress = ctx.out.progress();
     let created = ctx
         .client
-        .stream(
-            &format!("/v1/containers/{name}/recreate"),
-            &serde_json::json!({}),
-            |p| progress.report(p),
-        )
+        .progress(&RecreateContainer::new(name.clone()), |p| {
+            progress.report(p)
+        })
         .await;
     progress.finish();
     created

@@ -4,8 +4,8 @@
 //! question on a terminal too.
 
 use clap::Args;
-use ds01_api::{ContainerName, Removed};
-use hyper::Method;
+use ds01_api::endpoints::{RemoveContainer, RemoveStopped};
+use ds01_api::{ContainerName, RemoveQuery, Removed};
 
 use crate::context::Context;
 use crate::exit::{CliError, ExitStatus};
@@ -44,16 +44,8 @@ Examples:
   ds01 container remove --all";
 
 pub(super) async fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
-    let query = format!("force={}&volumes={}", args.force, args.volumes);
-    let path = match &args.name {
-        Some(name) => format!("/v1/containers/{name}?{query}"),
-        None => format!("/v1/containers?stopped=true&{query}"),
-    };
     if !args.yes && !ctx.out.json() && prompt::interactive() {
-        let planned: Vec<Removed> = match &args.name {
-            Some(_) => vec![call(ctx, &format!("{path}&dry_run=true")).await?],
-            None => call(ctx, &format!("{path}&dry_run=true")).await?,
-        };
+        let planned = removals(ctx, args, true).await?;
         if planned.is_empty() {
             ctx.out.info("no stopped containers to remove");
             return Ok(ExitStatus::Success);
@@ -70,10 +62,7 @@ pub(super) async fn remove(args: &RemoveArgs, ctx: &Context) -> Result<ExitStatu
             return Ok(ExitStatus::Failure);
         }
     }
-    let removed: Vec<Removed> = match &args.name {
-        Some(_) => vec![call(ctx, &path).await?],
-        None => call(ctx, &path).await?,
-    };
+    let removed = removals(ctx, args, false).await?;
     if ctx.out.json() {
         for r in &removed {
             ctx.out.print_json(&serde_json::json!({
@@ -113,6 +102,27 @@ fn describe(ctx: &Context, r: &Removed, gone: &str, kept: &str) {
     }
 }
 
-async fn call<T: serde::de::DeserializeOwned>(ctx: &Context, path: &str) -> Result<T, CliError> {
-    ctx.client.call(Method::DELETE, path, None::<&()>).await
+/// The one container named, or every stopped one; with `dry_run`, what would go.
+async fn removals(
+    ctx: &Context,
+    args: &RemoveArgs,
+    dry_run: bool,
+) -> Result<Vec<Removed>, CliError> {
+    match &args.name {
+        Some(name) => {
+            let query = RemoveQuery {
+                force: args.force,
+                volumes: args.volumes,
+                dry_run,
+            };
+            let name = name.clone();
+            Ok(vec![
+                ctx.client.ask(&RemoveContainer { name, query }).await?,
+            ])
+        }
+        None => {
+            let volumes = args.volumes;
+            ctx.client.ask(&RemoveStopped { volumes, dry_run }).await
+        }
+    }
 }

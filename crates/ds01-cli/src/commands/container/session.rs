@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Read, Write};
 
+use ds01_api::endpoints::Exec;
 use ds01_api::frames::{encode, Decoder, Frame};
 use ds01_api::{ContainerName, ExecRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -145,9 +146,9 @@ async fn run_into(
             request.height = Some(h);
         }
     }
-    let io = ctx
+    let (io, _) = ctx
         .client
-        .upgrade(&format!("/v1/containers/{name}/exec"), &request)
+        .frames(&Exec::new(name.clone(), request.clone()))
         .await?;
     let (mut from_service, mut to_service) = tokio::io::split(io);
     let _raw = if raw_wanted { RawMode::enable() } else { None };
