@@ -52,13 +52,56 @@ impl ErrorCode {
     }
 }
 
+/// Why a request failed, more precisely than its [`ErrorCode`]: what a client matches its
+/// hints on, never the message's words. The set only grows; a reason a client does not know
+/// reads as none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The container is not running, and the request needs it to.
+    NotRunning,
+    /// The container is running, and the request needs it stopped.
+    Running,
+    /// No container of that name is the caller's.
+    NoContainer,
+    /// No image of that name (or reference) is one the caller may use.
+    NoImage,
+    /// No image spec of that name is the caller's.
+    NoImageSpec,
+    /// The create named no image, and the caller has none of the container's name.
+    NoImageGiven,
+    /// The container's image has no JupyterLab.
+    NoJupyter,
+    /// The server has no GPUs that ds01d knows of.
+    NoGpus,
+    /// Root (or an admin) acting as nobody, where only a user can own things.
+    NoOwner,
+    /// A value that must be positive was not.
+    NotPositive {
+        /// The request's field (`cpus`, `pids_limit`).
+        field: String,
+    },
+    /// A policy limit refuses the request.
+    OverLimit {
+        /// The policy key (`max_containers`, `memory`).
+        key: String,
+    },
+}
+
 /// A refused or failed request.
 ///
 /// ```
-/// use ds01_api::{ApiError, ErrorCode};
-/// let e = ApiError::new(ErrorCode::NotFound, "no container thesis of yours").subject("thesis");
+/// use ds01_api::{ApiError, ErrorCode, Reason};
+/// let e = ApiError::new(ErrorCode::NotFound, "no container thesis of yours")
+///     .subject("thesis")
+///     .because(Reason::NoContainer);
 /// assert_eq!(e.code.http_status(), 404);
 /// assert_eq!(e.to_string(), "no container thesis of yours");
+/// let wire = serde_json::to_string(&e).unwrap();
+/// assert!(wire.contains(r#""reason":"no_container""#), "{wire}");
+/// // A reason this client does not know is no reason, not a broken answer.
+/// let newer = r#"{"code":"invalid","message":"m","reason":{"from_the_future":{}}}"#;
+/// assert_eq!(serde_json::from_str::<ApiError>(newer).unwrap().reason, None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
@@ -70,6 +113,19 @@ pub struct ApiError {
     /// The name the error is about (a container or image name), for the client's hint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Why, for the client's hint.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known_reason"
+    )]
+    pub reason: Option<Reason>,
+}
+
+/// A reason this build knows, else none: newer services may say more.
+fn known_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Reason>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 impl ApiError {
@@ -79,7 +135,14 @@ impl ApiError {
             code,
             message: message.into(),
             subject: None,
+            reason: None,
         }
+    }
+
+    /// Says why, for the client's hint.
+    pub fn because(mut self, reason: Reason) -> ApiError {
+        self.reason = Some(reason);
+        self
     }
 
     /// Names what the error is about.

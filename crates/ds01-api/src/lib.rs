@@ -32,7 +32,7 @@ pub use answers::{
 /// Sizes (`16g`) are the policy's own type, so a request and a limit compare directly.
 pub use ds01_policy::{Size, UnitError};
 pub use endpoint::{Answering, Endpoint, Method, NoBody};
-pub use error::{ApiError, ErrorCode};
+pub use error::{ApiError, ErrorCode, Reason};
 pub use everyday::{
     BulkOutcome, ContainerDetails, ContainerFilter, CopyRequest, LimitsInfo, LogsRequest,
     MountInfo, COPY_ROOT_HEADER, FILTER_KEYS,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::io;
 use std::process::ExitCode;
 
-use ds01_api::{ApiError, ErrorCode};
+use ds01_api::{ApiError, ErrorCode, Reason};
 
 /// How `ds01` ends. The numbers are part of the interface: scripts test them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,46 +135,144 @@ impl From<ApiError> for CliError {
     }
 }
 
+/// The hint for an error, from its code and reason (never from its words), with the
+/// commands and flags of this command line.
 fn hint(err: &ApiError) -> Option<String> {
     let name = err.subject.as_deref().map(ds01_api::shown);
     let name = name.as_deref().unwrap_or("NAME");
-    let m = err.message.as_str();
-    Some(match err.code {
-        ErrorCode::ContainerExists => {
+    Some(match (&err.reason, err.code) {
+        (_, ErrorCode::ContainerExists) => {
             format!("pick another name, or remove it with `ds01 container remove {name}`")
         }
-        ErrorCode::NotFound if m.starts_with("no container") => {
-            "`ds01 container list` shows yours".into()
-        }
-        ErrorCode::NotFound if m.starts_with("no image spec") => {
-            format!("create it with `ds01 image create {name}`")
-        }
-        ErrorCode::NotFound if m.starts_with("no image given") => {
-            format!("build it with `ds01 image create {name}`, or pass --image IMAGE or --framework FW")
-        }
-        ErrorCode::NotFound if m.starts_with("image") && err.subject.is_some() => {
-            format!("build it with `ds01 image create {name}`; `ds01 image list` shows yours")
-        }
-        ErrorCode::NotFound if m.starts_with("image") => {
-            "`ds01 image list` shows yours; build one with `ds01 image create NAME`".into()
-        }
-        ErrorCode::ImageExists => format!(
+        (_, ErrorCode::ImageExists) => format!(
             "change it with `ds01 image update {name}` or delete it with `ds01 image delete {name}`"
         ),
-        ErrorCode::ImageInUse => "remove those containers first, or pass --force".into(),
-        ErrorCode::Invalid if m.ends_with("is not running") => {
-            format!("start it with `ds01 container start {name}`")
-        }
-        ErrorCode::Invalid if m.ends_with("is running") => {
-            format!("stop it first (`ds01 container stop {name}`) or pass --force")
-        }
-        ErrorCode::EngineUnavailable => {
+        (_, ErrorCode::ImageInUse) => "remove those containers first, or pass --force".into(),
+        (_, ErrorCode::EngineUnavailable) => {
             "the Docker engine behind ds01d is not answering; `ds01 doctor` shows more, your admin can fix it".into()
         }
-        ErrorCode::Limit => "`ds01 limits` shows your limits".into(),
-        ErrorCode::Invalid if m.starts_with("JupyterLab is not installed") => format!(
+        (Some(Reason::NoContainer), _) => "`ds01 container list` shows yours".into(),
+        (Some(Reason::NoImageSpec), _) => format!("create it with `ds01 image create {name}`"),
+        (Some(Reason::NoImageGiven), _) => format!(
+            "build it with `ds01 image create {name}`, or pass --image IMAGE or --framework FW"
+        ),
+        (Some(Reason::NoImage), _) if err.subject.is_some() => {
+            format!("build it with `ds01 image create {name}`; `ds01 image list` shows yours")
+        }
+        (Some(Reason::NoImage), _) => {
+            "`ds01 image list` shows yours; build one with `ds01 image create NAME`".into()
+        }
+        (Some(Reason::NotRunning), _) => format!("start it with `ds01 container start {name}`"),
+        (Some(Reason::Running), _) => {
+            format!("stop it first (`ds01 container stop {name}`) or pass --force")
+        }
+        (Some(Reason::NoJupyter), _) => format!(
             "add it to the image with `ds01 image update IMAGE --add jupyterlab`, then `ds01 container recreate {name}`"
         ),
+        (Some(Reason::NoGpus), _) => "create it without --gpus".into(),
+        (Some(Reason::NoOwner), _) => "act for a user with `--as LOGIN`".into(),
+        (Some(Reason::NotPositive { field }), _) => {
+            format!("give --{} a positive number", field.replace('_', "-"))
+        }
+        (Some(Reason::OverLimit { key }), _) => match key.as_str() {
+            "max_containers" => {
+                "`ds01 limits` shows your limits; `ds01 container remove NAME` frees one".into()
+            }
+            "max_gpus" => "`ds01 limits` shows your limits and the GPUs you hold".into(),
+            "keep_alive_max" => {
+                "`ds01 limits` shows your limits; ask for a shorter --for".into()
+            }
+            _ => "`ds01 limits` shows your limits".into(),
+        },
+        (None, ErrorCode::Limit) => "`ds01 limits` shows your limits".into(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a user reads: the service's message, then this command line's hint.
+    fn shown(e: ApiError) -> String {
+        CliError::from(e).to_string()
+    }
+
+    #[test]
+    fn hints_follow_the_reason_not_the_words() {
+        let stopped = ApiError::invalid("container thesis._.1000 is not running")
+            .subject("thesis")
+            .because(Reason::NotRunning);
+        assert_eq!(
+            shown(stopped),
+            "container thesis._.1000 is not running\n  start it with `ds01 container start thesis`"
+        );
+        // The same words without the reason get no hint: nothing is guessed from prose.
+        let prose = ApiError::invalid("container thesis._.1000 is not running").subject("thesis");
+        assert_eq!(shown(prose), "container thesis._.1000 is not running");
+        let running = ApiError::invalid("x")
+            .subject("thesis")
+            .because(Reason::Running);
+        assert!(shown(running)
+            .ends_with("stop it first (`ds01 container stop thesis`) or pass --force"));
+    }
+
+    #[test]
+    fn each_reason_has_its_hint() {
+        let cases = [
+            (Reason::NoContainer, "`ds01 container list` shows yours"),
+            (Reason::NoImageSpec, "create it with `ds01 image create cv`"),
+            (
+                Reason::NoImageGiven,
+                "or pass --image IMAGE or --framework FW",
+            ),
+            (
+                Reason::NoImage,
+                "build it with `ds01 image create cv`; `ds01 image list` shows yours",
+            ),
+            (
+                Reason::NoJupyter,
+                "`ds01 image update IMAGE --add jupyterlab`, then `ds01 container recreate cv`",
+            ),
+            (Reason::NoGpus, "create it without --gpus"),
+            (Reason::NoOwner, "act for a user with `--as LOGIN`"),
+            (
+                Reason::NotPositive {
+                    field: "pids_limit".into(),
+                },
+                "give --pids-limit a positive number",
+            ),
+            (
+                Reason::OverLimit {
+                    key: "max_containers".into(),
+                },
+                "`ds01 container remove NAME` frees one",
+            ),
+            (
+                Reason::OverLimit {
+                    key: "memory".into(),
+                },
+                "`ds01 limits` shows your limits",
+            ),
+        ];
+        for (reason, hint) in cases {
+            let e = ApiError::invalid("m").subject("cv").because(reason.clone());
+            let text = shown(e);
+            assert!(text.starts_with("m\n  "), "{reason:?}: {text}");
+            assert!(text.ends_with(hint), "{reason:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn codes_without_reasons_keep_their_hints() {
+        let exists =
+            ApiError::new(ErrorCode::ContainerExists, "container cv._.1 exists").subject("cv");
+        assert!(shown(exists).ends_with("remove it with `ds01 container remove cv`"));
+        let gone = ApiError::new(ErrorCode::EngineUnavailable, "cannot reach the engine");
+        assert!(shown(gone).contains("`ds01 doctor` shows more"));
+        assert_eq!(
+            shown(ApiError::new(ErrorCode::Failed, "the build failed")),
+            "the build failed"
+        );
+    }
 }

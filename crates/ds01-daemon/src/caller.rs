@@ -78,9 +78,10 @@ impl Caller {
     pub fn acting(&self, act_as: Option<&str>) -> Result<Acting, ApiError> {
         let Some(spec) = act_as else {
             if self.uid == 0 {
-                return Err(ApiError::invalid(
-                    "root owns no containers or images; act for a user (`--as LOGIN`)",
-                ));
+                return Err(
+                    ApiError::invalid("root owns no containers or images; act for a user")
+                        .because(ds01_api::Reason::NoOwner),
+                );
             }
             let who = Identity::new(&self.login, self.uid, self.gid)
                 .map_err(|e| ApiError::forbidden(e.to_string()))?;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ds01_api::{
     ApiError, ContainerCreate, ContainerInfo, ContainerName, ContainerStats, CreatedContainer,
-    ErrorCode,
+    ErrorCode, Reason,
 };
 use ds01_api::{GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
@@ -103,8 +103,9 @@ impl Daemon {
         let ask = gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
         if ask != GpuAsk::None && self.gpus.devices().is_empty() {
             return Err(ApiError::invalid(
-                "this server has no GPUs that ds01d knows of; create the container without --gpus",
-            ));
+                "this server has no GPUs that ds01d knows of; a container here gets none",
+            )
+            .because(Reason::NoGpus));
         }
         let reservation = match ask {
             GpuAsk::None => None,
@@ -234,6 +235,7 @@ impl Daemon {
                     "no image given, and `{}` cannot name an image of yours",
                     request.name
                 ))
+                .because(Reason::NoImageGiven)
             })?;
         match self
             .engine
@@ -251,7 +253,8 @@ impl Daemon {
                 ErrorCode::NotFound,
                 format!("no image given, and image {own} not found"),
             )
-            .subject(request.name.as_str())),
+            .subject(request.name.as_str())
+            .because(Reason::NoImageGiven)),
         }
     }
 
@@ -275,8 +278,11 @@ impl Daemon {
                 pids_limit: match request.pids_limit {
                     Some(n) if n <= 0 => {
                         return Err(ApiError::invalid(format!(
-                            "--pids-limit {n} must be positive"
-                        )))
+                            "a pids limit of {n} would let nothing run: it must be positive"
+                        ))
+                        .because(Reason::NotPositive {
+                            field: "pids_limit".into(),
+                        }))
                     }
                     Some(n) => Some(u32::try_from(n).unwrap_or(u32::MAX)),
                     None => None,
@@ -427,7 +433,11 @@ impl Daemon {
         let max = self.effective(acting).keep_alive_max;
         self.watches
             .keep_alive(&id, now, until, max.value)
-            .map_err(|e| ApiError::new(ErrorCode::Limit, format!("{e} ({max})")))?;
+            .map_err(|e| {
+                ApiError::new(ErrorCode::Limit, format!("{e} ({max})")).because(Reason::OverLimit {
+                    key: max.key.to_owned(),
+                })
+            })?;
         let detail = format!("kept alive until {}", crate::reaper::clock(until));
         self.event(
             acting,
@@ -565,5 +575,6 @@ fn stored_options(request: &ContainerCreate) -> String {
 
 /// A policy refusal: it names the limit and where it comes from.
 fn limit(e: LimitError) -> ApiError {
-    ApiError::new(ErrorCode::Limit, e.to_string())
+    let key = e.key.to_owned();
+    ApiError::new(ErrorCode::Limit, e.to_string()).because(Reason::OverLimit { key })
 }

@@ -1,35 +1,49 @@
 //! The engine's errors as the API's: a code a client can act on, and the engine's own words.
 
-use ds01_api::{ApiError, ErrorCode};
+use ds01_api::{ApiError, ErrorCode, Reason};
 use ds01_engine::EngineError;
 
 /// Maps an engine error to what the client is told.
 pub fn from_engine(e: EngineError) -> ApiError {
     let message = e.to_string();
-    let (code, subject) = match &e {
+    let (code, subject, reason) = match &e {
         EngineError::Connect { .. } | EngineError::EngineGone { .. } => {
-            (ErrorCode::EngineUnavailable, None)
+            (ErrorCode::EngineUnavailable, None, None)
         }
-        EngineError::ImageNotFound { image } | EngineError::PullFailed { image, .. } => {
-            (ErrorCode::NotFound, Some(image.clone()))
-        }
-        EngineError::ContainerNotFound { name } => (ErrorCode::NotFound, Some(display(name))),
+        EngineError::ImageNotFound { image } | EngineError::PullFailed { image, .. } => (
+            ErrorCode::NotFound,
+            Some(image.clone()),
+            Some(Reason::NoImage),
+        ),
+        EngineError::ContainerNotFound { name } => (
+            ErrorCode::NotFound,
+            Some(display(name)),
+            Some(Reason::NoContainer),
+        ),
         EngineError::ContainerExists { display, .. } => {
-            (ErrorCode::ContainerExists, Some(display.clone()))
+            (ErrorCode::ContainerExists, Some(display.clone()), None)
         }
-        EngineError::NotRunning { name } | EngineError::Running { name } => {
-            (ErrorCode::Invalid, Some(display(name)))
-        }
-        EngineError::ImageInUse { image, .. } => (ErrorCode::ImageInUse, Some(image.clone())),
+        EngineError::NotRunning { name } => (
+            ErrorCode::Invalid,
+            Some(display(name)),
+            Some(Reason::NotRunning),
+        ),
+        EngineError::Running { name } => (
+            ErrorCode::Invalid,
+            Some(display(name)),
+            Some(Reason::Running),
+        ),
+        EngineError::ImageInUse { image, .. } => (ErrorCode::ImageInUse, Some(image.clone()), None),
         EngineError::InvalidOption(_)
         | EngineError::MissingDirectory { .. }
         | EngineError::Spec(_)
-        | EngineError::Catalog(_) => (ErrorCode::Invalid, None),
-        EngineError::Interrupted => (ErrorCode::Interrupted, None),
-        _ => (ErrorCode::Failed, None),
+        | EngineError::Catalog(_) => (ErrorCode::Invalid, None, None),
+        EngineError::Interrupted => (ErrorCode::Interrupted, None, None),
+        _ => (ErrorCode::Failed, None, None),
     };
     let mut error = ApiError::new(code, message);
     error.subject = subject;
+    error.reason = reason;
     error
 }
 
@@ -56,6 +70,14 @@ mod tests {
             name: "x._.1".into(),
         });
         assert_eq!(e.code, ErrorCode::Invalid);
+        assert_eq!(e.reason, Some(Reason::Running));
+        assert_eq!(
+            from_engine(EngineError::NotRunning {
+                name: "x._.1".into()
+            })
+            .reason,
+            Some(Reason::NotRunning)
+        );
         assert_eq!(
             from_engine(EngineError::Interrupted).code,
             ErrorCode::Interrupted

@@ -293,7 +293,7 @@ pub fn ask(request: Option<&GpuRequest>, devices: &[Device]) -> Result<GpuAsk, A
         None | Some(GpuRequest::CpuOnly) => GpuAsk::None,
         Some(GpuRequest::All) => {
             return Err(ApiError::invalid(
-                "`all` would take every GPU of a shared server; ask for a count (`--gpus 1`) or a MIG slice (`--gpus mig:PROFILE`)",
+                "`all` would take every GPU of a shared server; ask for a count or a MIG slice",
             ))
         }
         Some(GpuRequest::Count(n)) => GpuAsk::Count(*n),
@@ -321,7 +321,12 @@ fn refusal(e: AllocError) -> ApiError {
         }
         _ => ErrorCode::Busy,
     };
-    ApiError::new(code, e.to_string())
+    let reason = matches!(e, AllocError::CapExceeded { .. }).then(|| ds01_api::Reason::OverLimit {
+        key: "max_gpus".into(),
+    });
+    let mut error = ApiError::new(code, e.to_string());
+    error.reason = reason;
+    error
 }
 
 #[cfg(test)]

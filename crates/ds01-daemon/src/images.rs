@@ -316,7 +316,8 @@ impl Daemon {
         if spec.is_none() && image.is_none() {
             return Err(
                 ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
-                    .subject(name.as_str()),
+                    .subject(name.as_str())
+                    .because(ds01_api::Reason::NoImage),
             );
         }
         Ok(ImageDetails {
@@ -352,7 +353,8 @@ impl Daemon {
         if !exists && !store.exists(name) {
             return Err(
                 ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))
-                    .subject(name.as_str()),
+                    .subject(name.as_str())
+                    .because(ds01_api::Reason::NoImage),
             );
         }
         if exists {

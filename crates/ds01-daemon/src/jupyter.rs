@@ -108,7 +108,8 @@ impl Daemon {
                 "JupyterLab is not installed in {key}'s image {}: there is no `jupyter-lab` on its PATH",
                 reach.image
             ))
-            .subject(name.as_str()));
+            .subject(name.as_str())
+            .because(ds01_api::Reason::NoJupyter));
         }
         // A server of ours for an older container, or on another port, is replaced.
         self.jupyters.lock().remove(&key);

@@ -42,7 +42,8 @@ impl SpecStore {
         if !path.is_file() {
             return Err(
                 ApiError::new(ErrorCode::NotFound, format!("no image spec {name}"))
-                    .subject(name.as_str()),
+                    .subject(name.as_str())
+                    .because(ds01_api::Reason::NoImageSpec),
             );
         }
         ImageSpec::load(&path).map_err(|e| ApiError::new(ErrorCode::Failed, e.to_string()))

@@ -30,26 +30,15 @@ pub enum IdentityError {
     /// The login does not map to a usable account name.
     #[error(transparent)]
     Username(#[from] ds01_username::UsernameError),
-    /// `--as` was given in a form other than `LOGIN:UID:GID`.
+    /// An account for another user was given in a form other than `LOGIN:UID:GID`.
     #[error("`{0}` is not of the form LOGIN:UID:GID (for example h.baker@hertie-school.lan:1722830498:1722800513)")]
     BadSpec(String),
-    /// Acting for another user needs root.
-    #[error(
-        "only root may act for another user (you are UID {caller}); drop --as to act as yourself"
-    )]
-    NotRoot {
-        /// The caller's real UID.
-        caller: u32,
-    },
     /// The IDs cannot be those of an image account (GID 0, or the reserved 4294967295).
     #[error(transparent)]
     Ids(#[from] ds01_dockerfile::IdentityError),
     /// UID 0 is never a container user: root inside is not what ds01 hands out.
-    #[error("ds01 creates containers for user accounts, not for root (UID 0); use --as LOGIN:UID:GID to act for a user")]
+    #[error("ds01 creates containers for user accounts, not for root (UID 0)")]
     Root,
-    /// The caller's UID has no passwd entry (NSS/SSSD unreachable?).
-    #[error("UID {0} has no passwd entry; is SSSD/LDAP reachable? (`getent passwd {0}` should show your account)")]
-    NoPasswdEntry(u32),
 }
 
 impl Identity {
@@ -79,32 +68,6 @@ impl Identity {
         let uid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
         let login = parts.next().filter(|l| !l.is_empty()).ok_or_else(bad)?;
         Self::new(login, uid, gid)
-    }
-
-    /// The calling process's real user, looked up through NSS (so LDAP/SSSD accounts work).
-    pub fn current() -> Result<Self, IdentityError> {
-        let uid = nix::unistd::getuid();
-        let gid = nix::unistd::getgid();
-        let user = nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .ok_or(IdentityError::NoPasswdEntry(uid.as_raw()))?;
-        Self::new(&user.name, uid.as_raw(), gid.as_raw())
-    }
-
-    /// The identity to act for: `as_spec` (`LOGIN:UID:GID`) when given, which only root may
-    /// use, otherwise the caller.
-    pub fn resolve(as_spec: Option<&str>) -> Result<Self, IdentityError> {
-        match as_spec {
-            None => Self::current(),
-            Some(spec) => {
-                let caller = nix::unistd::getuid().as_raw();
-                if caller != 0 {
-                    return Err(IdentityError::NotRoot { caller });
-                }
-                Self::parse_spec(spec)
-            }
-        }
     }
 
     /// The raw login (`h.baker@hertie-school.lan`).

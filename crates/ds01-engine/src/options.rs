@@ -105,14 +105,14 @@ impl ContainerOptions {
         if let Some(cpus) = self.cpus {
             if !(cpus.is_finite() && cpus > 0.0 && cpus <= 4096.0) {
                 return Err(EngineError::InvalidOption(format!(
-                    "--cpus {cpus} must be a positive number of CPUs"
+                    "a CPU limit of {cpus} is not a positive number of CPUs"
                 )));
             }
         }
         if let Some(pids) = self.pids_limit {
             if pids <= 0 {
                 return Err(EngineError::InvalidOption(format!(
-                    "--pids-limit {pids} must be positive"
+                    "a pids limit of {pids} would let nothing run: it must be positive"
                 )));
             }
         }
