@@ -233,3 +233,32 @@ impl Daemon {
         Ok(bound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn points_are_empty_root_directories_inside_private_ones_and_go_with_forget() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = points(state.path(), "thesis._.1722830498");
+        prepare(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&root(state.path())), 0o700);
+        assert_eq!(mode(&dir), 0o700);
+        for (kind, _, _) in KINDS {
+            assert_eq!(mode(&dir.join(kind)), 0o755, "{kind}");
+            assert_eq!(std::fs::read_dir(dir.join(kind)).unwrap().count(), 0);
+        }
+        // Again: nothing changes, nothing fails.
+        prepare(&dir).unwrap();
+        // A point with something in it is never emptied by force.
+        std::fs::write(dir.join("data/kept"), "x").unwrap();
+        forget(&dir);
+        assert!(dir.join("data/kept").exists());
+        std::fs::remove_file(dir.join("data/kept")).unwrap();
+        forget(&dir);
+        assert!(!dir.exists());
+    }
+}
