@@ -83,10 +83,22 @@ fn bob_with_secrets(daemon: &TestDaemon, bob: &TestUser) -> String {
 fn sees(daemon: &TestDaemon, user: &TestUser, name: &str, path: &str, contents: &str) {
     let out = daemon.ds01(
         user,
-        &["container", "exec", name, "--", "sh", "-c", &format!("stat -c %u {path} && cat {path}")],
+        &[
+            "container",
+            "exec",
+            name,
+            "--",
+            "sh",
+            "-c",
+            &format!("stat -c %u {path} && cat {path}"),
+        ],
     );
     let seen = daemon.ok(out, &format!("reading {path} in {name}"));
-    assert_eq!(seen, format!("{}\n{contents}", user.uid()), "{path} in {name}");
+    assert_eq!(
+        seen,
+        format!("{}\n{contents}", user.uid()),
+        "{path} in {name}"
+    );
 }
 
 #[test]
@@ -99,34 +111,70 @@ fn a_workspace_swapped_for_a_link_after_create_is_never_mounted() {
     let docker_name = format!("thesis._.{}", alice.uid());
     let points = daemon.state_dir().join("mounts").join(&docker_name);
 
-    let out = daemon.ds01(&alice, &["container", "create", "thesis", "--image", DEBIAN12]);
+    let out = daemon.ds01(
+        &alice,
+        &["container", "create", "thesis", "--image", DEBIAN12],
+    );
     daemon.ok(out, "alice's create");
     let ws = alice.home().join("workspace/thesis");
-    assert!(points.join("workspace").is_dir(), "the mount point is made at create");
+    assert!(
+        points.join("workspace").is_dir(),
+        "the mount point is made at create"
+    );
 
     // The everyday case: both ways, with alice as the owner.
     alice.write_file("workspace/thesis/mine.txt", "alice's\n");
-    daemon.ok(daemon.ds01(&alice, &["container", "start", "thesis"]), "start");
-    sees(&daemon, &alice, "thesis", "/workspace/mine.txt", "alice's\n");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "start", "thesis"]),
+        "start",
+    );
+    sees(
+        &daemon,
+        &alice,
+        "thesis",
+        "/workspace/mine.txt",
+        "alice's\n",
+    );
     let out = daemon.ds01(
         &alice,
-        &["container", "exec", "thesis", "--", "sh", "-c", "echo in > /workspace/in.txt"],
+        &[
+            "container",
+            "exec",
+            "thesis",
+            "--",
+            "sh",
+            "-c",
+            "echo in > /workspace/in.txt",
+        ],
     );
     daemon.ok(out, "writing in the container");
-    assert_eq!(std::fs::metadata(ws.join("in.txt")).unwrap().uid(), alice.uid());
+    assert_eq!(
+        std::fs::metadata(ws.join("in.txt")).unwrap().uid(),
+        alice.uid()
+    );
     // Nothing stays bound on the host once the engine has started it, yet a file written
     // on the host now is seen inside: the container holds the directory itself.
     assert_eq!(mounts_under(&points), Vec::<String>::new());
     alice.write_file("workspace/thesis/later.txt", "later\n");
     sees(&daemon, &alice, "thesis", "/workspace/later.txt", "later\n");
-    daemon.ok(daemon.ds01(&alice, &["container", "stop", "thesis"]), "stop");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "stop", "thesis"]),
+        "stop",
+    );
 
     // Swapped for a link to bob's home, then to bob's container's home volume: refused.
     as_user(&alice, &format!("mv {0} {0}.real", ws.display()));
     for target in [bob.home().display().to_string(), volume_data.clone()] {
-        as_user(&alice, &format!("rm -f {0} && ln -s {target} {0}", ws.display()));
+        as_user(
+            &alice,
+            &format!("rm -f {0} && ln -s {target} {0}", ws.display()),
+        );
         let out = daemon.ds01(&alice, &["container", "start", "thesis"]);
-        refused(out, &format!("a start with the workspace -> {target}"), "symbolic link");
+        refused(
+            out,
+            &format!("a start with the workspace -> {target}"),
+            "symbolic link",
+        );
         assert!(!running(&docker_name));
         assert_eq!(mounts_under(&points), Vec::<String>::new());
         // Nor does `open`, which starts it for its shell, or a restart.
@@ -139,7 +187,10 @@ fn a_workspace_swapped_for_a_link_after_create_is_never_mounted() {
     // The engine, started behind ds01d's back, binds only the empty, root-owned point.
     assert!(docker(&["start", &docker_name]).0);
     let (ok, seen) = docker(&[
-        "exec", &docker_name, "sh", "-c",
+        "exec",
+        &docker_name,
+        "sh",
+        "-c",
         "stat -c '%u %a' /workspace; ls -A /workspace; cat /workspace/secret.txt",
     ]);
     assert!(!ok, "bob's secret was readable: {seen}");
@@ -148,17 +199,47 @@ fn a_workspace_swapped_for_a_link_after_create_is_never_mounted() {
 
     // Put back, it works again: start, restart, a ds01d restart, recreate.
     as_user(&alice, &format!("rm {0} && mv {0}.real {0}", ws.display()));
-    daemon.ok(daemon.ds01(&alice, &["container", "start", "thesis"]), "start again");
-    sees(&daemon, &alice, "thesis", "/workspace/mine.txt", "alice's\n");
-    daemon.ok(daemon.ds01(&alice, &["container", "restart", "thesis"]), "restart");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "start", "thesis"]),
+        "start again",
+    );
+    sees(
+        &daemon,
+        &alice,
+        "thesis",
+        "/workspace/mine.txt",
+        "alice's\n",
+    );
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "restart", "thesis"]),
+        "restart",
+    );
     sees(&daemon, &alice, "thesis", "/workspace/in.txt", "in\n");
     daemon.restart();
-    daemon.ok(daemon.ds01(&alice, &["container", "stop", "thesis"]), "stop");
-    daemon.ok(daemon.ds01(&alice, &["container", "start", "thesis"]), "start after restart");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "stop", "thesis"]),
+        "stop",
+    );
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "start", "thesis"]),
+        "start after restart",
+    );
     sees(&daemon, &alice, "thesis", "/workspace/later.txt", "later\n");
-    daemon.ok(daemon.ds01(&alice, &["container", "recreate", "thesis"]), "recreate");
-    assert!(running(&docker_name), "recreate starts a running container again");
-    sees(&daemon, &alice, "thesis", "/workspace/mine.txt", "alice's\n");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "recreate", "thesis"]),
+        "recreate",
+    );
+    assert!(
+        running(&docker_name),
+        "recreate starts a running container again"
+    );
+    sees(
+        &daemon,
+        &alice,
+        "thesis",
+        "/workspace/mine.txt",
+        "alice's\n",
+    );
     assert_eq!(mounts_under(&points), Vec::<String>::new());
 
     // Remove takes the mount points; the workspace stays.
@@ -184,12 +265,24 @@ fn chosen_directories_swapped_for_links_are_never_mounted() {
     let out = daemon.ds01(
         &alice,
         &[
-            "container", "create", "proj", "--image", DEBIAN12, "--workspace", "~/proj",
-            "--data", "~/ds", "--models", "~/models",
+            "container",
+            "create",
+            "proj",
+            "--image",
+            DEBIAN12,
+            "--workspace",
+            "~/proj",
+            "--data",
+            "~/ds",
+            "--models",
+            "~/models",
         ],
     );
     daemon.ok(out, "alice's create");
-    let shown = daemon.ok(daemon.ds01(&alice, &["container", "show", "proj", "--json"]), "show");
+    let shown = daemon.ok(
+        daemon.ds01(&alice, &["container", "show", "proj", "--json"]),
+        "show",
+    );
     assert!(
         shown.contains(&alice.home().join("ds").display().to_string()),
         "show names the chosen directory: {shown}"
@@ -203,10 +296,17 @@ fn chosen_directories_swapped_for_links_are_never_mounted() {
                 &format!("mv {home}/{dir} {home}/{dir}.real && ln -s {target} {home}/{dir}"),
             );
             let out = daemon.ds01(&alice, &["container", "start", "proj"]);
-            refused(out, &format!("--{what} -> {target}"), &format!("{what} directory"));
+            refused(
+                out,
+                &format!("--{what} -> {target}"),
+                &format!("{what} directory"),
+            );
             assert!(!running(&docker_name));
             assert_eq!(mounts_under(&points), Vec::<String>::new());
-            as_user(&alice, &format!("rm {home}/{dir} && mv {home}/{dir}.real {home}/{dir}"));
+            as_user(
+                &alice,
+                &format!("rm {home}/{dir} && mv {home}/{dir}.real {home}/{dir}"),
+            );
         }
     }
     // A directory of someone else's in its place (not a link): refused as not hers.
@@ -217,7 +317,10 @@ fn chosen_directories_swapped_for_links_are_never_mounted() {
     std::fs::remove_dir(alice.home().join("ds")).unwrap();
     as_user(&alice, &format!("mv {home}/ds.real {home}/ds"));
 
-    daemon.ok(daemon.ds01(&alice, &["container", "start", "proj"]), "start");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "start", "proj"]),
+        "start",
+    );
     sees(&daemon, &alice, "proj", "/workspace/w.txt", "w\n");
     sees(&daemon, &alice, "proj", "/data/d.txt", "d\n");
     sees(&daemon, &alice, "proj", "/models/m.txt", "m\n");
@@ -240,13 +343,22 @@ fn a_container_binding_the_users_path_itself_is_checked_at_start() {
     let ws = ws.parent().unwrap().display().to_string();
     let docker_name = format!("old._.{}", alice.uid());
     let (ok, _) = docker(&[
-        "create", "--name", &docker_name,
-        "--label", &format!("{}={}", sweeper.label().0, sweeper.label().1),
-        "--label", &format!("ds01.user={}", alice.login()),
-        "--label", "ds01.managed=true",
-        "--user", &format!("{}:{}", alice.uid(), alice.gid()),
-        "-v", &format!("{ws}:/workspace"),
-        DEBIAN12, "sleep", "300",
+        "create",
+        "--name",
+        &docker_name,
+        "--label",
+        &format!("{}={}", sweeper.label().0, sweeper.label().1),
+        "--label",
+        &format!("ds01.user={}", alice.login()),
+        "--label",
+        "ds01.managed=true",
+        "--user",
+        &format!("{}:{}", alice.uid(), alice.gid()),
+        "-v",
+        &format!("{ws}:/workspace"),
+        DEBIAN12,
+        "sleep",
+        "300",
     ]);
     assert!(ok, "docker create {docker_name}");
 
@@ -259,10 +371,17 @@ fn a_container_binding_the_users_path_itself_is_checked_at_start() {
         &format!("mv {ws} {ws}.real && ln -s {} {ws}", bob.home().display()),
     );
     let out = daemon.ds01(&alice, &["container", "start", "old"]);
-    refused(out, "a start with the workspace -> bob's home", "symbolic link");
+    refused(
+        out,
+        "a start with the workspace -> bob's home",
+        "symbolic link",
+    );
     assert!(!running(&docker_name));
     as_user(&alice, &format!("rm {ws} && mv {ws}.real {ws}"));
-    daemon.ok(daemon.ds01(&alice, &["container", "start", "old"]), "start again");
+    daemon.ok(
+        daemon.ds01(&alice, &["container", "start", "old"]),
+        "start again",
+    );
     sees(&daemon, &alice, "old", "/workspace/mine.txt", "alice's\n");
     let out = daemon.ds01(&alice, &["container", "remove", "old", "--force"]);
     daemon.ok(out, "remove");

@@ -51,24 +51,24 @@ pub fn points(state_dir: &Path, docker_name: &str) -> PathBuf {
 /// host; the engine binds as root), each point an empty `0755` directory of root's, which
 /// is what a container started without ds01d's bind gets.
 pub fn prepare(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     crate::private_dir(dir)?;
     for (kind, _, _) in KINDS {
         let point = dir.join(kind);
-        match std::fs::DirBuilder::new().mode(0o755).create(&point) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        match std::fs::create_dir(&point) {
+            // Its mode set only now that it is new: an existing point may have a user's
+            // directory bound on it (another start under way), whose mode is theirs.
+            Ok(()) => std::fs::set_permissions(&point, std::fs::Permissions::from_mode(0o755))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if !std::fs::symlink_metadata(&point)?.is_dir() {
+                    return Err(std::io::Error::other(format!(
+                        "{} is not a directory",
+                        point.display()
+                    )));
+                }
+            }
             Err(e) => return Err(e),
         }
-        // A point that is not mounted now is root's, mode 0755, whatever happened before.
-        let meta = std::fs::symlink_metadata(&point)?;
-        if !meta.is_dir() {
-            return Err(std::io::Error::other(format!(
-                "{} is not a directory",
-                point.display()
-            )));
-        }
-        std::fs::set_permissions(&point, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(())
 }
@@ -207,7 +207,8 @@ impl Daemon {
                     shown(&source.display().to_string())
                 ))));
             }
-            let (_, fd) = mounts::open(kind, Path::new(chosen), who.uid(), roots).map_err(refuse)?;
+            let (_, fd) =
+                mounts::open(kind, Path::new(chosen), who.uid(), roots).map_err(refuse)?;
             opened.push((point, fd));
         }
         if opened.is_empty() {
@@ -220,8 +221,10 @@ impl Daemon {
             )
         })?;
         let mut bound = Bound::default();
+        // Binds stack: a second start of the same container under way at once binds on
+        // top, and each start detaches one (the topmost), so whichever the engine meets
+        // is a directory checked just now.
         for (point, fd) in opened {
-            detach_all(&point);
             bind_fd(&fd, &point).map_err(|e| {
                 ApiError::new(
                     ds01_api::ErrorCode::Failed,

@@ -84,5 +84,8 @@ fn chosen_dir(
         "/models" => labels::MODELS_MOUNT,
         _ => return None,
     };
-    labels.get(key).filter(|v| !v.is_empty() && *v != "-").cloned()
+    labels
+        .get(key)
+        .filter(|v| !v.is_empty() && *v != "-")
+        .cloned()
 }
