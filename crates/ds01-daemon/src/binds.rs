@@ -21,7 +21,7 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use ds01_api::{shown, ApiError, ContainerName};
+use ds01_api::{ApiError, ContainerName};
 use ds01_engine::{labels, Identity};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -147,9 +147,10 @@ fn bind_fd(fd: &OwnedFd, point: &Path) -> Result<(), Errno> {
 }
 
 impl Daemon {
-    /// Checks and binds container `name`'s chosen directories for a start; `None` when it
-    /// runs already and `even_running` is not set (a start is then a no-op). A directory
-    /// that no longer passes the checks refuses the start, and nothing is bound.
+    /// Checks and binds container `name`'s chosen directories for a start, until the
+    /// answer is dropped; nothing when it runs already and `even_running` is not set (a
+    /// start is then a no-op). A directory that no longer passes the checks refuses the
+    /// start, and nothing is bound.
     pub(crate) async fn bind_for_start(
         &self,
         who: &Identity,
@@ -203,8 +204,7 @@ impl Daemon {
                 })?;
             if source != point {
                 return Err(refuse(ApiError::invalid(format!(
-                    "its {kind} is bound from {}, not its own mount point; remove it and create it again",
-                    shown(&source.display().to_string())
+                    "its {kind} is not bound from its own mount point; remove it and create it again"
                 ))));
             }
             let (_, fd) =
