@@ -248,9 +248,16 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
     assert_eq!(create["User"], format!("{uid}:{}", carol.gid()));
     assert_eq!(create["HostConfig"]["Memory"], 1 << 30);
     let workspace = carol.home().join("workspace").join("plan");
+    // The engine binds ds01d's mount point, onto which ds01d binds the workspace (checked
+    // again) at each start; the label names the workspace.
+    let points = daemon.state_dir().join(format!("mounts/plan._.{uid}"));
     assert_eq!(
         create["HostConfig"]["Binds"],
-        serde_json::json!([format!("{}:/workspace", workspace.display())])
+        serde_json::json!([format!("{}/workspace:/workspace", points.display())])
+    );
+    assert_eq!(
+        create["Labels"]["aime.mlc.WORK_MOUNT"],
+        workspace.display().to_string()
     );
     let mount = &create["HostConfig"]["Mounts"][0];
     assert_eq!(mount["Source"], format!("ds01-home-plan._.{uid}"));
@@ -263,6 +270,7 @@ fn dry_run_makes_nothing_and_remove_all_takes_only_stopped_containers() {
     assert!(!exists("container", &format!("plan._.{uid}")));
     assert!(!exists("volume", &format!("ds01-home-plan._.{uid}")));
     assert!(!workspace.exists());
+    assert!(!points.exists());
     assert!(
         !docker(&[
             "image",

@@ -148,16 +148,32 @@ impl Daemon {
         };
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
-        let mut created = self
+        let points = create.options.mount_points.clone();
+        let mut created = match self
             .engine
             .create_container(who, &create, &mut progress, gone)
             .await
-            .map_err(from_engine)?;
+        {
+            Ok(created) => created,
+            Err(e) => {
+                // The points of a container that was not made go with it; those of one
+                // that exists under the name already are its own.
+                if let (Some(points), false) = (
+                    points,
+                    matches!(e, ds01_engine::EngineError::ContainerExists { .. }),
+                ) {
+                    crate::binds::forget(&points);
+                }
+                return Err(from_engine(e));
+            }
+        };
         if request.start {
+            let bound = self.bind_for_start(who, &request.name, false).await?;
             self.engine
                 .start_container(who, &request.name)
                 .await
                 .map_err(from_engine)?;
+            drop(bound);
             created.started = true;
         }
         created.gpus = allocation.uuids().iter().map(|u| u.to_string()).collect();
@@ -303,6 +319,18 @@ impl Daemon {
         } else {
             self.default_workspace(acting, &request.name, make)?
         };
+        let data = mount("data", &request.data)?;
+        let models = mount("models", &request.models)?;
+        let mount_points = (workspace.is_some() || data.is_some() || models.is_some())
+            .then(|| crate::binds::points(&self.state_dir, &request.name.docker_name(who.uid())));
+        if let (Some(points), true) = (&mount_points, make) {
+            crate::binds::prepare(points).map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Failed,
+                    format!("cannot prepare the container's mount points: {e}"),
+                )
+            })?;
+        }
         let mut labels = Vec::new();
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
@@ -336,8 +364,9 @@ impl Daemon {
             .or(arch);
         Ok(ContainerOptions {
             workspace,
-            data: mount("data", &request.data)?,
-            models: mount("models", &request.models)?,
+            data,
+            models,
+            mount_points,
             gpus,
             visible_gpus,
             owned_labels,
@@ -505,10 +534,12 @@ impl Daemon {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
         let reservation = self.rebind_gpus(acting, name, "start", true).await?;
+        let bound = self.bind_for_start(who, name, false).await?;
         self.engine
             .start_container(who, name)
             .await
             .map_err(from_engine)?;
+        drop(bound);
         if let Some(r) = &reservation {
             self.event(
                 acting,

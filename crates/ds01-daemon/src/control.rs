@@ -35,10 +35,13 @@ impl Daemon {
         let key = name.docker_name(who.uid());
         // Held across the restart (its own holding does not count against it).
         let reservation = self.rebind_gpus(acting, name, "restart", false).await?;
+        // A restart is a start: the engine resolves the binds again.
+        let bound = self.bind_for_start(who, name, true).await?;
         self.engine
             .restart_container_within(who, name, grace_secs)
             .await
             .map_err(from_engine)?;
+        drop(bound);
         drop(reservation);
         self.event(acting, &key, "restart", "restarted by its owner".into());
         Ok(())

@@ -37,10 +37,12 @@ impl Daemon {
     ) -> Result<Response, ApiError> {
         let who = &acting.who;
         if request.start {
+            let bound = self.bind_for_start(who, &name, false).await?;
             self.engine
                 .start_container(who, &name)
                 .await
                 .map_err(from_engine)?;
+            drop(bound);
         }
         let spec = SessionSpec {
             command: request.command.clone(),

@@ -61,6 +61,7 @@ impl Daemon {
                         why: "the per-container image of a removed container".into(),
                     });
                 }
+                crate::binds::forget(&crate::binds::points(&self.state_dir, &c.docker_name));
                 // Its home volume: nobody can log in to use those files any more.
                 if let Some(volume) = self
                     .engine

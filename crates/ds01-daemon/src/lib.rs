@@ -19,6 +19,7 @@
 //! ```
 
 mod audit;
+mod binds;
 pub mod caller;
 pub mod config;
 mod containers;
@@ -117,6 +118,7 @@ pub async fn run(
             settings.state_dir.display()
         )
     })?;
+    binds::detach_stale(&settings.state_dir);
     let verdicts = VerdictCache::new(settings.state_dir.join("verdicts"));
     let engine = Engine::connect()
         .await

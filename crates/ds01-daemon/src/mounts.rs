@@ -3,6 +3,7 @@
 //! `~/workspace -> /root` link is refused, not mounted), and the directory reached must be
 //! the caller's own or lie under a root the admin lists.
 
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 use ds01_api::{shown, ApiError};
@@ -17,6 +18,17 @@ const SYSTEM: [&str; 13] = [
 
 /// Checks `path` (absolute) for `uid` and returns the directory to mount.
 pub fn check(what: &str, path: &Path, uid: u32, roots: &[PathBuf]) -> Result<PathBuf, ApiError> {
+    open(what, path, uid, roots).map(|(clean, _)| clean)
+}
+
+/// [`check`], also returning the directory checked, opened (`O_PATH`): binding that, not
+/// the path, binds exactly what was checked, whatever the path names a moment later.
+pub fn open(
+    what: &str,
+    path: &Path,
+    uid: u32,
+    roots: &[PathBuf],
+) -> Result<(PathBuf, OwnedFd), ApiError> {
     let refuse = |why: &str| {
         ApiError::forbidden(format!(
             "{what} directory {}: {why}",
@@ -56,7 +68,7 @@ pub fn check(what: &str, path: &Path, uid: u32, roots: &[PathBuf]) -> Result<Pat
     if stat.st_uid == uid && uid != 0 && !under_root && !owned_all_the_way(&clean, uid) {
         return Err(refuse("it lies inside a directory another user controls"));
     }
-    Ok(clean)
+    Ok((clean, fd))
 }
 
 /// Whether every directory above `path` belongs to root or `uid`: a directory in another

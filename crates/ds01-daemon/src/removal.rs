@@ -29,6 +29,7 @@ impl Daemon {
             .await
             .map_err(from_engine)?;
         self.gpus.released();
+        crate::binds::forget(&crate::binds::points(&self.state_dir, &docker_name));
         self.event(
             acting,
             &docker_name,

@@ -114,13 +114,17 @@ impl ContainerSpec<'_> {
     pub fn body(&self) -> ContainerCreateBody {
         let o = self.options;
         let mut binds = Vec::new();
-        for (dir, target) in [
-            (&o.workspace, "/workspace"),
-            (&o.data, "/data"),
-            (&o.models, "/models"),
+        for (dir, kind) in [
+            (&o.workspace, "workspace"),
+            (&o.data, "data"),
+            (&o.models, "models"),
         ] {
             if let Some(dir) = dir {
-                binds.push(format!("{}:{target}", dir.display()));
+                let source = match &o.mount_points {
+                    Some(points) => points.join(kind),
+                    None => dir.clone(),
+                };
+                binds.push(format!("{}:/{kind}", source.display()));
             }
         }
         let ulimit = |name: &str, limit: i64| ResourcesUlimits {
@@ -212,6 +216,40 @@ mod tests {
         insta::with_settings!({ sort_maps => true }, {
             insta::assert_json_snapshot!(name, spec.body());
         });
+    }
+
+    #[test]
+    fn mount_points_are_bound_and_the_chosen_directories_labelled() {
+        let who = Identity::new("h.baker@hertie-school.lan", 1722830498, 1722800513).unwrap();
+        let container = ContainerName::new("thesis").unwrap();
+        let options = ContainerOptions {
+            workspace: Some("/home/h.baker/workspace/thesis".into()),
+            models: Some("/models/h.baker".into()),
+            mount_points: Some("/var/lib/ds01/mounts/thesis._.1722830498".into()),
+            ..Default::default()
+        };
+        let provenance = Provenance::Custom("x".into());
+        let spec = ContainerSpec {
+            who: &who,
+            name: &container,
+            image: "x",
+            provenance: &provenance,
+            options: &options,
+            user_setup: UserSetup::Baked,
+            resource_labels: &[],
+            created_at: "",
+        };
+        assert_eq!(
+            spec.body().host_config.unwrap().binds.unwrap(),
+            [
+                "/var/lib/ds01/mounts/thesis._.1722830498/workspace:/workspace",
+                "/var/lib/ds01/mounts/thesis._.1722830498/models:/models",
+            ]
+        );
+        let labels = spec.labels();
+        assert_eq!(labels[labels::WORK_MOUNT], "/home/h.baker/workspace/thesis");
+        assert_eq!(labels[labels::DATA_MOUNT], "-");
+        assert_eq!(labels[labels::MODELS_MOUNT], "/models/h.baker");
     }
 
     /// What this machine cannot run: GPU device requests, cgroup parents, limits.

@@ -47,7 +47,12 @@ impl Engine {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|m| MountInfo {
-                    source: m.source.or(m.name).unwrap_or_default(),
+                    // The directory the user chose (its label), not the mount point ds01d
+                    // binds it on.
+                    source: chosen_dir(&labels, m.destination.as_deref())
+                        .or(m.source)
+                        .or(m.name)
+                        .unwrap_or_default(),
                     destination: m.destination.unwrap_or_default(),
                     writable: m.rw.unwrap_or(false),
                 })
@@ -62,4 +67,22 @@ impl Engine {
             stops_at: None,
         })
     }
+}
+
+/// The host directory the labels name for mount `destination` (`/workspace`, `/data`,
+/// `/models`), when they name one.
+fn chosen_dir(
+    labels: &std::collections::BTreeMap<String, String>,
+    destination: Option<&str>,
+) -> Option<String> {
+    let key = match destination? {
+        "/workspace" => labels::WORK_MOUNT,
+        "/data" => labels::DATA_MOUNT,
+        "/models" => labels::MODELS_MOUNT,
+        _ => return None,
+    };
+    labels
+        .get(key)
+        .filter(|v| !v.is_empty() && *v != "-")
+        .cloned()
 }

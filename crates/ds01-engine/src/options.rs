@@ -14,6 +14,11 @@ pub struct ContainerOptions {
     pub data: Option<PathBuf>,
     /// Host directory mounted at `/models`.
     pub models: Option<PathBuf>,
+    /// With it, the engine binds `<mount_points>/workspace` (`data`, `models`) instead of
+    /// the directories above, which only the labels then name: ds01d binds each directory,
+    /// checked and opened without following links, onto its mount point right before every
+    /// start, so the path the engine resolves is one no user can swap.
+    pub mount_points: Option<PathBuf>,
     /// The GPUs the container gets; `None` means CPU only.
     pub gpus: Option<GpuRequest>,
     /// `/dev/shm` size. Without it the container keeps Docker's private default rather
