@@ -14,31 +14,26 @@ use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
-const INVENTORY: &str = r#"
-[[gpu]]
-index = 0
-uuid = "GPU-00000000-caps"
-name = "NVIDIA H100 80GB HBM3"
-[[gpu]]
-index = 1
-uuid = "GPU-11111111-caps"
-name = "NVIDIA H100 80GB HBM3"
-[[gpu]]
-index = 2
-uuid = "GPU-22222222-caps"
-name = "NVIDIA H100 80GB HBM3"
-"#;
+/// Three full GPUs of a test: devices are held engine-wide (by the labels of every
+/// container, UUIDs and DS01's slots, which are indices), so each test has UUIDs named after
+/// it and indices from `base` no other test (of this suite or another) uses.
+fn gpus(tag: &str, base: u32) -> [(u32, String); 3] {
+    [0, 1, 2].map(|i| (base + i, format!("GPU-{i}{i}{i}{i}{i}{i}{i}{i}-{tag}")))
+}
 
-const UUIDS: [&str; 3] = [
-    "GPU-00000000-caps",
-    "GPU-11111111-caps",
-    "GPU-22222222-caps",
-];
-
-/// A daemon with the inventory and `policy` (the body of `[policy.default]`).
-fn daemon(sweeper: &Sweeper, dir: &tempfile::TempDir, policy: &str) -> TestDaemon {
+/// A daemon with the GPUs `gpus(tag, base)` and `policy` (the body of `[policy.default]`).
+fn daemon(
+    sweeper: &Sweeper,
+    dir: &tempfile::TempDir,
+    (tag, base): (&str, u32),
+    policy: &str,
+) -> TestDaemon {
     let inventory = dir.path().join("gpus.toml");
-    std::fs::write(&inventory, INVENTORY).unwrap();
+    let gpus: String = gpus(tag, base)
+        .iter()
+        .map(|(i, u)| format!("[[gpu]]\nindex = {i}\nuuid = \"{u}\"\nname = \"NVIDIA H100 80GB HBM3\"\n"))
+        .collect();
+    std::fs::write(&inventory, gpus).unwrap();
     let config = format!(
         "[gpus]\ninventory = \"{}\"\n[policy.default]\n{policy}\n",
         inventory.display()
@@ -136,7 +131,7 @@ fn parallel_creates_stop_at_max_containers_and_a_restarted_ds01d_counts_them() {
     let sweeper = Sweeper::new("caps-containers");
     let dir = tempfile::tempdir().unwrap();
     let alice = TestUser::ldap("capsc");
-    let mut daemon = daemon(&sweeper, &dir, "max_containers = 2\nmax_gpus = 1");
+    let mut daemon = daemon(&sweeper, &dir, ("capsc", 40), "max_containers = 2\nmax_gpus = 1");
 
     let names: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
     let outputs = side_by_side(
@@ -178,7 +173,7 @@ fn a_create_cut_short_by_killing_ds01d_leaves_nothing_outside_the_count() {
     // A plain account: no image has it baked in, so the create runs the commit flow, whose
     // setup container already holds the final name.
     let bob = TestUser::plain("capsk");
-    let mut daemon = daemon(&sweeper, &dir, "max_containers = 2\nmax_gpus = 1");
+    let mut daemon = daemon(&sweeper, &dir, ("capsk", 43), "max_containers = 2\nmax_gpus = 1");
     let key = format!("k._.{}", bob.uid());
     let mut cut = bob
         .command(user_visible_binary("ds01"))
@@ -231,7 +226,7 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
     let sweeper = Sweeper::new("caps-start");
     let dir = tempfile::tempdir().unwrap();
     let carol = TestUser::ldap("capss");
-    let mut daemon = daemon(&sweeper, &dir, "max_containers = 5\nmax_gpus = 1");
+    let mut daemon = daemon(&sweeper, &dir, ("capss", 46), "max_containers = 5\nmax_gpus = 1");
     let ok = |d: &TestDaemon, out, what: &str| {
         d.ok(out, what);
     };
@@ -245,6 +240,14 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
         1,
         "starting A while B holds her one GPU",
         "max_gpus is 1 for you (from [policy.default])",
+    );
+    // `open` starts a stopped container too (and so may a raw exec request): the same
+    // count, not the engine's start behind it.
+    refused(
+        daemon.ds01(&carol, &["container", "open", "a"]),
+        1,
+        "opening the stopped A",
+        "max_gpus",
     );
     // `restart` of a stopped container starts it: the same count.
     refused(
@@ -299,10 +302,12 @@ fn parallel_starts_and_restarts_of_stopped_gpu_containers_hold_at_most_max_gpus(
     let daemon = daemon(
         &sweeper,
         &dir,
+        ("capsp", 49),
         "max_containers = 5\nmax_gpus = 1\nallow_device_pick = true",
     );
     let names: Vec<String> = (0..3).map(|i| format!("p{i}")).collect();
-    for (name, uuid) in names.iter().zip(UUIDS) {
+    let uuids = gpus("capsp", 49).map(|(_, u)| u);
+    for (name, uuid) in names.iter().zip(&uuids) {
         daemon.ok(
             create(&dave, &daemon, name, &["--gpus", &format!("device={uuid}")]),
             name,
@@ -331,7 +336,7 @@ fn parallel_starts_and_restarts_of_stopped_gpu_containers_hold_at_most_max_gpus(
         );
         assert!(gpus_held(&dave).is_empty());
     }
-    assert!(seen.iter().all(|u| UUIDS.contains(&u.as_str())), "{seen:?}");
+    assert!(seen.iter().all(|u| uuids.contains(u)), "{seen:?}");
 
     // `start --all` (the bulk route): one started, two refused in its answer.
     let out = daemon.ds01(&dave, &["container", "start", "--all"]);

@@ -587,6 +587,24 @@ impl Daemon {
         Ok(())
     }
 
+    /// Whether the acting user's container runs (or is paused).
+    pub(crate) async fn is_running(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+    ) -> Result<bool, ApiError> {
+        let found = self
+            .engine
+            .owned_container(&acting.who, name)
+            .await
+            .map_err(from_engine)?;
+        Ok(found
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false))
+    }
+
     /// `POST /v1/containers/{name}/stop`.
     pub async fn stop(
         &self,
