@@ -31,7 +31,9 @@ fn daemon(
     let inventory = dir.path().join("gpus.toml");
     let gpus: String = gpus(tag, base)
         .iter()
-        .map(|(i, u)| format!("[[gpu]]\nindex = {i}\nuuid = \"{u}\"\nname = \"NVIDIA H100 80GB HBM3\"\n"))
+        .map(|(i, u)| {
+            format!("[[gpu]]\nindex = {i}\nuuid = \"{u}\"\nname = \"NVIDIA H100 80GB HBM3\"\n")
+        })
         .collect();
     std::fs::write(&inventory, gpus).unwrap();
     let config = format!(
@@ -131,7 +133,12 @@ fn parallel_creates_stop_at_max_containers_and_a_restarted_ds01d_counts_them() {
     let sweeper = Sweeper::new("caps-containers");
     let dir = tempfile::tempdir().unwrap();
     let alice = TestUser::ldap("capsc");
-    let mut daemon = daemon(&sweeper, &dir, ("capsc", 40), "max_containers = 2\nmax_gpus = 1");
+    let mut daemon = daemon(
+        &sweeper,
+        &dir,
+        ("capsc", 40),
+        "max_containers = 2\nmax_gpus = 1",
+    );
 
     let names: Vec<String> = (0..8).map(|i| format!("c{i}")).collect();
     let outputs = side_by_side(
@@ -153,7 +160,12 @@ fn parallel_creates_stop_at_max_containers_and_a_restarted_ds01d_counts_them() {
         &["max_containers", "[policy.default]"],
     );
     assert_eq!((ok, no), (2, 6), "{}", daemon.log());
-    assert_eq!(engine_containers(&alice).len(), 2, "{:?}", engine_containers(&alice));
+    assert_eq!(
+        engine_containers(&alice).len(),
+        2,
+        "{:?}",
+        engine_containers(&alice)
+    );
 
     // The count is the engine's: a restarted ds01d refuses the third just the same.
     daemon.restart();
@@ -164,6 +176,37 @@ fn parallel_creates_stop_at_max_containers_and_a_restarted_ds01d_counts_them() {
         "max_containers",
     );
     assert_eq!(engine_containers(&alice).len(), 2);
+
+    // A recreate frees its slot only for itself: creates sent beside it are refused, and
+    // the container is made again.
+    let first = engine_containers(&alice)[0].0.clone();
+    let first = first.split("._.").next().unwrap().to_owned();
+    let (recreated, creates) = std::thread::scope(|s| {
+        let recreate = s.spawn(|| daemon.ds01(&alice, &["container", "recreate", &first]));
+        let names: Vec<String> = (0..4).map(|i| format!("beside{i}")).collect();
+        let creates = side_by_side(
+            &alice,
+            &daemon,
+            &names,
+            &[
+                "container",
+                "create",
+                "{}",
+                "--image",
+                DEBIAN12,
+                "--cpu-only",
+            ],
+        );
+        (recreate.join().unwrap(), creates)
+    });
+    daemon.ok(recreated, "the recreate beside creates");
+    let (ok, no) = tally(creates, "creates beside a recreate", &["max_containers"]);
+    assert_eq!((ok, no), (0, 4));
+    let left = engine_containers(&alice);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left
+        .iter()
+        .any(|(n, _)| n.starts_with(&format!("{first}._."))));
 }
 
 #[test]
@@ -173,12 +216,24 @@ fn a_create_cut_short_by_killing_ds01d_leaves_nothing_outside_the_count() {
     // A plain account: no image has it baked in, so the create runs the commit flow, whose
     // setup container already holds the final name.
     let bob = TestUser::plain("capsk");
-    let mut daemon = daemon(&sweeper, &dir, ("capsk", 43), "max_containers = 2\nmax_gpus = 1");
+    let mut daemon = daemon(
+        &sweeper,
+        &dir,
+        ("capsk", 43),
+        "max_containers = 2\nmax_gpus = 1",
+    );
     let key = format!("k._.{}", bob.uid());
     let mut cut = bob
         .command(user_visible_binary("ds01"))
         .envs(daemon.env_for())
-        .args(["container", "create", "k", "--image", DEBIAN12, "--cpu-only"])
+        .args([
+            "container",
+            "create",
+            "k",
+            "--image",
+            DEBIAN12,
+            "--cpu-only",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -186,7 +241,10 @@ fn a_create_cut_short_by_killing_ds01d_leaves_nothing_outside_the_count() {
     // Killed once the engine has a container under the name, i.e. in the middle.
     let deadline = Instant::now() + Duration::from_secs(120);
     while !engine_containers(&bob).iter().any(|(n, _)| *n == key) {
-        assert!(Instant::now() < deadline, "the create never reached the engine");
+        assert!(
+            Instant::now() < deadline,
+            "the create never reached the engine"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     nix::sys::signal::kill(
@@ -200,10 +258,9 @@ fn a_create_cut_short_by_killing_ds01d_leaves_nothing_outside_the_count() {
     // Whatever the kill left that the user can reach is in the count; anything else of
     // theirs (a renamed setup container) is not running.
     let reachable = engine_containers(&bob);
-    let limits: serde_json::Value = serde_json::from_str(
-        &daemon.ok(daemon.ds01(&bob, &["limits", "--json"]), "limits"),
-    )
-    .unwrap();
+    let limits: serde_json::Value =
+        serde_json::from_str(&daemon.ok(daemon.ds01(&bob, &["limits", "--json"]), "limits"))
+            .unwrap();
     assert_eq!(
         limits["containers"].as_u64(),
         Some(reachable.len() as u64),
@@ -226,15 +283,32 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
     let sweeper = Sweeper::new("caps-start");
     let dir = tempfile::tempdir().unwrap();
     let carol = TestUser::ldap("capss");
-    let mut daemon = daemon(&sweeper, &dir, ("capss", 46), "max_containers = 5\nmax_gpus = 1");
+    let mut daemon = daemon(
+        &sweeper,
+        &dir,
+        ("capss", 46),
+        "max_containers = 5\nmax_gpus = 1",
+    );
     let ok = |d: &TestDaemon, out, what: &str| {
         d.ok(out, what);
     };
 
     // A with a GPU, stopped; B with a GPU, running: until now, starting A gave her two.
-    ok(&daemon, create(&carol, &daemon, "a", &["--gpus", "1", "--start"]), "A");
-    ok(&daemon, daemon.ds01(&carol, &["container", "stop", "a", "-t", "1"]), "stop A");
-    ok(&daemon, create(&carol, &daemon, "b", &["--gpus", "1", "--start"]), "B");
+    ok(
+        &daemon,
+        create(&carol, &daemon, "a", &["--gpus", "1", "--start"]),
+        "A",
+    );
+    ok(
+        &daemon,
+        daemon.ds01(&carol, &["container", "stop", "a", "-t", "1"]),
+        "stop A",
+    );
+    ok(
+        &daemon,
+        create(&carol, &daemon, "b", &["--gpus", "1", "--start"]),
+        "B",
+    );
     refused(
         daemon.ds01(&carol, &["container", "start", "a"]),
         1,
@@ -258,7 +332,12 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
     );
     // And `start --all` starts what fits (nothing more).
     let _ = daemon.ds01(&carol, &["container", "start", "--all"]);
-    assert_eq!(gpus_held(&carol).len(), 1, "{:?}", engine_containers(&carol));
+    assert_eq!(
+        gpus_held(&carol).len(),
+        1,
+        "{:?}",
+        engine_containers(&carol)
+    );
 
     // A restarted ds01d counts B from its labels.
     daemon.restart();
@@ -271,14 +350,22 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
 
     // A paused container still holds its GPU: B paused, A still may not start; B's
     // unpause adds nothing and goes through; a running restart of B too.
-    ok(&daemon, daemon.ds01(&carol, &["container", "pause", "b"]), "pause B");
+    ok(
+        &daemon,
+        daemon.ds01(&carol, &["container", "pause", "b"]),
+        "pause B",
+    );
     refused(
         daemon.ds01(&carol, &["container", "start", "a"]),
         1,
         "starting A while B is paused",
         "max_gpus",
     );
-    ok(&daemon, daemon.ds01(&carol, &["container", "unpause", "b"]), "unpause B");
+    ok(
+        &daemon,
+        daemon.ds01(&carol, &["container", "unpause", "b"]),
+        "unpause B",
+    );
     ok(
         &daemon,
         daemon.ds01(&carol, &["container", "restart", "b", "-t", "1"]),
@@ -287,8 +374,16 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
     assert_eq!(gpus_held(&carol).len(), 1);
 
     // Once B stops, A starts.
-    ok(&daemon, daemon.ds01(&carol, &["container", "stop", "b", "-t", "1"]), "stop B");
-    ok(&daemon, daemon.ds01(&carol, &["container", "start", "a"]), "start A");
+    ok(
+        &daemon,
+        daemon.ds01(&carol, &["container", "stop", "b", "-t", "1"]),
+        "stop B",
+    );
+    ok(
+        &daemon,
+        daemon.ds01(&carol, &["container", "start", "a"]),
+        "start A",
+    );
     assert_eq!(gpus_held(&carol).len(), 1);
 }
 
@@ -315,7 +410,10 @@ fn parallel_starts_and_restarts_of_stopped_gpu_containers_hold_at_most_max_gpus(
     }
     let mut seen = Vec::new();
     for (what, args) in [
-        ("3 starts side by side", ["container", "start", "{}"].as_slice()),
+        (
+            "3 starts side by side",
+            ["container", "start", "{}"].as_slice(),
+        ),
         (
             "3 restarts of stopped containers side by side",
             ["container", "restart", "{}", "-t", "1"].as_slice(),
