@@ -440,3 +440,73 @@ fn parallel_starts_and_restarts_of_stopped_gpu_containers_hold_at_most_max_gpus(
     assert!(all.contains("max_gpus"), "{all}");
     assert_eq!(gpus_held(&dave).len(), 1, "{all}");
 }
+
+#[test]
+fn a_wait_grant_is_counted_again_inside_the_section() {
+    let sweeper = Sweeper::new("caps-wait");
+    let dir = tempfile::tempdir().unwrap();
+    let erin = TestUser::ldap("capsw");
+    let daemon = daemon(
+        &sweeper,
+        &dir,
+        ("capsw", 52),
+        "max_containers = 1\nmax_gpus = 1",
+    );
+    // Every GPU held by somebody else (a DS01-made container: its labels alone).
+    let holder = format!("holder._.{}", erin.uid() + 1);
+    let all: Vec<String> = gpus("capsw", 52).into_iter().map(|(_, u)| u).collect();
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &holder,
+        "--label",
+        &format!("ds01.test={}", sweeper.label().1),
+        "--label",
+        &format!("ds01.gpu.uuids={}", all.join(",")),
+        DEBIAN12,
+        "sleep",
+        "300",
+    ]);
+    // Her --wait create queues with no container of hers yet...
+    let mut waiting = erin
+        .command(user_visible_binary("ds01"))
+        .envs(daemon.env_for())
+        .env("NO_COLOR", "1")
+        .args([
+            "container",
+            "create",
+            "w",
+            "--image",
+            DEBIAN12,
+            "--gpus",
+            "1",
+            "--wait",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("waiting for a GPU") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "the create ended without waiting: {said}");
+        said.push_str(&line);
+    }
+    // ...meanwhile her one container is made...
+    daemon.ok(
+        create(&erin, &daemon, "c", &["--cpu-only"]),
+        "her one container",
+    );
+    // ...so once the GPUs are free, the grant is refused by her count, not served.
+    docker(&["rm", "-f", &holder]);
+    let out = waiting.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{said}{rest}");
+    assert!(rest.contains("max_containers"), "{said}{rest}");
+    let mine = engine_containers(&erin);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+}

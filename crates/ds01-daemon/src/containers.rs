@@ -115,11 +115,11 @@ impl Daemon {
         let key = request.name.docker_name(who.uid());
         let effective = self.effective(acting);
         let section = match section {
-            Some(s) => Some(s),
             None if !request.wait => Some(self.user_locks.enter(who.uid()).await),
-            // Counted now too, so a request over its cap does not queue for nothing.
-            None => None,
+            given_or_waiting => given_or_waiting,
         };
+        // Outside the section (a `--wait` request) this count only spares a request over
+        // its cap the queue; it is taken again inside.
         self.check_container_count(acting, &effective).await?;
         let (image, provenance, pull, arch) = self.choose_image(acting, &request).await?;
         let ask = gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
