@@ -291,7 +291,8 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
         d.ok(out, what);
     };
 
-    // A with a GPU, stopped; B with a GPU, running: until now, starting A gave her two.
+    // A with a GPU, stopped; B with another GPU (A's was someone else's for a while, a
+    // DS01-made container's), running: until now, starting A gave her two.
     ok(
         &daemon,
         create(&carol, &daemon, "a", &["--gpus", "1", "--start"]),
@@ -302,11 +303,26 @@ fn a_stopped_gpu_container_starts_only_within_max_gpus() {
         daemon.ds01(&carol, &["container", "stop", "a", "-t", "1"]),
         "stop A",
     );
+    let other = format!("other._.{}", carol.uid() + 1);
+    docker(&[
+        "run",
+        "-d",
+        "--name",
+        &other,
+        "--label",
+        &format!("ds01.test={}", sweeper.label().1),
+        "--label",
+        &format!("ds01.gpu.uuids={}", gpus("capss", 46)[0].1),
+        DEBIAN12,
+        "sleep",
+        "300",
+    ]);
     ok(
         &daemon,
         create(&carol, &daemon, "b", &["--gpus", "1", "--start"]),
         "B",
     );
+    docker(&["rm", "-f", &other]);
     refused(
         daemon.ds01(&carol, &["container", "start", "a"]),
         1,
