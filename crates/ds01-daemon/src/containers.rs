@@ -22,6 +22,7 @@ use crate::gpus::{self, Binding};
 use crate::images::check_image_owner;
 use crate::mounts;
 use crate::stream::Reporter;
+use crate::user_lock::Section;
 use crate::Daemon;
 
 impl Daemon {
@@ -32,9 +33,23 @@ impl Daemon {
         request: ContainerCreate,
         reporter: Reporter,
     ) -> Result<CreatedContainer, ApiError> {
+        self.create_within(acting, request, reporter, None).await
+    }
+
+    /// A create; `section` is the caller's, when it already counts inside the user's
+    /// critical section (recreate, which must not lose the slot it just freed).
+    pub(crate) async fn create_within(
+        &self,
+        acting: &Acting,
+        request: ContainerCreate,
+        reporter: Reporter,
+        section: Option<Section>,
+    ) -> Result<CreatedContainer, ApiError> {
         let who = &acting.who;
         let key = request.name.docker_name(who.uid());
-        let outcome = self.create_unrecorded(acting, request, reporter).await;
+        let outcome = self
+            .create_unrecorded(acting, request, reporter, section)
+            .await;
         match &outcome {
             Ok(created) => {
                 self.event(
@@ -83,22 +98,29 @@ impl Daemon {
             .record(acting.who.uid(), acting.who.login(), key, kind, detail);
     }
 
+    /// The count of containers and of GPUs and the engine container they allow happen inside
+    /// the user's section, so parallel requests cannot all pass one count. The container
+    /// exists before the section is left (it counts from then on, by its name), and with
+    /// `--start` it runs, so its devices count by its labels. Only a `--wait` request queues
+    /// for devices outside the section (a queued request must not stop its owner's other
+    /// requests); its grant is counted again inside.
     async fn create_unrecorded(
         &self,
         acting: &Acting,
         request: ContainerCreate,
         reporter: Reporter,
+        section: Option<Section>,
     ) -> Result<CreatedContainer, ApiError> {
         let who = &acting.who;
+        let key = request.name.docker_name(who.uid());
         let effective = self.effective(acting);
-        let mine = self
-            .engine
-            .list_containers(Scope::User(who))
-            .await
-            .map_err(from_engine)?;
-        effective
-            .check_new_container(mine.len() as u32)
-            .map_err(limit)?;
+        let section = match section {
+            None if !request.wait => Some(self.user_locks.enter(who.uid()).await),
+            given_or_waiting => given_or_waiting,
+        };
+        // Outside the section (a `--wait` request) this count only spares a request over
+        // its cap the queue; it is taken again inside.
+        self.check_container_count(acting, &effective).await?;
         let (image, provenance, pull, arch) = self.choose_image(acting, &request).await?;
         let ask = gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
         if ask != GpuAsk::None && self.gpus.devices().is_empty() {
@@ -107,29 +129,45 @@ impl Daemon {
             )
             .because(Reason::NoGpus));
         }
+        let cap = effective.max_gpus.value.value().unwrap_or(f64::INFINITY);
+        let name_cap = |mut e: ApiError| {
+            if e.code == ErrorCode::Limit {
+                e.message = format!("{}: {}", e.message, effective.max_gpus);
+            }
+            e
+        };
         let reservation = match ask {
             GpuAsk::None => None,
             ask => Some(
                 self.gpus
                     .reserve(
                         &self.engine,
-                        &request.name.docker_name(who.uid()),
+                        &key,
                         AllocRequest {
                             uid: who.uid(),
                             ask,
-                            max_gpus: effective.max_gpus.value.value().unwrap_or(f64::INFINITY),
+                            max_gpus: cap,
                             allow_device_pick: effective.allow_device_pick.value,
                         },
                         request.wait.then_some(&reporter),
                     )
                     .await
-                    .map_err(|mut e| {
-                        if e.code == ErrorCode::Limit {
-                            e.message = format!("{}: {}", e.message, effective.max_gpus);
-                        }
-                        e
-                    })?,
+                    .map_err(name_cap)?,
             ),
+        };
+        let _section = match section {
+            Some(s) => s,
+            None => {
+                let s = self.user_locks.enter(who.uid()).await;
+                self.check_container_count(acting, &effective).await?;
+                if let Some(r) = &reservation {
+                    self.gpus
+                        .recheck(&self.engine, &key, who.uid(), &r.allocation, cap)
+                        .await
+                        .map_err(name_cap)?;
+                }
+                s
+            }
         };
         let allocation = reservation
             .as_ref()
@@ -180,6 +218,24 @@ impl Daemon {
         // A running container now holds its devices by its labels; a stopped one holds none.
         drop(reservation);
         Ok(created)
+    }
+
+    /// Refuses a new container over the user's `max_containers`. The count is of the
+    /// engine's containers by name, so it survives a ds01d restart and includes a
+    /// container a killed ds01d left halfway.
+    async fn check_container_count(
+        &self,
+        acting: &Acting,
+        effective: &Effective,
+    ) -> Result<(), ApiError> {
+        let mine = self
+            .engine
+            .list_containers(Scope::User(&acting.who))
+            .await
+            .map_err(from_engine)?;
+        effective
+            .check_new_container(mine.len() as u32)
+            .map_err(limit)
     }
 
     /// The policy that applies to the acting user.
@@ -479,13 +535,16 @@ impl Daemon {
 
     /// Reserves again the devices a container's labels name, for `verb` (`start`,
     /// `restart`): a stopped container holds no GPU, so they are its own again only if no
-    /// running container took them. With `only_stopped`, a running container needs none.
+    /// running container took them, and only within its owner's `max_gpus` with what they
+    /// hold now. With `only_stopped`, a running container needs none. The caller is inside
+    /// the owner's critical section (`section`) until the container runs.
     pub(crate) async fn rebind_gpus(
         &self,
         acting: &Acting,
         name: &ContainerName,
         verb: &str,
         only_stopped: bool,
+        _section: &Section,
     ) -> Result<Option<gpus::Reservation<'_>>, ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
@@ -494,21 +553,30 @@ impl Daemon {
             .labelled_containers()
             .await
             .map_err(from_engine)?;
-        let wanted: Vec<String> = containers
+        let Some(found) = containers
             .iter()
             .find(|c| c.docker_name == key && !(only_stopped && c.running))
-            .map(|c| {
-                let labels = c.labels.clone().into_iter().collect();
-                ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids
-            })
-            .unwrap_or_default();
+        else {
+            return Ok(None);
+        };
+        let labels = found.labels.clone().into_iter().collect();
+        let wanted = ds01_policy::gpus_from_labels(&labels, self.gpus.devices()).uuids;
         if wanted.is_empty() {
             return Ok(None);
         }
+        let effective = self.effective(acting);
+        // A live (running or paused) container already holds its devices and is counted
+        // in what its owner holds: restarting it adds nothing, so only a stopped one is
+        // held to the cap (a cap lowered since does not stop a restart).
+        let max_gpus = if found.running {
+            f64::INFINITY
+        } else {
+            effective.max_gpus.value.value().unwrap_or(f64::INFINITY)
+        };
         let request = AllocRequest {
             uid: who.uid(),
             ask: GpuAsk::Devices(wanted),
-            max_gpus: f64::INFINITY,
+            max_gpus,
             allow_device_pick: true,
         };
         let reserved = self
@@ -516,24 +584,30 @@ impl Daemon {
             .reserve(&self.engine, &key, request, None)
             .await
             .map_err(|e| {
-                ApiError::new(
-                    ErrorCode::Busy,
-                    format!(
-                        "{key} cannot {verb}: {}; a stopped container holds no GPU, and its GPU is now used by another container",
-                        e.message
-                    ),
-                )
-                .subject(name.as_str())
+                let (code, why) = if e.code == ErrorCode::Limit {
+                    (ErrorCode::Limit, effective.max_gpus.to_string())
+                } else {
+                    (
+                        ErrorCode::Busy,
+                        "a stopped container holds no GPU, and its GPU is now used by another container"
+                            .to_owned(),
+                    )
+                };
+                ApiError::new(code, format!("{key} cannot {verb}: {}; {why}", e.message))
+                    .subject(name.as_str())
             })?;
         Ok(Some(reserved))
     }
 
     /// `POST /v1/containers/{name}/start`: the container's devices are bound again, if
-    /// no running container holds them now.
+    /// no running container holds them now and its owner's cap allows.
     pub async fn start(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
-        let reservation = self.rebind_gpus(acting, name, "start", true).await?;
+        let section = self.user_locks.enter(who.uid()).await;
+        let reservation = self
+            .rebind_gpus(acting, name, "start", true, &section)
+            .await?;
         let bound = self.bind_for_start(who, name, false).await?;
         self.engine
             .start_container(who, name)
@@ -549,8 +623,27 @@ impl Daemon {
             );
         }
         drop(reservation);
+        drop(section);
         self.event(acting, &key, "start", "started by its owner".into());
         Ok(())
+    }
+
+    /// Whether the acting user's container runs (or is paused).
+    pub(crate) async fn is_running(
+        &self,
+        acting: &Acting,
+        name: &ContainerName,
+    ) -> Result<bool, ApiError> {
+        let found = self
+            .engine
+            .owned_container(&acting.who, name)
+            .await
+            .map_err(from_engine)?;
+        Ok(found
+            .state
+            .as_ref()
+            .and_then(|s| s.running)
+            .unwrap_or(false))
     }
 
     /// `POST /v1/containers/{name}/stop`.

@@ -33,8 +33,16 @@ impl Daemon {
     ) -> Result<(), ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
+        // A restart starts a stopped container: its devices are counted like a start's,
+        // inside the section. The reservation then counts them for its owner until the
+        // container runs, so the section is left before the engine's restart (whose stop
+        // may take the whole grace period; `restart --all` runs them side by side).
+        let section = self.user_locks.enter(who.uid()).await;
         // Held across the restart (its own holding does not count against it).
-        let reservation = self.rebind_gpus(acting, name, "restart", false).await?;
+        let reservation = self
+            .rebind_gpus(acting, name, "restart", false, &section)
+            .await?;
+        drop(section);
         // A restart is a start: the engine resolves the binds again.
         let bound = self.bind_for_start(who, name, true).await?;
         self.engine
@@ -64,6 +72,9 @@ impl Daemon {
 
     /// `POST /v1/containers/{name}/unpause`.
     pub async fn unpause(&self, acting: &Acting, name: &ContainerName) -> Result<(), ApiError> {
+        // A paused container holds its devices already (they count for its owner), so an
+        // unpause adds none; it still waits for a count in flight to finish.
+        let _section = self.user_locks.enter(acting.who.uid()).await;
         self.engine
             .unpause_container(&acting.who, name)
             .await

@@ -36,13 +36,11 @@ impl Daemon {
         on_upgrade: OnUpgrade,
     ) -> Result<Response, ApiError> {
         let who = &acting.who;
-        if request.start {
-            let bound = self.bind_for_start(who, &name, false).await?;
-            self.engine
-                .start_container(who, &name)
-                .await
-                .map_err(from_engine)?;
-            drop(bound);
+        // Through `start` (its GPUs counted in its owner's section), never the engine's
+        // start directly: a stopped container's devices may be another's now, or over the
+        // owner's `max_gpus`.
+        if request.start && !self.is_running(&acting, &name).await? {
+            self.start(&acting, &name).await?;
         }
         let spec = SessionSpec {
             command: request.command.clone(),

@@ -6,6 +6,7 @@
 //! them, so two requests never get the same device.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ pub struct Gpus {
     devices: Vec<Device>,
     binding: Binding,
     reserved: Mutex<HashMap<String, Holding>>,
+    /// How many reservations have ended. A reservation ends once its container runs (and
+    /// holds by its labels): a look at the engine taken before that, joined with the map
+    /// after it, would see the devices held by neither, so such a look is taken again.
+    ended: AtomicU64,
     queue: Mutex<VecDeque<u64>>,
     next_ticket: Mutex<u64>,
     freed: tokio::sync::Notify,
@@ -51,7 +56,10 @@ pub struct Reservation<'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.gpus.lock_reserved().remove(&self.key);
+        let mut reserved = self.gpus.lock_reserved();
+        reserved.remove(&self.key);
+        self.gpus.ended.fetch_add(1, Ordering::SeqCst);
+        drop(reserved);
         self.gpus.freed.notify_waiters();
     }
 }
@@ -96,6 +104,7 @@ impl Gpus {
             devices,
             binding,
             reserved: Mutex::new(HashMap::new()),
+            ended: AtomicU64::new(0),
             queue: Mutex::new(VecDeque::new()),
             next_ticket: Mutex::new(0),
             freed: tokio::sync::Notify::new(),
@@ -175,9 +184,14 @@ impl Gpus {
                 // Subscribe before looking, so a release between the look and the wait is
                 // not missed.
                 let freed = self.freed.notified();
+                let ended = self.ended.load(Ordering::SeqCst);
                 let held = self.held(engine, key).await?;
                 let outcome = {
                     let mut reserved = self.lock_reserved();
+                    if self.ended.load(Ordering::SeqCst) != ended {
+                        // A reservation ended while the engine was asked: look again.
+                        continue;
+                    }
                     // Reservations made since `held` was read are in the map: take them in.
                     let mut all = held;
                     for (k, h) in reserved.iter() {
@@ -256,6 +270,29 @@ impl Gpus {
             _ = tokio::time::sleep(Duration::from_secs(2)) => Ok(()),
             _ = left => Err(ApiError::new(ErrorCode::Interrupted, "left the line for a GPU")),
         }
+    }
+
+    /// Counts a reservation of container `key` again, inside its owner's critical section:
+    /// its devices are held by nobody else, and with what `uid` holds now they are within
+    /// `max_gpus`.
+    pub async fn recheck(
+        &self,
+        engine: &Engine,
+        key: &str,
+        uid: u32,
+        allocation: &Allocation,
+        max_gpus: f64,
+    ) -> Result<(), ApiError> {
+        let held = self.held(engine, key).await?;
+        let request = AllocRequest {
+            uid,
+            ask: GpuAsk::Devices(allocation.uuids().iter().map(|u| u.to_string()).collect()),
+            max_gpus,
+            allow_device_pick: true,
+        };
+        allocate(&self.devices, &held, &request)
+            .map(|_| ())
+            .map_err(refusal)
     }
 
     /// `ds01 admin gpus`: every device and its holder.

@@ -44,6 +44,7 @@ mod sessions;
 mod slices;
 mod store;
 mod stream;
+mod user_lock;
 mod workspace;
 
 use std::path::{Path, PathBuf};
@@ -82,6 +83,8 @@ pub struct Daemon {
     cgroup_driver: String,
     /// JupyterLab servers started for users, and their loopback forwards.
     jupyters: jupyter::Jupyters,
+    /// Each user's critical section for counting against their caps and acting on it.
+    user_locks: user_lock::UserLocks,
 }
 
 impl Daemon {
@@ -149,6 +152,7 @@ pub async fn run(
         sessions: Sessions::default(),
         operations: stream::Operations::default(),
         jupyters: jupyter::Jupyters::default(),
+        user_locks: user_lock::UserLocks::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

@@ -24,6 +24,9 @@ impl Daemon {
     ) -> Result<CreatedContainer, ApiError> {
         let who = &acting.who;
         let key = name.docker_name(who.uid());
+        // One section from the removal to the new container: the slot the old one frees is
+        // its own, not a parallel create's.
+        let section = self.user_locks.enter(who.uid()).await;
         let found = self
             .engine
             .owned_container(who, name)
@@ -66,7 +69,7 @@ impl Daemon {
             .map_err(from_engine)?;
         self.gpus.released();
         self.event(acting, &key, "remove", "removed to be recreated".into());
-        self.create_container(acting, request, reporter)
+        self.create_within(acting, request, reporter, Some(section))
             .await
             .map_err(|mut e| {
                 e.message = format!(
