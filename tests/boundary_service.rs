@@ -262,6 +262,20 @@ fn a_flood_of_idle_and_half_sent_connections_leaves_others_served_and_the_reaper
     );
 }
 
+/// The soft and hard `Max open files` of process `pid`.
+fn fd_limits(pid: u32) -> (u64, u64) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (n[0], n[1])
+}
+
 #[test]
 fn streams_beyond_the_cap_are_refused_and_open_ones_outlive_the_timeouts() {
     let sweeper = Sweeper::new("boundary-service-streams");
@@ -270,7 +284,17 @@ fn streams_beyond_the_cap_are_refused_and_open_ones_outlive_the_timeouts() {
         &sweeper.label().1,
         &format!("workspace = \"~/workspace\"\n{}", server_table()),
     );
+    // ds01d inherits a low soft descriptor limit and raises it to the hard one.
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, soft.min(1024).min(hard), hard).unwrap();
     let daemon = TestDaemon::start(&config);
+    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+    assert_eq!(
+        fd_limits(daemon.pid()),
+        (hard, hard),
+        "ds01d did not raise its descriptor limit"
+    );
 
     // Followed event streams, silent for twice the idle timeout.
     let hold = 2 * IDLE_SECS + 1;
