@@ -110,7 +110,10 @@ fn refusal_error(refusal: Refusal, gate: &Gate) -> ApiError {
     match refusal {
         Refusal::User => ApiError::new(
             ErrorCode::Limit,
-            "you have too many connections to ds01d open; close some and try again",
+            format!(
+                "you have {} connections to ds01d open, the most one user may; close some and try again",
+                gate.connections_per_user()
+            ),
         ),
         Refusal::Global => ApiError::new(
             ErrorCode::Busy,

@@ -110,6 +110,11 @@ impl Gate {
         })
     }
 
+    /// The connections cap of one user.
+    pub fn connections_per_user(&self) -> usize {
+        self.per_user
+    }
+
     /// The streams cap of one user.
     pub fn streams_per_user(&self) -> usize {
         self.streams_per_user
