@@ -317,6 +317,17 @@ fn streams_beyond_the_cap_are_refused_and_open_ones_outlive_the_timeouts() {
         "a closed stream's slot was not released: {out}"
     );
 
+    // A body that never comes is refused after the head's timeout, the connection not held.
+    let slow = run_helper(
+        &user,
+        &json!({"mode": "slowbody", "socket": daemon.socket().display().to_string()}),
+    );
+    assert_eq!(slow["status"], 400, "{slow}");
+    assert!(
+        slow["after"].as_f64().unwrap_or(0.0) >= HEADER_SECS as f64,
+        "{slow}"
+    );
+
     // An exec session quiet for longer than both timeouts is not cut either.
     daemon.ok(
         daemon.ds01(

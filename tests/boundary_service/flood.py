@@ -6,6 +6,8 @@
 #   {"mode": "streams", "socket": P, "count": C, "hold": H}
 #       C followed event streams, each after the last answered; holds the open ones for H
 #       seconds; closes one and opens another.
+#   {"mode": "slowbody", "socket": P}
+#       a request whose body never comes; prints the status of the answer and when it came.
 #   {"mode": "probe", "socket": P}
 #       one GET /v1/version; prints its status and milliseconds.
 # Every loop is bounded in count and time; it talks only to the Unix socket it is given.
@@ -173,6 +175,18 @@ def streams():
     emit(out)
 
 
+def slowbody():
+    """A head that promises a body which never comes: how long until ds01d answers."""
+    s = connect()
+    start = time.monotonic()
+    s.send(b"POST /v1/images HTTP/1.1\r\nHost: ds01d\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 1000\r\n\r\n{")
+    head = read_head(s, limit=60.0)
+    status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+    emit({"status": status, "after": round(time.monotonic() - start, 2)})
+    s.close()
+
+
 def probe():
     start = time.monotonic()
     s = connect()
@@ -187,4 +201,4 @@ def probe():
     emit({"status": status, "ms": ms})
 
 
-{"flood": flood, "streams": streams, "probe": probe}[cfg["mode"]]()
+{"flood": flood, "streams": streams, "slowbody": slowbody, "probe": probe}[cfg["mode"]]()

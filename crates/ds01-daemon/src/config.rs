@@ -100,7 +100,8 @@ pub struct FileConfig {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    /// From a request's first byte to the end of its head (default `10s`).
+    /// From a request's first byte to the end of its head, and as long again from there
+    /// for its body (default `10s`).
     pub header_timeout: Option<String>,
     /// A connection with no request in flight is closed after this (default `30s`).
     pub idle_timeout: Option<String>,

@@ -1,9 +1,10 @@
 //! The accept loop: each connection is admitted by its kernel UID against the caps of
 //! [`super::limits`], served by hyper's HTTP/1 with upgrades, and closed when its request
-//! head is too slow or it sits idle; a response that streams, and an upgraded connection
-//! (exec, logs, cp), is never idle.
+//! head is too slow or it sits idle; a request body too slow is refused. A response that
+//! streams, and an upgraded connection (exec, logs, cp), is never idle.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io::{Read, Write};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -180,8 +181,10 @@ async fn connection(
                 .extensions_mut()
                 .insert(Connection(activity.clone()));
             let mut app = app.clone();
+            let body_by = Instant::now() + timeouts.header;
             async move {
-                let response = match app.call(request.map(Body::new)).await {
+                let request = request.map(|body| Body::new(Timely::new(body, body_by)));
+                let response = match app.call(request).await {
                     Ok(response) => response,
                     Err(never) => match never {},
                 };
@@ -229,6 +232,49 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+/// A request body that must have arrived by a deadline (the head's timeout again, after
+/// the head): the bodies of this API are small JSON, and one that trickles in would hold
+/// its connection for as long as its sender likes.
+struct Timely {
+    body: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Timely {
+    fn new(body: Incoming, by: Instant) -> Timely {
+        Timely {
+            body,
+            deadline: Box::pin(tokio::time::sleep_until(by)),
+        }
+    }
+}
+
+impl hyper::body::Body for Timely {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err("the request body did not arrive in time".into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
