@@ -336,20 +336,48 @@ fn streams_beyond_the_cap_are_refused_and_open_ones_outlive_the_timeouts() {
         ),
         "create",
     );
-    let (said, _) = timed_ok(
-        &daemon,
-        &user,
-        &[
-            "container",
-            "exec",
-            "s",
-            "--",
-            "sh",
-            "-c",
-            &format!("sleep {hold}; echo survived"),
-        ],
+    let mut session = {
+        let mut cmd = user.command(ds01_tests::users::user_visible_binary("ds01"));
+        cmd.envs(daemon.env_for())
+            .args(["container", "exec", "s", "--", "sh", "-c"])
+            .arg(format!("sleep {hold}; echo survived"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ds01 starts")
+    };
+    // While it runs it holds one of the user's stream slots (bounded tries, while the
+    // session is being set up).
+    let mut seen = Value::Null;
+    for _ in 0..20 {
+        seen = run_helper(
+            &user,
+            &json!({"mode": "streams", "socket": daemon.socket().display().to_string(),
+                    "count": STREAMS, "hold": 0}),
+        );
+        if seen["statuses"][STREAMS as usize - 1] == 429 {
+            break;
+        }
+    }
+    assert_eq!(
+        seen["statuses"][STREAMS as usize - 1],
+        429,
+        "an exec session held no stream slot: {seen}"
     );
+    let out = session.wait_with_output().expect("ds01 exec ends");
+    let said = daemon.ok(out, "the quiet exec session");
     assert!(said.contains("survived"), "{said}");
+    // The session's slot went with it: the user has every stream slot again.
+    let again = run_helper(
+        &user,
+        &json!({"mode": "streams", "socket": daemon.socket().display().to_string(),
+                "count": STREAMS, "hold": 0}),
+    );
+    assert_eq!(
+        again["statuses"],
+        json!(vec![200; STREAMS as usize]),
+        "an ended exec session kept its stream slot: {again}"
+    );
     daemon.ok(
         daemon.ds01(&user, &["container", "remove", "s", "--force"]),
         "remove",
