@@ -336,7 +336,7 @@ fn streams_beyond_the_cap_are_refused_and_open_ones_outlive_the_timeouts() {
         ),
         "create",
     );
-    let mut session = {
+    let session = {
         let mut cmd = user.command(ds01_tests::users::user_visible_binary("ds01"));
         cmd.envs(daemon.env_for())
             .args(["container", "exec", "s", "--", "sh", "-c"])
