@@ -36,6 +36,8 @@ echo "reliability: security, as throwaway users" >&2
 suite security -p ds01-tests --test security
 echo "reliability: policy and GPUs" >&2
 suite policy -p ds01-tests --test policy_gpus
+echo "reliability: the service under one user's flood" >&2
+suite service -p ds01-tests --test boundary_service
 
 python3 - "$out" "$logs" <<'PY'
 import datetime, os, re, subprocess, sys
@@ -51,12 +53,14 @@ head = (f"Measured {datetime.date.today().isoformat()} on {os.cpu_count()} cores
         "by `scripts/reliability.sh` (which rewrites this file).")
 load = re.search(r"load: (.*)", log("load"))
 reported = sorted(set(re.findall(r"^reported: (.*)$", log("faults"), re.M)))
+service = re.search(r"service: (settings .*)", log("service"))
 
 rows = [("Faults on a throwaway daemon", "faults"), ("Failures and interrupts", "failures"),
         ("Ownership and lifecycle", "lifecycle"), ("Load, 20 users", "load"),
         ("Hostile input (property runs)", "hostile"), ("CLI usage", "usage"),
         ("Security, as throwaway users through ds01d", "security"),
-        ("Policy and GPU allocation through ds01d", "policy")]
+        ("Policy and GPU allocation through ds01d", "policy"),
+        ("The service under one user's flood, through ds01d", "service")]
 L = ["# Reliability", "", head, "",
 "ds01d holds the root-equivalent Docker socket of a shared server for its users. These are its guarantees,",
 "the tests that hold it to them (all run by `.ci/run` on every submission), and what they measured.", "",
@@ -70,6 +74,7 @@ L = ["# Reliability", "", head, "",
 "| **Clear errors, never a hang.** | Engine errors are mapped to messages that say what to do (engine gone, disk full, name taken, image missing); every fault test bounds each call and fails on a hang. | `tests/faults.rs` (messages below), `tests/create_failures.rs` |",
 "| **Trust boundaries.** | Users never get the Docker socket: ds01d is the only door, and knows callers by the kernel's peer credentials. Ownership is the UID in `<name>._.<uid>` and `ds01-<uid>/`; another user's containers cannot be named and their images not used; mounts are walked without following links and must be the caller's own (or under an admin-listed root); containers get `no-new-privileges` and no capabilities unless the policy allows sudo; the user's environment and `~/.config` have no say; `--as` is for root and the admin group; state lives in a root-only directory, never `/tmp`. Labels that claim a user are checked against `/etc/passwd` and `/etc/group`. | `tests/security.rs` (two throwaway users, one LDAP-style with a 10-digit UID, against a ds01d on a temporary socket: every hole of the socket era refused, the everyday flows working), `labels_claiming_an_absent_user_are_not_trusted`, hostile-input label property |",
 "| **Fair shares.** | The admin's policy (user, group, default) caps containers, memory, CPUs, shm, processes and GPUs, naming the limit and its source; GPUs are exclusive and least-allocated, recorded only in the containers' labels, so a restart keeps every allocation. | `tests/policy_gpus.rs` (a file inventory of 3 GPUs with MIG slices, three users, concurrent requests, `--wait`, a restart, DS01-labelled containers, DS01's imported limits) |",
+"| **The service stays up for everyone.** One user's idle, slow or numerous connections cannot starve another's requests or the reaper. | ds01d's own accept loop admits each connection by its kernel UID: at most `connections_per_user` (default 64) connections and `streams_per_user` (16) streaming requests per UID (root: the global cap only); beyond, an immediate 429 with an `ApiError` (`limit`) and the connection closed. A request head must be complete within `header_timeout` (10 s) of its first byte, and its body as long again after it, and a connection with nothing in flight is closed after `idle_timeout` (30 s); an answer that streams and an upgraded exec, logs or cp session are never idle. The global cap (`max_connections`, 4096) stays under the descriptor limit, which ds01d raises from soft to hard at start (`LimitNOFILE=65536` in the unit), with a quarter (at least 256) kept for the engine socket, state files and the reaper, and room for one engine connection per connection. | `tests/boundary_service.rs` (figures below), `server::limits::tests`, `server::accept::tests`, `config::tests::bad_server_values_are_refused_by_key` |",
 "| **Hostile input is refused, never pasted.** | Every outside value is parsed once into a validated type; package specs, env values and labels are quoted for `/bin/sh` and Docker; messages escape control characters. | `tests/hostile_input.rs` (proptest, ≥ 20,000 cases per string parser) |",
 "", "## Measured", "",
 "| suite | passed | failed | wall time |", "|---|---:|---:|---:|"]
@@ -77,6 +82,13 @@ for title, n in rows:
     p, f, _ = result(n)
     L.append(f"| {title} | {p} | {f} | {secs(n):.0f} s |")
 L += ["", "Load: " + (load.group(1) if load else "(no figure)") + ".", "",
+"The service under one user's flood (`tests/boundary_service.rs`, with the small `[server]` settings named in the figure):",
+"user A, a throwaway account whose connections carry its own peer credentials, opens connections on ds01d's socket far",
+"beyond its cap for 45 s, a few of them sending request heads that never end; meanwhile user B sends `GET /v1/version`",
+"(a raw request: from `connect` to the answer's head, so ds01d's own answer time) and runs `ds01 container start` and",
+"`container list` (whole CLI runs, process start included), and the reaper has to stop B's idle container. The idle and",
+"head figures are seen from A's side, from its `connect` (or a head's first byte) to the close, polled every 0.25 s.", "",
+"Flood: " + (service.group(1) if service else "(no figure)") + ".", "",
       "What users are told when the daemon dies or the disk fills (from the fault run):", ""]
 L += [f"- `{r}`" if "`" not in r else f"- {r}" for r in reported]
 L += ["", "## Limits", "",

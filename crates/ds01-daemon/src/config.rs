@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use ds01_api::Size;
-use ds01_policy::{Inventory, Policy};
+use ds01_policy::{Inventory, Policy, Span};
 use ds01_username::{SliceGroup, SliceName};
 use serde::Deserialize;
 
@@ -89,6 +90,115 @@ pub struct FileConfig {
     /// The reaper's settings.
     #[serde(default)]
     pub lifecycle: LifecycleSettings,
+    /// How the socket holds up under many, idle or slow clients.
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// `[server]`: timeouts and connection caps of ds01d's socket, so that one user's idle or
+/// half-sent connections cannot starve the others (or the reaper) of file descriptors.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// From a request's first byte to the end of its head, and as long again from there
+    /// for its body (default `10s`).
+    pub header_timeout: Option<String>,
+    /// A connection with no request in flight is closed after this (default `30s`).
+    pub idle_timeout: Option<String>,
+    /// Open connections of one UID, streams and exec sessions included (default 64).
+    pub connections_per_user: Option<u32>,
+    /// Streaming requests of one UID at once: builds, creates, exec, logs, cp, followed
+    /// events (default 16).
+    pub streams_per_user: Option<u32>,
+    /// Open connections in all (default 4096; lowered to what the descriptor limit allows).
+    pub max_connections: Option<u32>,
+}
+
+/// The resolved `[server]` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// See [`ServerSettings::header_timeout`].
+    pub header_timeout: Duration,
+    /// See [`ServerSettings::idle_timeout`].
+    pub idle_timeout: Duration,
+    /// See [`ServerSettings::connections_per_user`].
+    pub connections_per_user: usize,
+    /// See [`ServerSettings::streams_per_user`].
+    pub streams_per_user: usize,
+    /// See [`ServerSettings::max_connections`].
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(30),
+            connections_per_user: 64,
+            streams_per_user: 16,
+            max_connections: 4096,
+        }
+    }
+}
+
+/// No count beyond this makes sense for one host's socket.
+const MAX_COUNT: u32 = 1_000_000;
+/// Nor a timeout beyond an hour.
+const MAX_TIMEOUT: Span = Span::from_secs(3600);
+
+impl ServerSettings {
+    /// Checks every value, naming the key of the first one refused.
+    pub fn resolve(&self) -> Result<ServerLimits, String> {
+        let defaults = ServerLimits::default();
+        let span = |key: &str, value: &Option<String>, default: Duration| match value {
+            None => Ok(default),
+            Some(text) => match text.parse::<Span>() {
+                Ok(s) if s.secs() >= 1 && s <= MAX_TIMEOUT => Ok(Duration::from_secs(s.secs())),
+                Ok(_) => Err(format!(
+                    "[server] {key} = {text:?}: give a duration from 1s to 1h"
+                )),
+                Err(e) => Err(format!("[server] {key} = {text:?}: {e}")),
+            },
+        };
+        let count = |key: &str, value: Option<u32>, default: usize| match value {
+            None => Ok(default),
+            Some(n) if (1..=MAX_COUNT).contains(&n) => Ok(n as usize),
+            Some(n) => Err(format!(
+                "[server] {key} = {n}: give a number from 1 to {MAX_COUNT}"
+            )),
+        };
+        let limits = ServerLimits {
+            header_timeout: span(
+                "header_timeout",
+                &self.header_timeout,
+                defaults.header_timeout,
+            )?,
+            idle_timeout: span("idle_timeout", &self.idle_timeout, defaults.idle_timeout)?,
+            connections_per_user: count(
+                "connections_per_user",
+                self.connections_per_user,
+                defaults.connections_per_user,
+            )?,
+            streams_per_user: count(
+                "streams_per_user",
+                self.streams_per_user,
+                defaults.streams_per_user,
+            )?,
+            max_connections: count(
+                "max_connections",
+                self.max_connections,
+                defaults.max_connections,
+            )?,
+        };
+        // A stream holds a connection: a stream cap above the connection cap would never bind.
+        if limits.streams_per_user > limits.connections_per_user {
+            return Err(format!(
+                "[server] streams_per_user = {} is more than connections_per_user = {}; every stream holds a connection",
+                limits.streams_per_user, limits.connections_per_user
+            ));
+        }
+        Ok(limits)
+    }
 }
 
 /// `[lifecycle]`: how the reaper samples. Timeouts are per user, in `[policy]`.
@@ -140,6 +250,8 @@ pub struct Config {
     pub policy: Policy,
     /// The GPUs, when an inventory is configured.
     pub inventory: Option<Inventory>,
+    /// The socket's timeouts and caps.
+    pub server: ServerLimits,
 }
 
 impl Config {
@@ -170,6 +282,7 @@ impl Config {
         };
         let file: FileConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         let policy = Policy::from_toml(&text).map_err(|e| invalid(e.to_string()))?;
+        let server = file.server.resolve().map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -186,12 +299,10 @@ impl Config {
                 )
             }
         };
-        Ok(Config::from_file(
-            Some(path.to_owned()),
-            file,
-            policy,
-            inventory,
-        ))
+        Ok(Config {
+            server,
+            ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
+        })
     }
 
     fn from_file(
@@ -203,6 +314,7 @@ impl Config {
         Config {
             policy,
             inventory,
+            server: ServerLimits::default(),
             source,
             catalog: file
                 .catalog
@@ -272,6 +384,46 @@ mod tests {
         assert_eq!(config("").file.reap, ReapScope::All);
         assert_eq!(config("reap = \"labelled\"").file.reap, ReapScope::Labelled);
         assert!(toml::from_str::<FileConfig>("reap = \"mine\"").is_err());
+    }
+
+    fn server(text: &str) -> Result<ServerLimits, String> {
+        toml::from_str::<FileConfig>(text).unwrap().server.resolve()
+    }
+
+    #[test]
+    fn the_server_table_has_defaults_and_takes_small_values() {
+        assert_eq!(server("").unwrap(), ServerLimits::default());
+        let small = server(
+            "[server]\nheader_timeout = \"2s\"\nidle_timeout = \"1m\"\nconnections_per_user = 8\nstreams_per_user = 2\nmax_connections = 100\n",
+        )
+        .unwrap();
+        assert_eq!(small.header_timeout, Duration::from_secs(2));
+        assert_eq!(small.idle_timeout, Duration::from_secs(60));
+        assert_eq!(
+            (
+                small.connections_per_user,
+                small.streams_per_user,
+                small.max_connections
+            ),
+            (8, 2, 100)
+        );
+    }
+
+    #[test]
+    fn bad_server_values_are_refused_by_key() {
+        for (text, key) in [
+            ("header_timeout = \"0s\"", "header_timeout"),
+            ("idle_timeout = \"soon\"", "idle_timeout"),
+            ("idle_timeout = \"2d\"", "idle_timeout"),
+            ("connections_per_user = 0", "connections_per_user"),
+            ("max_connections = 0", "max_connections"),
+            ("streams_per_user = 65", "streams_per_user"),
+        ] {
+            let e = server(&format!("[server]\n{text}\n")).unwrap_err();
+            assert!(e.contains(&format!("[server] {key}")), "{text}: {e}");
+        }
+        assert!(toml::from_str::<FileConfig>("[server]\nbacklog = 5\n").is_err());
+        assert!(toml::from_str::<FileConfig>("[server]\nmax_connections = -1\n").is_err());
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub async fn run(
         .map_err(|e| e.to_string())?
         .with_state_dir(&settings.state_dir)
         .with_verdict_cache(verdicts.clone());
+    // Many users' connections, each maybe with an engine connection of its own: the soft
+    // limit (often 1024) is raised to the hard one, and the connection caps stay below it.
+    let fd_limit = server::raise_fd_limit();
     let listener = server::listen(&settings.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
     let cgroup_driver = engine
@@ -162,7 +165,7 @@ pub async fn run(
         daemon.audit.path().display()
     );
     tokio::spawn(reaper::run(daemon.clone()));
-    server::serve(daemon, listener, shutdown)
+    server::serve(daemon, listener, fd_limit, shutdown)
         .await
         .map_err(|e| format!("serving {}: {e}", settings.socket.display()))
 }

@@ -6,13 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::serve::IncomingStream;
 use axum::{Extension, Json, Router};
 use ds01_api::{
     ApiError, ContainerCreate, ContainerName, ErrorCode, ExecRequest, ImageCreate, ImageUpdate,
@@ -29,26 +29,21 @@ use crate::audit::{self, Entry};
 use crate::caller::{Acting, Caller};
 use crate::Daemon;
 
+mod accept;
 mod admin;
 mod containers;
 mod images;
+mod limits;
 
 use admin::*;
 use containers::*;
 use images::*;
 
-/// The kernel's word on who is at the other end of a connection.
+/// The kernel's word on who is at the other end of a connection (`SO_PEERCRED`, read
+/// once when it is accepted).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
     uid: Option<u32>,
-}
-
-impl Connected<IncomingStream<'_, UnixListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, UnixListener>) -> Self {
-        Peer {
-            uid: stream.io().peer_cred().ok().map(|c| c.uid()),
-        }
-    }
 }
 
 /// An authenticated request's caller and whom it acts for.
@@ -161,19 +156,74 @@ fn activated() -> std::io::Result<Option<UnixListener>> {
     UnixListener::from_std(std_listener).map(Some)
 }
 
-/// Serves requests on `listener` until the future completes.
+/// Serves requests on `listener` until the future completes. `fd_limit` is the
+/// descriptor limit in force, which the global connection cap stays under.
 pub async fn serve(
     daemon: Arc<Daemon>,
     listener: UnixListener,
+    fd_limit: u64,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(daemon);
-    axum::serve(listener, app.into_make_service_with_connect_info::<Peer>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = daemon.config.server;
+    let gate = limits::Gate::new(&limits, limits::connection_budget(fd_limit));
+    tracing::info!(
+        "connections: at most {} in all (descriptor limit {fd_limit}), {} and {} streams per user; heads within {} s, idle ones closed after {} s",
+        gate.max_connections(),
+        limits.connections_per_user,
+        limits.streams_per_user,
+        limits.header_timeout.as_secs(),
+        limits.idle_timeout.as_secs()
+    );
+    let timeouts = accept::Timeouts {
+        header: limits.header_timeout,
+        idle: limits.idle_timeout,
+    };
+    let app = router(daemon, gate.clone());
+    accept::serve(app, listener, gate, timeouts, shutdown).await
 }
 
-fn router(daemon: Arc<Daemon>) -> Router {
+/// Raises the descriptor limit to its hard limit; the limit in force.
+pub fn raise_fd_limit() -> u64 {
+    limits::raise_fd_limit()
+}
+
+/// Holds one of the caller's stream slots for as long as the answer streams (or the
+/// upgraded connection lives); over the cap, answers 429.
+async fn stream_slot(
+    State(gate): State<Arc<limits::Gate>>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(slot) = gate.stream(peer.uid.unwrap_or(u32::MAX)) else {
+        let error = ApiError::new(
+            ErrorCode::Limit,
+            format!(
+                "you have {} streams open already (builds, creates, exec, logs, cp, followed events); wait for one to end",
+                gate.streams_per_user()
+            ),
+        );
+        return (StatusCode::TOO_MANY_REQUESTS, Json(error)).into_response();
+    };
+    let connection = request.extensions().get::<accept::Connection>().cloned();
+    let response = next.run(request).await;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(connection) = connection {
+            connection.hold(slot);
+        }
+        return response;
+    }
+    response.map(|body| {
+        axum::body::Body::new(http_body_util::BodyExt::map_frame(body, move |frame| {
+            let _held = &slot;
+            frame
+        }))
+    })
+}
+
+fn router(daemon: Arc<Daemon>, gate: Arc<limits::Gate>) -> Router {
+    // The routes that may answer for long: a stream of progress, or an upgrade.
+    let streams = middleware::from_fn_with_state(gate, stream_slot);
     Router::new()
         .route("/v1/version", get(version))
         .route("/v1/whoami", get(whoami))
@@ -181,18 +231,24 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route(
             "/v1/containers",
             get(list_containers)
-                .post(create_container)
+                .post(create_container.layer(streams.clone()))
                 .delete(remove_stopped),
         )
         .route("/v1/containers/{name}", delete(remove_container))
-        .route("/v1/containers/{name}/recreate", post(recreate_container))
+        .route(
+            "/v1/containers/{name}/recreate",
+            post(recreate_container).route_layer(streams.clone()),
+        )
         .route("/v1/containers/{name}/start", post(start_container))
         .route("/v1/containers/{name}/stop", post(stop_container))
-        .route("/v1/containers/{name}/exec", post(exec))
+        .route(
+            "/v1/containers/{name}/exec",
+            post(exec).route_layer(streams.clone()),
+        )
         .route("/v1/containers/{name}/install", post(install))
         .route("/v1/stats", get(stats))
         .route("/v1/limits", get(limits))
-        .route("/v1/events", get(events))
+        .route("/v1/events", get(events).route_layer(streams.clone()))
         .route("/v1/containers/{name}/why", get(why))
         .route("/v1/containers/{name}/keep-alive", post(keep_alive))
         .route("/v1/containers/{name}/jupyter", post(jupyter))
@@ -205,12 +261,27 @@ fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/containers/{name}/pause", post(pause_container))
         .route("/v1/containers/{name}/unpause", post(unpause_container))
         .route("/v1/containers/_all/{verb}", post(bulk_containers))
-        .route("/v1/containers/{name}/logs", post(container_logs))
-        .route("/v1/containers/{name}/copy-out", post(copy_out))
-        .route("/v1/containers/{name}/copy-in", post(copy_in))
-        .route("/v1/images", get(list_images).post(create_image))
+        .route(
+            "/v1/containers/{name}/logs",
+            post(container_logs).route_layer(streams.clone()),
+        )
+        .route(
+            "/v1/containers/{name}/copy-out",
+            post(copy_out).route_layer(streams.clone()),
+        )
+        .route(
+            "/v1/containers/{name}/copy-in",
+            post(copy_in).route_layer(streams.clone()),
+        )
+        .route(
+            "/v1/images",
+            get(list_images).post(create_image.layer(streams.clone())),
+        )
         .route("/v1/images/{name}", get(show_image).delete(delete_image))
-        .route("/v1/images/{name}/update", post(update_image))
+        .route(
+            "/v1/images/{name}/update",
+            post(update_image).route_layer(streams),
+        )
         .fallback(|| async {
             Failure(ApiError::new(
                 ErrorCode::NotFound,
