@@ -179,6 +179,11 @@ fn hint(err: &ApiError) -> Option<String> {
                 "`ds01 limits` shows your limits; `ds01 container remove NAME` frees one".into()
             }
             "max_gpus" => "`ds01 limits` shows your limits and the GPUs you hold".into(),
+            // ds01d's own caps on one user's connections, not policy keys.
+            "connections_per_user" | "streams_per_user" => {
+                "other ds01 commands of yours hold them (exec, logs -f, events -f, builds); end some"
+                    .into()
+            }
             "keep_alive_max" => {
                 "`ds01 limits` shows your limits; ask for a shorter --for".into()
             }

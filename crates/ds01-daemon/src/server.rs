@@ -202,7 +202,10 @@ async fn stream_slot(
                 "you have {} streams open already (builds, creates, exec, logs, cp, followed events); wait for one to end",
                 gate.streams_per_user()
             ),
-        );
+        )
+        .because(ds01_api::Reason::OverLimit {
+            key: "streams_per_user".into(),
+        });
         return (StatusCode::TOO_MANY_REQUESTS, Json(error)).into_response();
     };
     let connection = request.extensions().get::<accept::Connection>().cloned();

@@ -115,7 +115,10 @@ fn refusal_error(refusal: Refusal, gate: &Gate) -> ApiError {
                 "you have {} connections to ds01d open, the most one user may; close some and try again",
                 gate.connections_per_user()
             ),
-        ),
+        )
+        .because(ds01_api::Reason::OverLimit {
+            key: "connections_per_user".into(),
+        }),
         Refusal::Global => ApiError::new(
             ErrorCode::Busy,
             format!(
