@@ -51,3 +51,33 @@ pub fn oversized(err: &ds01_engine::EngineError, path: &str, size: u64) {
     }
     assert!(err.to_string().contains(path), "{err}");
 }
+
+/// `docker ARGS` as root that must succeed: its trimmed stdout.
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+/// Stdout as one JSON value (and nothing else).
+pub fn json(stdout: &[u8]) -> serde_json::Value {
+    let text = std::str::from_utf8(stdout).expect("stdout is UTF-8");
+    serde_json::from_str(text.trim_end())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value ({e}): {text:?}"))
+}
+
+/// Stdout as JSON lines.
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    std::str::from_utf8(stdout)
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect()
+}

@@ -10,6 +10,7 @@ use ds01_engine::Engine;
 use std::collections::HashMap;
 
 pub mod check;
+pub mod cli;
 pub mod daemon;
 pub mod users;
 

@@ -1,9 +1,8 @@
 //! `--framework` picks AIME catalog images: specs record the catalog row, and a catalog
 //! image that is neither local nor pullable fails with a hint (this machine has no registry).
 
-mod common;
-
-use common::{json, test_uid, TestEnv};
+use ds01_tests::check::json;
+use ds01_tests::cli::{test_uid, RootCli};
 use predicates::str::contains;
 
 const CATALOG: &str = concat!(
@@ -13,7 +12,7 @@ const CATALOG: &str = concat!(
 
 #[test]
 fn image_create_from_the_catalog_writes_a_catalog_spec() {
-    let env = TestEnv::new("catalog");
+    let env = RootCli::new("catalog");
     let uid = test_uid(6);
     let who = format!("cli.cat@example.lan:{uid}:{uid}");
     let out = env
@@ -73,7 +72,7 @@ fn image_create_from_the_catalog_writes_a_catalog_spec() {
 
 #[test]
 fn container_from_an_unreachable_catalog_image_fails_cleanly() {
-    let env = TestEnv::new("catalog-pull");
+    let env = RootCli::new("catalog-pull");
     let uid = test_uid(7);
     let who = format!("cli.pull@example.lan:{uid}:{uid}");
     env.ds01()
@@ -98,6 +97,7 @@ fn container_from_an_unreachable_catalog_image_fails_cleanly() {
         .code(1)
         .stdout("")
         .stderr(contains("pulling it failed"));
-    let left = common::docker(&["ps", "-aq", "--filter", &format!("name=clipull._.{uid}")]);
+    let left =
+        ds01_tests::check::docker_ok(&["ps", "-aq", "--filter", &format!("name=clipull._.{uid}")]);
     assert!(left.is_empty(), "left behind: {left}");
 }

@@ -1,9 +1,9 @@
 //! `ds01 image ...` and `ds01 container ...` against the real Docker engine: JSON shapes,
 //! exit statuses, and what the engine ends up holding.
 
-mod common;
-
-use common::{docker, json, json_lines, test_uid, TestEnv, DEBIAN11, DEBIAN12};
+use ds01_tests::check::{docker_ok as docker, json, json_lines};
+use ds01_tests::cli::{test_uid, RootCli};
+use ds01_tests::{DEBIAN11, DEBIAN12};
 use predicates::str::contains;
 
 const LDAP: &str = "h.baker@hertie-school.lan:1722830498:1722800513";
@@ -12,7 +12,7 @@ const LDAP: &str = "h.baker@hertie-school.lan:1722830498:1722800513";
 /// container is created without a setup commit, and the account really is `h-baker`.
 #[test]
 fn image_built_for_a_user_gives_a_baked_container() {
-    let env = TestEnv::new("baked");
+    let env = RootCli::new("baked");
     // Hosts whose engine may not lift the locked-memory limit (this CI's) say so in the
     // system configuration; labels there go on every container.
     env.system_config("memlock = \"8m\"\n[labels]\n\"ds01.cli-test.origin\" = \"system-config\"\n");
@@ -132,7 +132,7 @@ fn image_built_for_a_user_gives_a_baked_container() {
 /// From a bare base the user is set up and committed, adding little to the base.
 #[test]
 fn bare_base_gives_a_committed_container_of_small_growth() {
-    let env = TestEnv::new("committed");
+    let env = RootCli::new("committed");
     // The LDAP UID on Debian 11 (shadow 4.8.1): where an untruncated lastlog would grow
     // by hundreds of gigabytes.
     let (uid, who) = (1722830498, LDAP.to_owned());
@@ -174,7 +174,7 @@ fn bare_base_gives_a_committed_container_of_small_growth() {
         "run",
         "--rm",
         "--label",
-        &format!("ds01.test={}", env.label),
+        &format!("ds01.test={}", env.label()),
         "--user",
         &uid.to_string(),
         "--entrypoint",
@@ -198,7 +198,7 @@ fn bare_base_gives_a_committed_container_of_small_growth() {
 /// `--no-build` writes spec and Dockerfile; `update` builds only when asked or changed.
 #[test]
 fn update_rebuilds_only_a_changed_spec() {
-    let env = TestEnv::new("update");
+    let env = RootCli::new("update");
     let uid = test_uid(2);
     let who = format!("cli.update@example.lan:{uid}:{uid}");
     let out = env
@@ -345,7 +345,7 @@ fn update_rebuilds_only_a_changed_spec() {
 /// Errors say what to do, with exit status 1; nothing is left behind.
 #[test]
 fn missing_images_and_containers_fail_with_a_hint() {
-    let env = TestEnv::new("missing");
+    let env = RootCli::new("missing");
     let uid = test_uid(3);
     let who = format!("cli.missing@example.lan:{uid}:{uid}");
     env.ds01()
@@ -389,7 +389,7 @@ fn missing_images_and_containers_fail_with_a_hint() {
 /// `doctor` reports each check as one JSON object; a configured but missing catalog fails it.
 #[test]
 fn doctor_reports_every_check() {
-    let env = TestEnv::new("doctor");
+    let env = RootCli::new("doctor");
     env.system_config("catalog = \"/nonexistent/ml_images.repo\"\n");
     let out = env.ds01().args(["doctor", "--json"]).assert().code(1);
     let checks = json_lines(&out.get_output().stdout);

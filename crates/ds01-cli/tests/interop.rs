@@ -1,16 +1,16 @@
 //! Containers made by DS01's `mlc-patched.py` (same names and labels, no ds01 involved) are
 //! listed, started, used, opened and removed by `ds01 container ...`.
 
-mod common;
-
 use std::process::Command as StdCommand;
 use std::time::{Duration, Instant};
 
-use common::{docker, json, json_lines, test_uid, TestEnv, DEBIAN12};
+use ds01_tests::check::{docker_ok as docker, json, json_lines};
+use ds01_tests::cli::{test_uid, RootCli};
+use ds01_tests::DEBIAN12;
 use predicates::str::contains;
 
 /// Creates what `mlc create` makes: `<name>._.<uid>` with the `aime.mlc.*` labels.
-fn mlc_create(env: &TestEnv, name: &str, login: &str, uid: u32, image: &str) {
+fn mlc_create(env: &RootCli, name: &str, login: &str, uid: u32, image: &str) {
     docker(&[
         "create",
         "-it",
@@ -27,7 +27,7 @@ fn mlc_create(env: &TestEnv, name: &str, login: &str, uid: u32, image: &str) {
         "--label",
         "aime.mlc.DS01_MANAGED=true",
         "--label",
-        &format!("ds01.test={}", env.label),
+        &format!("ds01.test={}", env.label()),
         // MLC's network mode; it needs no bridge on the test host either.
         "--network",
         "host",
@@ -78,7 +78,7 @@ impl Drop for Tmux {
 
 #[test]
 fn mlc_made_containers_are_handled_like_our_own() {
-    let env = TestEnv::new("interop");
+    let env = RootCli::new("interop");
     let uid = test_uid(4);
     let login = "cli.mlc@example.lan";
     let who = format!("{login}:{uid}:{uid}");
@@ -157,7 +157,7 @@ fn mlc_made_containers_are_handled_like_our_own() {
 
     // `open` in a real terminal: a login shell as the user, on a TTY of the terminal's size.
     let tmux = Tmux {
-        socket: format!("ds01-{}", env.label),
+        socket: format!("ds01-{}", env.label()),
     };
     let command = format!(
         "env DS01_STATE_DIR={state} NO_COLOR=1 {bin} --as {who} container open climlc; echo OPEN-ENDED=$?; sleep 60",
@@ -221,7 +221,7 @@ fn mlc_made_containers_are_handled_like_our_own() {
 
 #[test]
 fn other_users_containers_are_refused() {
-    let env = TestEnv::new("notyours");
+    let env = RootCli::new("notyours");
     let uid = test_uid(5);
     // Ownership is the UID in the name: another UID's container cannot even be named,
     // whatever its labels say.
@@ -258,10 +258,10 @@ fn other_users_containers_are_refused() {
 /// On a terminal, `image create` without a base asks for one (and for packages).
 #[test]
 fn image_create_asks_on_a_terminal() {
-    let env = TestEnv::new("prompt");
+    let env = RootCli::new("prompt");
     let uid = test_uid(8);
     let tmux = Tmux {
-        socket: format!("ds01-{}", env.label),
+        socket: format!("ds01-{}", env.label()),
     };
     let command = format!(
         "env DS01_STATE_DIR={state} DS01_SYSTEM_CONFIG=/nonexistent NO_COLOR=1 {bin} --as cli.ask@example.lan:{uid}:{uid} image create cliask --no-build; echo ASK-ENDED=$?; sleep 60",

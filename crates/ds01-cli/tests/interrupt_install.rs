@@ -1,15 +1,15 @@
 //! Ctrl-C in the middle of a create, and `container install --commit`, end to end through
 //! the binary against the real engine.
 
-mod common;
-
-use common::*;
+use ds01_tests::check::{docker_ok as docker, json};
+use ds01_tests::cli::{test_uid, RootCli};
+use ds01_tests::{DEBIAN11, DEBIAN12};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 #[test]
 fn ctrl_c_during_a_create_removes_what_it_made_and_a_retry_works() {
-    let env = TestEnv::new("ctrl-c");
+    let env = RootCli::new("ctrl-c");
     env.system_config("memlock = \"8m\"\n");
     let uid = test_uid(71);
     let who = format!("ctrl.c@example.lan:{uid}:{uid}");
@@ -57,7 +57,7 @@ fn ctrl_c_during_a_create_removes_what_it_made_and_a_retry_works() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "stderr: {seen}{rest}");
     assert!(rest.contains("interrupted"), "stderr: {rest}");
-    let filter = format!("label=ds01.test={}", env.label);
+    let filter = format!("label=ds01.test={}", env.label());
     assert_eq!(
         docker(&["ps", "-aq", "--filter", &filter]),
         "",
@@ -87,7 +87,7 @@ fn ctrl_c_during_a_create_removes_what_it_made_and_a_retry_works() {
 
 #[test]
 fn install_with_commit_makes_a_dated_image_without_stale_labels() {
-    let env = TestEnv::new("install-commit");
+    let env = RootCli::new("install-commit");
     env.system_config("memlock = \"8m\"\n");
     let uid = test_uid(72);
     let who = format!("inst.user@example.lan:{uid}:{uid}");
@@ -103,7 +103,7 @@ fn install_with_commit_makes_a_dated_image_without_stale_labels() {
             "-t",
             &shim,
             "--label",
-            &format!("ds01.test={}", env.label),
+            &format!("ds01.test={}", env.label()),
             "-",
         ])
         .stdin(Stdio::piped())
@@ -164,7 +164,7 @@ fn install_with_commit_makes_a_dated_image_without_stale_labels() {
         "run",
         "--rm",
         "--label",
-        &format!("ds01.test={}", env.label),
+        &format!("ds01.test={}", env.label()),
         &committed,
         "cat",
         "/opt/pip-args",

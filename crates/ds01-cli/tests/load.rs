@@ -3,9 +3,9 @@
 //! succeed or fail with a clear message, each user must see only their own container, and
 //! nothing may be left behind. The throughput is printed (run with `--nocapture` to see it).
 
-mod common;
-
-use common::*;
+use ds01_tests::check::{docker_ok as docker, json, json_lines};
+use ds01_tests::cli::{test_uid, RootCli};
+use ds01_tests::DEBIAN11;
 use std::time::Instant;
 
 const USERS: u32 = 20;
@@ -15,7 +15,7 @@ struct Outcome {
     failures: Vec<String>,
 }
 
-fn user_session(env: &TestEnv, login: String, uid: u32) -> Outcome {
+fn user_session(env: &RootCli, login: String, uid: u32) -> Outcome {
     let who = format!("{login}:{uid}:{uid}");
     let mut failures = Vec::new();
     let mut step = |args: &[&str]| -> Option<Vec<u8>> {
@@ -77,7 +77,7 @@ fn user_session(env: &TestEnv, login: String, uid: u32) -> Outcome {
 
 #[test]
 fn twenty_users_at_once() {
-    let env = TestEnv::new("load");
+    let env = RootCli::new("load");
     env.system_config("memlock = \"8m\"\n");
     let users: Vec<(String, u32)> = (0..USERS)
         .map(|i| {
@@ -123,14 +123,14 @@ fn twenty_users_at_once() {
         "ps",
         "-aq",
         "--filter",
-        &format!("label=ds01.test={}", env.label),
+        &format!("label=ds01.test={}", env.label()),
     ]);
     assert_eq!(leftovers, "", "containers left behind");
     let images = docker(&[
         "images",
         "-q",
         "--filter",
-        &format!("label=ds01.test={}", env.label),
+        &format!("label=ds01.test={}", env.label()),
     ]);
     assert_eq!(images, "", "images left behind");
 }

@@ -1,13 +1,11 @@
 //! The command line itself: help text (snapshots), usage errors, completions, man page,
 //! and who may use `--as`. None of these needs the Docker engine.
 
-mod common;
-
-use common::TestEnv;
+use ds01_tests::cli::RootCli;
 use predicates::str::contains;
 
 fn help(args: &[&str]) -> String {
-    let env = TestEnv::new("help");
+    let env = RootCli::new("help");
     let out = env
         .ds01()
         .args(args)
@@ -53,7 +51,7 @@ fn container_jupyter_and_code_help() {
 
 #[test]
 fn usage_errors_exit_with_2() {
-    let env = TestEnv::new("usage");
+    let env = RootCli::new("usage");
     env.ds01()
         .args(["container", "create", "bad name"])
         .assert()
@@ -84,7 +82,7 @@ fn usage_errors_exit_with_2() {
 
 #[test]
 fn image_create_without_a_base_does_not_prompt_without_a_terminal() {
-    let env = TestEnv::new("noprompt");
+    let env = RootCli::new("noprompt");
     env.ds01()
         .args([
             "--as",
@@ -122,7 +120,7 @@ fn users_without_a_service_are_told_where_it_should_be() {
 
 #[test]
 fn completions_and_man_page_come_from_the_definition() {
-    let env = TestEnv::new("gen");
+    let env = RootCli::new("gen");
     env.ds01()
         .args(["completions", "bash"])
         .assert()
@@ -145,7 +143,7 @@ fn completions_and_man_page_come_from_the_definition() {
 
 #[test]
 fn configuration_errors_name_the_file() {
-    let env = TestEnv::new("config");
+    let env = RootCli::new("config");
     std::fs::write(env.path().join("system-config.toml"), "shm = 1\n").unwrap();
     env.ds01()
         .args([
