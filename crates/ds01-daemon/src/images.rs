@@ -170,6 +170,9 @@ impl Daemon {
             no_cache,
             resource_labels: self.resource_labels(),
             ca_certificates: self.build_ca_certificates()?,
+            // The image is the builder's own: their policy decides whether it carries a
+            // sudoers rule for them.
+            sudo: self.effective(acting).sudo.value,
         };
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);

@@ -183,6 +183,8 @@ impl Engine {
             &request.image,
             &docker_name,
             setup_labels.clone(),
+            // The grant follows the container's own policy: sudo only where it may work.
+            request.options.allow_privilege_gain,
             interrupt,
         )
         .await?;

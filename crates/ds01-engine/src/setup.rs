@@ -29,8 +29,9 @@ use std::collections::HashMap;
 /// After the script, the container prints its `/etc/passwd` and `/etc/group` between
 /// markers (shell built-ins only): the committed image holds exactly these files, so the
 /// account is checked from this output instead of reading them out of another container.
-fn setup_entrypoint(who: &Identity) -> Vec<String> {
-    let prelude = "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\"\n";
+fn setup_entrypoint(who: &Identity, sudo: bool) -> Vec<String> {
+    let prelude =
+        "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\" DS01_SUDO=\"$4\"\n";
     let show = |path: &str| {
         format!("while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <{path}\n")
     };
@@ -47,6 +48,7 @@ fn setup_entrypoint(who: &Identity) -> Vec<String> {
         who.uid().to_string(),
         who.gid().to_string(),
         who.username().to_string(),
+        if sudo { "1" } else { "0" }.into(),
     ]
 }
 
@@ -88,6 +90,7 @@ pub(crate) async fn run_setup(
     base: &ImageRef,
     docker_name: &str,
     labels: HashMap<String, String>,
+    sudo: bool,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
 ) -> Result<SetupDone> {
     let mut labels = labels;
@@ -95,7 +98,7 @@ pub(crate) async fn run_setup(
     let body = ContainerCreateBody {
         image: Some(base.to_string()),
         user: Some("0:0".into()),
-        entrypoint: Some(setup_entrypoint(who)),
+        entrypoint: Some(setup_entrypoint(who, sudo)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),
