@@ -134,9 +134,16 @@ impl Daemon {
             .as_ref()
             .map(|r| r.allocation.clone())
             .unwrap_or_default();
-        let options = self
+        let (options, made) = self
             .container_options(acting, &effective, &request, arch, &allocation, true)
             .await?;
+        // From here a failure takes back the workspace directory this create made; once the
+        // container exists (even if it then fails to start) the directory is its own.
+        let undo = |made: Option<crate::workspace::Made>| {
+            if let Some(made) = made {
+                made.undo();
+            }
+        };
         let create = CreateRequest {
             name: request.name.clone(),
             image,
@@ -147,11 +154,17 @@ impl Daemon {
         };
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
-        let mut created = self
+        let mut created = match self
             .engine
             .create_container(who, &create, &mut progress, gone)
             .await
-            .map_err(from_engine)?;
+        {
+            Ok(created) => created,
+            Err(e) => {
+                undo(made);
+                return Err(from_engine(e));
+            }
+        };
         if request.start {
             self.engine
                 .start_container(who, &request.name)
@@ -257,7 +270,8 @@ impl Daemon {
 
     /// The options the container gets: the user's requests where the policy allows them,
     /// the server's settings for everything that decides what a container may do. Only
-    /// with `make` is a missing default workspace created.
+    /// with `make` is a missing default workspace created, after every check here, and
+    /// returned as made, for the caller to undo if the create fails later.
     pub(crate) async fn container_options(
         &self,
         acting: &Acting,
@@ -266,7 +280,7 @@ impl Daemon {
         arch: Option<String>,
         allocation: &Allocation,
         make: bool,
-    ) -> Result<ContainerOptions, ApiError> {
+    ) -> Result<(ContainerOptions, Option<crate::workspace::Made>), ApiError> {
         let applied = effective
             .check(&ResourceRequest {
                 memory: request.memory,
@@ -290,13 +304,8 @@ impl Daemon {
                 .map(|d| mounts::check(what, d, who.uid(), roots))
                 .transpose()
         };
-        let workspace = if request.no_workspace {
-            None
-        } else if request.workspace.is_some() {
-            mount("workspace", &request.workspace)?
-        } else {
-            self.default_workspace(acting, &request.name, make)?
-        };
+        let data = mount("data", &request.data)?;
+        let models = mount("models", &request.models)?;
         let mut labels = Vec::new();
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
@@ -328,15 +337,24 @@ impl Daemon {
             .or(self.gpus.devices().first())
             .and_then(|d| d.arch.clone())
             .or(arch);
-        Ok(ContainerOptions {
+        let cgroup_parent = self.cgroup_parent(acting, effective, make).await?;
+        // Last, when nothing here can refuse any more.
+        let (workspace, made) = if request.no_workspace {
+            (None, None)
+        } else if request.workspace.is_some() {
+            (mount("workspace", &request.workspace)?, None)
+        } else {
+            self.default_workspace(acting, &request.name, make)?
+        };
+        let options = ContainerOptions {
             workspace,
-            data: mount("data", &request.data)?,
-            models: mount("models", &request.models)?,
+            data,
+            models,
             gpus,
             visible_gpus,
             owned_labels,
             shm_size: applied.shm_size,
-            cgroup_parent: self.cgroup_parent(acting, effective, make).await?,
+            cgroup_parent,
             memory: applied.memory,
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
@@ -347,7 +365,8 @@ impl Daemon {
             host_network: effective.network.value == Network::Host,
             allow_privilege_gain: effective.sudo.value,
             home: Some(self.home_volume(acting, &request.name)),
-        })
+        };
+        Ok((options, made))
     }
 
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
