@@ -199,6 +199,7 @@ impl Daemon {
             effective: serde_json::to_value(&effective).unwrap_or_default(),
             containers: containers.len() as u32,
             gpus: self.gpus.usage(&held, acting.who.uid()),
+            image_storage: self.image_storage_used(acting).await?,
         })
     }
 
@@ -358,6 +359,7 @@ impl Daemon {
             memory: applied.memory,
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
+            layer_quota: self.layer_quota(effective),
             labels,
             privileged: false,
             arch,
@@ -566,6 +568,9 @@ impl Daemon {
         packages: &[ds01_dockerfile::PipRequirement],
         commit: bool,
     ) -> Result<Option<String>, ApiError> {
+        if commit {
+            self.check_image_storage(acting).await?;
+        }
         self.engine
             .install_packages(&acting.who, name, packages, commit)
             .await
