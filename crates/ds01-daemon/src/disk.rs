@@ -139,7 +139,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
         let ids: HashSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
         lock(&watch.warned).retain(|id| ids.contains(id.as_str()));
     }
-    if n % u64::from(lifecycle.disk_check_every()) != 0 {
+    if !n.is_multiple_of(u64::from(lifecycle.disk_check_every())) {
         return stopped;
     }
     let config = &daemon.config.file;

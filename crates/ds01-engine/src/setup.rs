@@ -81,18 +81,25 @@ pub(crate) struct SetupDone {
 /// container of the same name.
 pub(crate) const SETUP_ROLE: (&str, &str) = (labels::ROLE, labels::ROLE_SETUP);
 
+/// The account the setup container makes, and whether it may use sudo (the container's
+/// policy: without it the setup writes no sudoers rule).
+pub(crate) struct SetupAccount<'a> {
+    pub who: &'a Identity,
+    pub sudo: bool,
+}
+
 /// Creates, runs and checks the setup container; returns its ID. It is named `docker_name`
 /// so that it holds the final name: a concurrent create of the same name fails right here.
 pub(crate) async fn run_setup(
     docker: &Docker,
     created: &mut Created,
-    who: &Identity,
+    account: SetupAccount<'_>,
     base: &ImageRef,
     docker_name: &str,
     labels: HashMap<String, String>,
-    sudo: bool,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
 ) -> Result<SetupDone> {
+    let SetupAccount { who, sudo } = account;
     let mut labels = labels;
     labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
     let body = ContainerCreateBody {
