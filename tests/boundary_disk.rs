@@ -191,6 +191,18 @@ fn image_storage_refuses_the_next_build_once_the_user_is_over() {
         "",
         "the refused build made no image"
     );
+
+    // A create by the commit flow would commit an image: refused too, leaving no
+    // workspace; one from bob's own image (which carries his account) makes only a tag.
+    let out = daemon.ds01(&bob, &["container", "create", "box", "--image", DEBIAN12]);
+    refused(
+        out,
+        "a commit while over image_storage",
+        &["image_storage", "commit"],
+    );
+    assert!(!bob.home().join("workspace/box").exists());
+    let out = daemon.ds01(&bob, &["container", "create", "first"]);
+    daemon.ok(out, "a baked create while over image_storage");
 }
 
 /// `ls /etc/sudoers.d` in `image`, as root, as an admin would look.

@@ -152,6 +152,10 @@ impl Daemon {
             options,
             resource_labels: self.resource_labels(),
         };
+        if let Err(e) = self.check_commit_storage(acting, &create).await {
+            undo(made);
+            return Err(e);
+        }
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
         let mut created = match self

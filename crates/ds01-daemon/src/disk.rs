@@ -265,6 +265,33 @@ impl Daemon {
         Ok(())
     }
 
+    /// Refuses a create that would commit an image (the commit flow) while the user is over
+    /// `image_storage`; one from an image that carries the account makes only a tag.
+    pub(crate) async fn check_commit_storage(
+        &self,
+        acting: &Acting,
+        create: &ds01_engine::CreateRequest,
+    ) -> Result<(), ApiError> {
+        let Err(refusal) = self.check_image_storage(acting).await else {
+            return Ok(());
+        };
+        let plan = self
+            .engine
+            .plan_create(&acting.who, create)
+            .await
+            .map_err(from_engine)?;
+        match plan.user_setup {
+            ds01_api::UserSetup::Committed => Err(ApiError::new(
+                ErrorCode::Limit,
+                format!(
+                    "this create would commit a new image for the container: {}",
+                    refusal.message
+                ),
+            )),
+            ds01_api::UserSetup::Baked => Ok(()),
+        }
+    }
+
     /// After a build or commit: a sentence for the user when their images are now over
     /// `image_storage`.
     pub(crate) async fn image_storage_note(&self, acting: &Acting) -> Option<String> {
