@@ -79,6 +79,19 @@ fn a_container_writing_past_disk_is_warned_then_stopped_and_one_under_it_runs_on
     let fill = format!("fill._.{uid}");
     let calm = format!("calm._.{uid}");
 
+    // `ds01 doctor` names the mechanism. What follows needs the sampled one (a driver with
+    // a quota makes the writes fail instead): fuse-overlayfs, as on this machine, has none.
+    let doctor = daemon.ds01(&alice, &["doctor"]);
+    let doctor = text(&doctor.stdout) + &text(&doctor.stderr);
+    let driver = docker(&["info", "-f", "{{.Driver}}"]);
+    assert!(
+        doctor.contains("disk limits")
+            && doctor.contains(&format!(
+                "storage driver {driver} has no per-container quota"
+            )),
+        "{doctor}"
+    );
+
     // `ds01 limits` shows the key and where it comes from.
     let limits = daemon.ok(daemon.ds01(&alice, &["limits"]), "limits");
     assert!(
