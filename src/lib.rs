@@ -99,6 +99,8 @@ pub fn labelled_build(sweeper: &Sweeper) -> ds01_engine::BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        // As host_options(): these check what the user setup grants, sudo included.
+        sudo: true,
     }
 }
 

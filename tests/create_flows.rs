@@ -26,6 +26,8 @@ async fn build(
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        // As host_options(): these check what the user setup grants, sudo included.
+        sudo: true,
     };
     let built = engine
         .build_image(who, &spec, &options, &mut (), pending())

@@ -108,6 +108,10 @@ pub struct ImageBuilt {
     /// are recreated).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<String>,
+    /// Something the user should know after the build (their images are now over
+    /// `image_storage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// One row of `ds01 image list`.
@@ -196,6 +200,10 @@ pub struct LimitsReport {
     pub containers: u32,
     /// Full-GPU equivalents the user's running containers hold.
     pub gpus: f64,
+    /// Bytes the user's own images take (what `image_storage` bounds: each distinct image
+    /// whole, base layers included).
+    #[serde(default)]
+    pub image_storage: u64,
 }
 
 /// One device of `ds01 admin gpus`.

@@ -213,6 +213,24 @@ pub struct LifecycleSettings {
     pub idle_gpu_percent: Option<u32>,
     /// Between SIGTERM and SIGKILL when the reaper stops a container (default `10s`).
     pub stop_grace: Option<String>,
+    /// Where the storage driver has no quota: measure containers' layers every this many
+    /// rounds (default 1). The engine walks each layer to measure it.
+    pub disk_check_every: Option<u32>,
+    /// Warn the owner once a container's layer holds this share of its `disk` limit
+    /// (percent, default 90).
+    pub disk_warn_percent: Option<u32>,
+}
+
+impl LifecycleSettings {
+    /// Rounds between two measurements of the containers' layers (at least 1).
+    pub fn disk_check_every(&self) -> u32 {
+        self.disk_check_every.unwrap_or(1).max(1)
+    }
+
+    /// The share of `disk` at which the owner is warned, in percent (1 to 100).
+    pub fn disk_warn_percent(&self) -> u32 {
+        self.disk_warn_percent.unwrap_or(90).clamp(1, 100)
+    }
 }
 
 /// `reap`: whose containers the reaper stops.

@@ -173,9 +173,16 @@ impl Daemon {
             .as_ref()
             .map(|r| r.allocation.clone())
             .unwrap_or_default();
-        let options = self
+        let (options, made) = self
             .container_options(acting, &effective, &request, arch, &allocation, true)
             .await?;
+        // From here a failure takes back the workspace directory this create made; once the
+        // container exists (even if it then fails to start) the directory is its own.
+        let undo = |made: Option<crate::workspace::Made>| {
+            if let Some(made) = made {
+                made.undo();
+            }
+        };
         let create = CreateRequest {
             name: request.name.clone(),
             image,
@@ -187,6 +194,13 @@ impl Daemon {
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
         let points = create.options.mount_points.clone();
+        if let Err(e) = self.check_commit_storage(acting, &create).await {
+            undo(made);
+            if let Some(points) = &points {
+                crate::binds::forget(points);
+            }
+            return Err(e);
+        }
         let mut created = match self
             .engine
             .create_container(who, &create, &mut progress, gone)
@@ -194,6 +208,7 @@ impl Daemon {
         {
             Ok(created) => created,
             Err(e) => {
+                undo(made);
                 // The points of a container that was not made go with it; those of one
                 // that exists under the name already are its own.
                 if let (Some(points), false) = (
@@ -259,6 +274,7 @@ impl Daemon {
             effective: serde_json::to_value(&effective).unwrap_or_default(),
             containers: containers.len() as u32,
             gpus: self.gpus.usage(&held, acting.who.uid()),
+            image_storage: self.image_storage_used(acting).await?,
         })
     }
 
@@ -332,7 +348,8 @@ impl Daemon {
 
     /// The options the container gets: the user's requests where the policy allows them,
     /// the server's settings for everything that decides what a container may do. Only
-    /// with `make` is a missing default workspace created.
+    /// with `make` is a missing default workspace created, after every check here, and
+    /// returned as made, for the caller to undo if the create fails later.
     pub(crate) async fn container_options(
         &self,
         acting: &Acting,
@@ -341,7 +358,7 @@ impl Daemon {
         arch: Option<String>,
         allocation: &Allocation,
         make: bool,
-    ) -> Result<ContainerOptions, ApiError> {
+    ) -> Result<(ContainerOptions, Option<crate::workspace::Made>), ApiError> {
         let applied = effective
             .check(&ResourceRequest {
                 memory: request.memory,
@@ -368,25 +385,8 @@ impl Daemon {
                 .map(|d| mounts::check(what, d, who.uid(), roots))
                 .transpose()
         };
-        let workspace = if request.no_workspace {
-            None
-        } else if request.workspace.is_some() {
-            mount("workspace", &request.workspace)?
-        } else {
-            self.default_workspace(acting, &request.name, make)?
-        };
         let data = mount("data", &request.data)?;
         let models = mount("models", &request.models)?;
-        let mount_points = (workspace.is_some() || data.is_some() || models.is_some())
-            .then(|| crate::binds::points(&self.state_dir, &request.name.docker_name(who.uid())));
-        if let (Some(points), true) = (&mount_points, make) {
-            crate::binds::prepare(points).map_err(|e| {
-                ApiError::new(
-                    ErrorCode::Failed,
-                    format!("cannot prepare the container's mount points: {e}"),
-                )
-            })?;
-        }
         let mut labels = Vec::new();
         for pair in &request.labels {
             labels.push(parse_extra_label(pair).map_err(|e| ApiError::invalid(e.to_string()))?);
@@ -418,7 +418,29 @@ impl Daemon {
             .or(self.gpus.devices().first())
             .and_then(|d| d.arch.clone())
             .or(arch);
-        Ok(ContainerOptions {
+        let cgroup_parent = self.cgroup_parent(acting, effective, make).await?;
+        // Last, when nothing here can refuse any more.
+        let (workspace, made) = if request.no_workspace {
+            (None, None)
+        } else if request.workspace.is_some() {
+            (mount("workspace", &request.workspace)?, None)
+        } else {
+            self.default_workspace(acting, &request.name, make)?
+        };
+        let mount_points = (workspace.is_some() || data.is_some() || models.is_some())
+            .then(|| crate::binds::points(&self.state_dir, &request.name.docker_name(who.uid())));
+        if let (Some(points), true) = (&mount_points, make) {
+            if let Err(e) = crate::binds::prepare(points) {
+                if let Some(made) = made {
+                    made.undo();
+                }
+                return Err(ApiError::new(
+                    ErrorCode::Failed,
+                    format!("cannot prepare the container's mount points: {e}"),
+                ));
+            }
+        }
+        let options = ContainerOptions {
             workspace,
             data,
             models,
@@ -427,10 +449,11 @@ impl Daemon {
             visible_gpus,
             owned_labels,
             shm_size: applied.shm_size,
-            cgroup_parent: self.cgroup_parent(acting, effective, make).await?,
+            cgroup_parent,
             memory: applied.memory,
             cpus: applied.cpus,
             pids_limit: applied.pids_limit.map(i64::from),
+            layer_quota: self.layer_quota(effective),
             labels,
             privileged: false,
             arch,
@@ -438,7 +461,8 @@ impl Daemon {
             host_network: effective.network.value == Network::Host,
             allow_privilege_gain: effective.sudo.value,
             home: Some(self.home_volume(acting, &request.name)),
-        })
+        };
+        Ok((options, made))
     }
 
     /// The user's slice with the policy's aggregate caps (systemd driver), else the
@@ -681,6 +705,9 @@ impl Daemon {
         packages: &[ds01_dockerfile::PipRequirement],
         commit: bool,
     ) -> Result<Option<String>, ApiError> {
+        if commit {
+            self.check_image_storage(acting).await?;
+        }
         self.engine
             .install_packages(&acting.who, name, packages, commit)
             .await

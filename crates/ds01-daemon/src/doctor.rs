@@ -54,6 +54,8 @@ impl Daemon {
                         )
                     },
                 );
+                // Informational: either way `disk` is enforced, by the driver or the reaper.
+                add("disk limits", true, self.disk_mechanism.describe(&info));
                 match free_bytes(Path::new(&info.root_dir)) {
                     Some(free) => add(
                         "disk",

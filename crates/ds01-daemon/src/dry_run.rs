@@ -22,7 +22,7 @@ impl Daemon {
         let effective = self.effective(acting);
         let (image, provenance, pull, arch) = self.choose_image(acting, &request).await?;
         gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
-        let options = self
+        let (options, _nothing_made) = self
             .container_options(
                 acting,
                 &effective,

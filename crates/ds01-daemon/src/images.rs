@@ -154,6 +154,7 @@ impl Daemon {
                 spec_sha256: None,
                 built: false,
                 containers: Vec::new(),
+                note: None,
             });
         }
         self.build(acting, &spec, request.no_cache, reporter).await
@@ -166,10 +167,14 @@ impl Daemon {
         no_cache: bool,
         reporter: Reporter,
     ) -> Result<ImageBuilt, ApiError> {
+        self.check_image_storage(acting).await?;
         let options = BuildOptions {
             no_cache,
             resource_labels: self.resource_labels(),
             ca_certificates: self.build_ca_certificates()?,
+            // The image is the builder's own: their policy decides whether it carries a
+            // sudoers rule for them.
+            sudo: self.effective(acting).sudo.value,
         };
         let gone = reporter.gone();
         let mut progress = move |p| reporter.report(p);
@@ -190,6 +195,7 @@ impl Daemon {
             spec_sha256: Some(built.spec_sha256),
             built: true,
             containers: Vec::new(),
+            note: self.image_storage_note(acting).await,
         })
     }
 
@@ -239,6 +245,7 @@ impl Daemon {
                 spec_sha256: Some(wanted),
                 built: false,
                 containers: Vec::new(),
+                note: None,
             });
         }
         let mut built = self

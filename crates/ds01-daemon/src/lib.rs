@@ -25,6 +25,7 @@ pub mod config;
 mod containers;
 mod control;
 mod copy;
+mod disk;
 mod doctor;
 mod dry_run;
 mod errors;
@@ -81,6 +82,8 @@ pub struct Daemon {
     watches: reaper::Watches,
     /// The engine's cgroup driver: `systemd` makes per-user slices possible.
     cgroup_driver: String,
+    /// How the policy's `disk` is enforced on this engine.
+    disk_mechanism: disk::Mechanism,
     /// JupyterLab servers started for users, and their loopback forwards.
     jupyters: jupyter::Jupyters,
     /// Each user's critical section for counting against their caps and acting on it.
@@ -133,11 +136,16 @@ pub async fn run(
     let fd_limit = server::raise_fd_limit();
     let listener = server::listen(&settings.socket)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
-    let cgroup_driver = engine
-        .info()
-        .await
-        .map(|i| i.cgroup_driver)
+    let info = engine.info().await.ok();
+    let cgroup_driver = info
+        .as_ref()
+        .map(|i| i.cgroup_driver.clone())
         .unwrap_or_default();
+    // Without an answer, no quota is assumed: the reaper measures instead.
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let disk_mechanism = info.as_ref().map_or(disk::Mechanism::Sampled, |i| {
+        disk::Mechanism::of(i, &mounts)
+    });
     let gpus = match &config.inventory {
         Some(inventory) => gpus::Gpus::new(inventory.devices(), gpus::Binding::Environment),
         None => nvml_gpus(),
@@ -147,6 +155,7 @@ pub async fn run(
         events: events::EventLog::open(&settings.state_dir),
         watches: reaper::Watches::load(&settings.state_dir),
         cgroup_driver,
+        disk_mechanism,
         audit: AuditLog::open(&settings.state_dir),
         engine,
         config,

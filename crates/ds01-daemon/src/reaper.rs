@@ -31,6 +31,8 @@ pub struct Watches {
     path: PathBuf,
     watches: Mutex<HashMap<String, Watch>>,
     cpu: Mutex<HashMap<String, (u64, i64)>>,
+    /// Disk warnings given (kept in memory: after a restart a warning may come again).
+    pub(crate) disk: crate::disk::DiskWatch,
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -51,6 +53,7 @@ impl Watches {
             path,
             watches: Mutex::new(saved.watches),
             cpu: Mutex::new(saved.cpu),
+            disk: Default::default(),
         }
     }
 
@@ -161,9 +164,12 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));
     }
+    let stopped = crate::disk::round(daemon, &running).await;
     let config = &daemon.config.file;
     for c in running {
-        if c.labels.get(container::PROTECTED).map(String::as_str) == Some("true") {
+        if stopped.contains(&c.id)
+            || c.labels.get(container::PROTECTED).map(String::as_str) == Some("true")
+        {
             continue;
         }
         let ours = config
@@ -176,12 +182,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         let Some(login) = container::owner_login(|k| c.labels.get(k)) else {
             continue;
         };
-        let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid))
-            .ok()
-            .flatten()
-            .map(|u| crate::caller::group_names(&u))
-            .unwrap_or_default();
-        let effective = daemon.config.policy.effective(login, &groups);
+        let effective = policy_of(daemon, c.uid, login);
         let lifecycle = &daemon.config.file.lifecycle;
         let rules = Rules {
             idle_cpu_percent: lifecycle.idle_cpu_percent.unwrap_or(5.0),
@@ -257,8 +258,18 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
     Ok(())
 }
 
+/// The policy of the owner of a container: `login` with the groups of account `uid`.
+pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::Effective {
+    let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| crate::caller::group_names(&u))
+        .unwrap_or_default();
+    daemon.config.policy.effective(login, &groups)
+}
+
 /// The on-stop hook as the user, then the stop.
-async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence: &str) {
+pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence: &str) {
     let Some(name) = ContainerName::from_docker_name(&c.docker_name) else {
         return;
     };

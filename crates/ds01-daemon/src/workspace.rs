@@ -12,7 +12,7 @@ use ds01_engine::HomeVolume;
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::sys::stat::{fstat, mkdirat, Mode};
-use nix::unistd::{fchown, Gid, Uid};
+use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::caller::Acting;
 use crate::mounts;
@@ -28,7 +28,7 @@ impl Daemon {
         acting: &Acting,
         name: &ContainerName,
         make: bool,
-    ) -> Result<Option<PathBuf>, ApiError> {
+    ) -> Result<(Option<PathBuf>, Option<Made>), ApiError> {
         let uid = acting.who.uid();
         let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
             .ok()
@@ -36,7 +36,7 @@ impl Daemon {
             .map(|u| u.dir)
         else {
             // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
-            return Ok(None);
+            return Ok((None, None));
         };
         let roots = &self.config.file.mount_roots;
         if let Some(template) = self.config.file.workspace.as_ref() {
@@ -44,16 +44,25 @@ impl Daemon {
                 Ok(rest) => home.join(rest),
                 Err(_) => template.clone(),
             };
-            return Ok(mounts::check("workspace", &dir, uid, roots).ok());
+            return Ok((mounts::check("workspace", &dir, uid, roots).ok(), None));
         }
         if uid == 0 {
-            return Ok(None);
+            return Ok((None, None));
         }
-        let dir = crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
+        let (dir, made) =
+            crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
         if !make {
-            return Ok(Some(dir));
+            return Ok((Some(dir), None));
         }
-        mounts::check("workspace", &dir, uid, roots).map(Some)
+        match mounts::check("workspace", &dir, uid, roots) {
+            Ok(dir) => Ok((Some(dir), made)),
+            Err(e) => {
+                if let Some(made) = made {
+                    made.undo();
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The named volume for the user's home in container `name`, labelled with its owner
@@ -84,18 +93,57 @@ impl Daemon {
     }
 }
 
+/// What [`default_dir`] made, so that a create failing after it can take it back: a
+/// refused or failed create leaves no workspace behind, and touches none it did not make.
+#[derive(Debug)]
+#[must_use = "a failed create must undo what it made"]
+pub struct Made {
+    home: PathBuf,
+    name: String,
+    /// `~/workspace` itself was made too.
+    parent: bool,
+}
+
+impl Made {
+    /// Removes the directories this call made, walking down from the home again without
+    /// following links. Only empty directories go (`rmdir`): anything the user put there in
+    /// the meantime stays, with the directory holding it.
+    pub fn undo(self) {
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let Ok(home) = nix::fcntl::openat2(nix::fcntl::AT_FDCWD, &self.home, how) else {
+            return;
+        };
+        let Ok(parent) = nix::fcntl::openat2(&home, "workspace", how) else {
+            return;
+        };
+        if let Err(e) = unlinkat(&parent, self.name.as_str(), UnlinkatFlags::RemoveDir) {
+            tracing::warn!(
+                "could not take back {}/workspace/{}: {e}",
+                self.home.display(),
+                self.name
+            );
+            return;
+        }
+        if self.parent {
+            let _ = unlinkat(&home, "workspace", UnlinkatFlags::RemoveDir);
+        }
+    }
+}
+
 /// The default workspace of container `name` under `home`: its path, created (owned by
-/// `uid:gid`, mode 0755) when `create` and missing.
+/// `uid:gid`, mode 0755) when `create` and missing, with what this call made.
 pub fn default_dir(
     home: &Path,
     name: &str,
     uid: u32,
     gid: u32,
     create: bool,
-) -> Result<PathBuf, ApiError> {
+) -> Result<(PathBuf, Option<Made>), ApiError> {
     let dir = home.join("workspace").join(name);
     if !create {
-        return Ok(dir);
+        return Ok((dir, None));
     }
     let refuse = |why: String| {
         ApiError::forbidden(format!(
@@ -123,12 +171,14 @@ pub fn default_dir(
     if home_owner != uid {
         return Err(refuse("your home directory is not yours".into()));
     }
-    for part in ["workspace", name] {
+    let mut made_levels = [false; 2];
+    for (level, part) in ["workspace", name].into_iter().enumerate() {
         let made = match mkdirat(&parent, part, Mode::from_bits_truncate(0o755)) {
             Ok(()) => true,
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(refuse(format!("cannot create it ({e})"))),
         };
+        made_levels[level] = made;
         let child = nix::fcntl::openat2(
             &parent,
             part,
@@ -150,7 +200,12 @@ pub fn default_dir(
         }
         parent = child;
     }
-    Ok(dir)
+    let made = made_levels[1].then(|| Made {
+        home: home.to_owned(),
+        name: name.to_owned(),
+        parent: made_levels[0],
+    });
+    Ok((dir, made))
 }
 
 #[cfg(test)]
@@ -163,14 +218,13 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        let dir = default_dir(home.path(), "thesis", uid, gid, true).unwrap();
-        assert!(dir.is_dir());
+        let (dir, made) = default_dir(home.path(), "thesis", uid, gid, true).unwrap();
+        assert!(dir.is_dir() && made.is_some());
         assert_eq!(std::fs::metadata(&dir).unwrap().uid(), uid);
-        // Again: it exists, nothing changes.
-        assert_eq!(
-            default_dir(home.path(), "thesis", uid, gid, true).unwrap(),
-            dir
-        );
+        // Again: it exists, nothing changes, and nothing is claimed as made.
+        let (again, made_again) = default_dir(home.path(), "thesis", uid, gid, true).unwrap();
+        assert_eq!(again, dir);
+        assert!(made_again.is_none());
 
         let other = tempfile::tempdir().unwrap();
         std::fs::remove_dir(&dir).unwrap();
@@ -182,7 +236,30 @@ mod tests {
     #[test]
     fn a_dry_run_makes_nothing() {
         let home = tempfile::tempdir().unwrap();
-        let dir = default_dir(home.path(), "x", 1, 1, false).unwrap();
+        let (dir, made) = default_dir(home.path(), "x", 1, 1, false).unwrap();
+        assert!(!dir.exists() && made.is_none());
+    }
+
+    #[test]
+    fn undo_takes_back_only_what_was_made() {
+        let home = tempfile::tempdir().unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        // Both levels made: both go.
+        let (_, made) = default_dir(home.path(), "a", uid, gid, true).unwrap();
+        made.unwrap().undo();
+        assert!(!home.path().join("workspace").exists());
+        // `~/workspace` was there with a file: only the new leaf goes.
+        std::fs::create_dir(home.path().join("workspace")).unwrap();
+        std::fs::write(home.path().join("workspace/keep"), "x").unwrap();
+        let (dir, made) = default_dir(home.path(), "b", uid, gid, true).unwrap();
+        made.unwrap().undo();
         assert!(!dir.exists());
+        assert!(home.path().join("workspace/keep").is_file());
+        // A leaf the user filled in the meantime stays, with its files.
+        let (dir, made) = default_dir(home.path(), "c", uid, gid, true).unwrap();
+        std::fs::write(dir.join("notes"), "x").unwrap();
+        made.unwrap().undo();
+        assert!(dir.join("notes").is_file());
     }
 }

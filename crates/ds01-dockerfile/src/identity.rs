@@ -11,6 +11,9 @@ pub const ARG_USER_ID: &str = "DS01_USER_ID";
 pub const ARG_GROUP_ID: &str = "DS01_GROUP_ID";
 /// Build argument (and setup-script variable) holding the container account name.
 pub const ARG_USERNAME: &str = "DS01_USERNAME";
+/// Build argument (and setup-container variable): `1` when the image's owner may use sudo,
+/// so the user setup writes their sudoers rule; anything else, or unset, writes none.
+pub const ARG_SUDO: &str = "DS01_SUDO";
 
 /// Why a user identity was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use sha2::{Digest, Sha256};
 
 use crate::base::Base;
-use crate::identity::{ARG_GROUP_ID, ARG_USERNAME, ARG_USER_ID};
+use crate::identity::{ARG_GROUP_ID, ARG_SUDO, ARG_USERNAME, ARG_USER_ID};
 use crate::labels;
 use crate::python_setup::{
     PYTHON_CONTEXT_DIR, PYTHON_IMAGE_DIR, PYTHON_SETUP_IMAGE_PATH, PYTHON_SETUP_SCRIPT, VENV_PATH,
@@ -347,7 +347,9 @@ fn user_block(out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "ARG {ARG_USER_ID}\nARG {ARG_GROUP_ID}\nARG {ARG_USERNAME}"
+        "ARG {ARG_USER_ID}\nARG {ARG_GROUP_ID}\nARG {ARG_USERNAME}\n\
+         # 1 when the owner's policy allows sudo; without it no sudoers rule is written.\n\
+         ARG {ARG_SUDO}"
     );
     let _ = writeln!(
         out,

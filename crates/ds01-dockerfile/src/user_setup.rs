@@ -3,8 +3,8 @@
 /// POSIX `sh` script that makes the host user an account of the image it runs in.
 ///
 /// It reads its inputs only from the environment variables `DS01_USER_ID`, `DS01_GROUP_ID`
-/// and `DS01_USERNAME` (see [`UserIdentity::env`](crate::UserIdentity::env)) and must run as
-/// root. Rendered Dockerfiles copy it into the image and run it with the build arguments of
+/// and `DS01_USERNAME` (see [`UserIdentity::env`](crate::UserIdentity::env)), and
+/// [`ARG_SUDO`](crate::ARG_SUDO), and must run as root. Rendered Dockerfiles copy it into the image and run it with the build arguments of
 /// the same names; the engine runs it as `["sh", "-c", USER_SETUP_SCRIPT]` in a setup
 /// container. Values are never spliced into the script's text.
 ///
@@ -21,8 +21,9 @@
 /// - otherwise creates them with `groupadd -g` and `useradd --no-log-init` and truncates
 ///   `/var/log/lastlog` and `/var/log/faillog`, so large LDAP UIDs cannot inflate the layer;
 /// - prepares `~/.local/bin` and the `PATH`, `HOME` and `PS1` lines of `~/.bashrc`, chowns the
-///   home, and grants passwordless sudo in `/etc/sudoers.d/<user>` (mode 0440) when `sudo`
-///   is installed;
+///   home, and grants passwordless sudo in `/etc/sudoers.d/<user>` (mode 0440) only when
+///   `DS01_SUDO=1` and `sudo` is installed; otherwise removes a rule of that name the base
+///   image brought;
 /// - prints [`USER_SETUP_DONE`] last.
 ///
 /// Running it again on an image where the user exists changes nothing.

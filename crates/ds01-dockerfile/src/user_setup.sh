@@ -6,6 +6,7 @@
 #   DS01_USER_ID    numeric UID of the host user
 #   DS01_GROUP_ID   numeric primary GID of the host user
 #   DS01_USERNAME   container account name (as ds01_username::Username allows)
+#   DS01_SUDO       1 to grant the account passwordless sudo; anything else grants none
 # Safe to run again on an image where the user already exists.
 set -eu
 
@@ -168,11 +169,14 @@ add_line "$bashrc" "export PS1='[\\h] \\u@ds01:\\w\\\$ '"
 chown -R "$uid:$gid" "$home"
 
 # --- sudo -----------------------------------------------------------------------------------
-# sudo skips files in /etc/sudoers.d whose names contain '.', and usernames never do.
+# sudo skips files in /etc/sudoers.d whose names contain '.', and usernames never do. The rule
+# is written only when the policy of the image's owner allows sudo (DS01_SUDO=1); otherwise
+# any rule the base image brought for this name is taken out, so no grant lies in wait for a
+# later policy or another runtime.
 
-if command -v sudo >/dev/null 2>&1; then
+rule=/etc/sudoers.d/$user
+if [ "${DS01_SUDO-}" = 1 ] && command -v sudo >/dev/null 2>&1; then
   mkdir -p /etc/sudoers.d
-  rule=/etc/sudoers.d/$user
   printf '%s ALL=(ALL) NOPASSWD:ALL\n' "$user" >"$rule.tmp"
   chmod 0440 "$rule.tmp"
   if command -v visudo >/dev/null 2>&1 && ! visudo -cqf "$rule.tmp" >/dev/null 2>&1; then
@@ -180,6 +184,8 @@ if command -v sudo >/dev/null 2>&1; then
     fail "the sudo rule for '$user' did not pass visudo's check"
   fi
   mv "$rule.tmp" "$rule"
+else
+  rm -f "$rule" "$rule.tmp"
 fi
 
 echo "DS01: user setup complete"

@@ -36,6 +36,8 @@ pub struct BuildOptions {
     /// CA certificates (PEM) the venv's pip trusts, for a network whose proxy intercepts
     /// TLS (the admin's `build_ca_certificates`).
     pub ca_certificates: Option<Vec<u8>>,
+    /// The owner's policy allows sudo: the baked user gets a sudoers rule (else none).
+    pub sudo: bool,
 }
 
 impl Engine {
@@ -111,7 +113,11 @@ impl Engine {
         // Without a user block the Dockerfile declares no such ARGs, and the engine would
         // warn that they went unused.
         let build_args: HashMap<String, String> = if spec.user.bake {
-            who.user_identity().build_args().into_iter().collect()
+            let mut args: HashMap<String, String> =
+                who.user_identity().build_args().into_iter().collect();
+            let sudo = if options.sudo { "1" } else { "0" };
+            args.insert(ds01_dockerfile::ARG_SUDO.into(), sudo.into());
+            args
         } else {
             HashMap::new()
         };

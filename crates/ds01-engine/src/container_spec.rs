@@ -162,6 +162,9 @@ impl ContainerSpec<'_> {
             memory_swap: o.memory.map(|m| m.bytes() as i64),
             nano_cpus: o.cpus.map(|c| (c * 1e9) as i64),
             pids_limit: o.pids_limit,
+            storage_opt: o
+                .layer_quota
+                .map(|q| HashMap::from([("size".to_owned(), q.bytes().to_string())])),
             privileged: Some(o.privileged),
             network_mode: o.host_network.then(|| "host".to_owned()),
             // The container runs as the user; without these, a setuid binary in the image
@@ -264,6 +267,7 @@ mod tests {
             memory: Some("32g".parse().unwrap()),
             cpus: Some(16.0),
             pids_limit: Some(4096),
+            layer_quota: Some("20g".parse().unwrap()),
             labels: vec![("ds01.gpu.allocated".into(), "1.1".into())],
             arch: Some("CUDA_AMPERE".into()),
             ..Default::default()
@@ -403,6 +407,7 @@ mod tests {
         };
         let host = spec.body().host_config.unwrap();
         assert_eq!(host.device_requests, None);
+        assert_eq!(host.storage_opt, None, "no quota unless the driver has one");
         assert_eq!(host.privileged, Some(false));
         assert_eq!(spec.labels()["aime.mlc.GPUS"], "none");
     }

@@ -179,7 +179,11 @@ impl Engine {
         let setup = setup::run_setup(
             docker,
             created,
-            who,
+            setup::SetupAccount {
+                who,
+                // The grant follows the container's own policy: sudo only where it works.
+                sudo: request.options.allow_privilege_gain,
+            },
             &request.image,
             &docker_name,
             setup_labels.clone(),

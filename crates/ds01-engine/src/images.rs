@@ -116,6 +116,13 @@ impl Engine {
             version: version.version.unwrap_or_default(),
             api_version: self.api_version(),
             storage_driver: info.driver.unwrap_or_default(),
+            backing_filesystem: info
+                .driver_status
+                .unwrap_or_default()
+                .into_iter()
+                .find(|pair| pair.first().map(String::as_str) == Some("Backing Filesystem"))
+                .and_then(|pair| pair.get(1).cloned())
+                .unwrap_or_default(),
             cgroup_driver: info
                 .cgroup_driver
                 .map(|d| d.to_string())
@@ -134,6 +141,8 @@ pub struct EngineInfo {
     pub api_version: String,
     /// `overlay2`, `fuse-overlayfs`, ...
     pub storage_driver: String,
+    /// The file system under the driver's data (`xfs`, `extfs`, ...), where it says.
+    pub backing_filesystem: String,
     /// `systemd` or `cgroupfs`.
     pub cgroup_driver: String,
     /// Where the engine keeps its data.

@@ -43,6 +43,7 @@ mod container_spec;
 mod control;
 mod create;
 mod details;
+mod disk;
 mod error;
 mod exec;
 mod gpu;

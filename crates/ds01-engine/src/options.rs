@@ -32,6 +32,10 @@ pub struct ContainerOptions {
     pub cpus: Option<f64>,
     /// Maximum number of processes.
     pub pids_limit: Option<i64>,
+    /// The most the container may write into its own layer, as the storage driver's quota
+    /// (`StorageOpt size`). Only for drivers that have one (overlay2 on xfs with project
+    /// quotas, btrfs, zfs, devicemapper): others refuse the create with it.
+    pub layer_quota: Option<Size>,
     /// Extra labels, already checked with [`crate::labels::parse_extra_label`].
     pub labels: Vec<(String, String)>,
     /// Run privileged. Off unless the server's configuration turns it on: with it every

@@ -29,8 +29,9 @@ use std::collections::HashMap;
 /// After the script, the container prints its `/etc/passwd` and `/etc/group` between
 /// markers (shell built-ins only): the committed image holds exactly these files, so the
 /// account is checked from this output instead of reading them out of another container.
-fn setup_entrypoint(who: &Identity) -> Vec<String> {
-    let prelude = "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\"\n";
+fn setup_entrypoint(who: &Identity, sudo: bool) -> Vec<String> {
+    let prelude =
+        "export DS01_USER_ID=\"$1\" DS01_GROUP_ID=\"$2\" DS01_USERNAME=\"$3\" DS01_SUDO=\"$4\"\n";
     let show = |path: &str| {
         format!("while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <{path}\n")
     };
@@ -47,6 +48,7 @@ fn setup_entrypoint(who: &Identity) -> Vec<String> {
         who.uid().to_string(),
         who.gid().to_string(),
         who.username().to_string(),
+        if sudo { "1" } else { "0" }.into(),
     ]
 }
 
@@ -79,23 +81,31 @@ pub(crate) struct SetupDone {
 /// container of the same name.
 pub(crate) const SETUP_ROLE: (&str, &str) = (labels::ROLE, labels::ROLE_SETUP);
 
+/// The account the setup container makes, and whether it may use sudo (the container's
+/// policy: without it the setup writes no sudoers rule).
+pub(crate) struct SetupAccount<'a> {
+    pub who: &'a Identity,
+    pub sudo: bool,
+}
+
 /// Creates, runs and checks the setup container; returns its ID. It is named `docker_name`
 /// so that it holds the final name: a concurrent create of the same name fails right here.
 pub(crate) async fn run_setup(
     docker: &Docker,
     created: &mut Created,
-    who: &Identity,
+    account: SetupAccount<'_>,
     base: &ImageRef,
     docker_name: &str,
     labels: HashMap<String, String>,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
 ) -> Result<SetupDone> {
+    let SetupAccount { who, sudo } = account;
     let mut labels = labels;
     labels.insert(SETUP_ROLE.0.into(), SETUP_ROLE.1.into());
     let body = ContainerCreateBody {
         image: Some(base.to_string()),
         user: Some("0:0".into()),
-        entrypoint: Some(setup_entrypoint(who)),
+        entrypoint: Some(setup_entrypoint(who, sudo)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             network_mode: Some("none".into()),

@@ -275,6 +275,8 @@ fn difference(l: &Limits, base: &Limits) -> Limits {
         cpus,
         shm_size,
         pids_limit,
+        disk,
+        image_storage,
         sudo,
         network,
         idle_timeout,

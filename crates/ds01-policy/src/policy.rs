@@ -36,6 +36,14 @@ pub struct Limits {
     /// Per-container `--pids-limit`: the default and the ceiling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<Cap<u32>>,
+    /// The most a container may write into its own layer (the engine's storage quota where
+    /// the driver has one, else sampled by the reaper, which stops a container over it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk: Option<Cap<Size>>,
+    /// The most the user's own images may take together; a build or commit that would
+    /// start while the user is over it is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_storage: Option<Cap<Size>>,
     /// Whether the user's account gets passwordless sudo inside the container.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sudo: Option<bool>,
@@ -210,6 +218,8 @@ pub struct Effective {
     pub cpus: Resolved<Cap<f64>>,
     pub shm_size: Resolved<Cap<Size>>,
     pub pids_limit: Resolved<Cap<u32>>,
+    pub disk: Resolved<Cap<Size>>,
+    pub image_storage: Resolved<Cap<Size>>,
     pub sudo: Resolved<bool>,
     pub network: Resolved<Network>,
     pub idle_timeout: Resolved<Cap<Span>>,
@@ -306,6 +316,8 @@ impl Policy {
             cpus: r.get("cpus", |l| l.cpus, Cap::Unlimited),
             shm_size: r.get("shm_size", |l| l.shm_size, builtin::SHM_SIZE),
             pids_limit: r.get("pids_limit", |l| l.pids_limit, builtin::PIDS),
+            disk: r.get("disk", |l| l.disk, Cap::Unlimited),
+            image_storage: r.get("image_storage", |l| l.image_storage, Cap::Unlimited),
             sudo: r.get("sudo", |l| l.sudo, false),
             network: r.get("network", |l| l.network, Network::Private),
             idle_timeout: r.get("idle_timeout", |l| l.idle_timeout, Cap::Unlimited),
@@ -470,6 +482,8 @@ mod tests {
         cpus = 8
         shm_size = "16g"
         pids_limit = 4096
+        disk = "100g"
+        image_storage = "200g"
         sudo = false
         network = "private"
         idle_timeout = "2h"
@@ -516,6 +530,10 @@ mod tests {
             (e.idle_timeout.value, e.max_runtime.value),
             (Cap::Unlimited, Cap::Unlimited)
         );
+        assert_eq!(
+            (e.disk.value, e.image_storage.value),
+            (Cap::Unlimited, Cap::Unlimited)
+        );
         assert_eq!(e.keep_alive_max.value, Cap::Limited("24h".parse().unwrap()));
         assert!(!e.sudo.value && !e.allow_device_pick.value);
         assert_eq!(e.network.value, Network::Private);
@@ -535,6 +553,11 @@ mod tests {
         assert_eq!(e.memory.source, Source::Group("researcher".into()));
         assert_eq!(e.cpus.value, Cap::Limited(8.0));
         assert_eq!(e.cpus.source, Source::Default);
+        assert_eq!(e.disk.value, Cap::Limited("100g".parse().unwrap()));
+        assert_eq!(
+            e.image_storage.to_string(),
+            "image_storage is 200g for you (from [policy.default])"
+        );
         assert_eq!(
             e.aggregate.memory.value,
             Cap::Limited("64g".parse().unwrap())

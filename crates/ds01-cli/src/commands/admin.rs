@@ -124,10 +124,11 @@ pub async fn limits(ctx: &Context) -> Result<ExitStatus, CliError> {
         return Ok(ExitStatus::Success);
     }
     ctx.out.print(format!(
-        "{} uses {} container(s) and {} GPU(s) now",
+        "{} uses {} container(s), {} GPU(s) and {} of image storage now",
         ds01_api::shown(&report.login),
         report.containers,
-        report.gpus
+        report.gpus,
+        super::image::human_size(report.image_storage as i64)
     ))?;
     ctx.out.print(
         ctx.out

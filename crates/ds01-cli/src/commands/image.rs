@@ -302,6 +302,9 @@ fn report(ctx: &Context, built: &ImageBuilt, name: &ImageName) -> Result<ExitSta
         ctx.out.print_json(built)?;
         return Ok(ExitStatus::Success);
     }
+    if let Some(note) = &built.note {
+        ctx.out.warn(ds01_api::shown(note));
+    }
     match (&built.id, built.built) {
         (Some(id), true) => {
             ctx.out
