@@ -19,6 +19,7 @@
 //! ```
 
 mod audit;
+mod authz;
 pub mod caller;
 pub mod config;
 mod containers;
