@@ -184,10 +184,13 @@ fn grant(uid: u32, tag: &ImageRef, bases: &BaseRule) -> Option<Grant> {
     }
 }
 
-/// Whether a reference that names nothing here may be pulled: a plain name (not what the
-/// engine could read as an ID) of a repository under the base rule.
+/// Whether a reference that names nothing here may be pulled: a plain name (no digest,
+/// not what the engine could read as an ID) of a repository under the base rule. A digest
+/// that is not here is refused like an ID that is not here, so neither says which exists.
 fn may_pull(uid: u32, image: &ImageRef, bases: &BaseRule) -> bool {
-    !looks_like_id(image) && grant(uid, image, bases) == Some(Grant::Base)
+    image.digest().is_none()
+        && !looks_like_id(image)
+        && grant(uid, image, bases) == Some(Grant::Base)
 }
 
 /// `sha256:<hex>` or bare hex: the engine would read it as a (short) ID, so it is never a
@@ -325,6 +328,8 @@ mod tests {
             assert!(!may_pull(ME, &r(&id_like), &any), "{id_like}");
         }
         assert!(!may_pull(ME, &r("debian:x._.1001"), &any));
+        let digest = format!("debian@sha256:{}", "ab".repeat(32));
+        assert!(!may_pull(ME, &r(&digest), &any));
     }
 
     #[test]
