@@ -1,10 +1,11 @@
 //! Images named by ID or digest do not skip ownership: bob (an LDAP-style account) builds a
 //! private image, and alice tries it by every spelling the engine resolves (full ID with and
 //! without `sha256:`, 12- and 4-character prefixes, a digest) through every route that takes
-//! an image (`--image`, `--base`, `FROM`, `COPY --from`, a later stage's `FROM`), with `ds01`
-//! and with raw HTTP on the socket. Each attempt must get the very answer a nonexistent image
-//! of the same form gets, name nothing of bob, and leave nothing behind. Her own image and a
-//! shared base by ID work; `allowed_bases` narrows the shared bases.
+//! an image (`--image`, `--base`, `FROM`, `COPY --from`, a later stage's `FROM`, a catalog
+//! the client sends), with `ds01` and with raw HTTP on the socket. Each attempt must get the
+//! very answer a nonexistent image of the same form gets, name nothing of bob, and leave
+//! nothing behind. Her own image and a shared base by ID work; `allowed_bases` narrows the
+//! shared bases.
 
 use std::collections::BTreeSet;
 use std::process::Output;
@@ -22,20 +23,29 @@ enum Route {
     From,
     CopyFrom,
     SecondStage,
+    /// A catalog the client sends, as a container's and as an image's base.
+    CatalogContainer,
+    CatalogImage,
 }
 
-const ROUTES: [Route; 5] = [
+const ROUTES: [Route; 7] = [
     Route::Image,
     Route::Base,
     Route::From,
     Route::CopyFrom,
     Route::SecondStage,
+    Route::CatalogContainer,
+    Route::CatalogImage,
 ];
+
+fn catalog(reference: &str) -> String {
+    format!("Evil, 1.0, [CUDA_ADA], {reference}\n")
+}
 
 impl Route {
     fn dockerfile(self, reference: &str) -> Option<String> {
         match self {
-            Route::Image | Route::Base => None,
+            Route::Image | Route::Base | Route::CatalogContainer | Route::CatalogImage => None,
             Route::From => Some(format!("FROM {reference}\nRUN true\n")),
             Route::CopyFrom => Some(format!(
                 "FROM {DEBIAN12} AS x\nCOPY --from={reference} /etc/hostname /tmp/h\nFROM x\n"
@@ -49,6 +59,25 @@ impl Route {
         match self {
             Route::Image => daemon.ds01(user, &["container", "create", "x", "--image", reference]),
             Route::Base => daemon.ds01(user, &["image", "create", "x", "--base", reference]),
+            Route::CatalogContainer | Route::CatalogImage => {
+                let file = user.write_file("try/catalog.repo", &catalog(reference));
+                let noun = match self {
+                    Route::CatalogContainer => "container",
+                    _ => "image",
+                };
+                daemon.ds01(
+                    user,
+                    &[
+                        noun,
+                        "create",
+                        "x",
+                        "--framework",
+                        "evil",
+                        "--catalog",
+                        file.to_str().unwrap(),
+                    ],
+                )
+            }
             _ => {
                 let file = user.write_file("try/Dockerfile", &self.dockerfile(reference).unwrap());
                 daemon.ds01(
@@ -76,6 +105,14 @@ impl Route {
             Route::Base => (
                 "/v1/images",
                 serde_json::json!({"name": "x", "base": reference}),
+            ),
+            Route::CatalogContainer => (
+                "/v1/containers",
+                serde_json::json!({"name": "x", "framework": "evil", "catalog": catalog(reference)}),
+            ),
+            Route::CatalogImage => (
+                "/v1/images",
+                serde_json::json!({"name": "x", "framework": "evil", "catalog": catalog(reference)}),
             ),
             _ => (
                 "/v1/images",
