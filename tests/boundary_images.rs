@@ -309,6 +309,38 @@ fn another_users_image_is_refused_by_every_spelling_like_a_missing_one() {
         before,
         "a refused attempt left something behind"
     );
+
+    // A stored spec that names bob's image (written by an older ds01d, or edited by the
+    // admin) is checked again at every build, not only when it was made.
+    daemon.ok(
+        daemon.ds01(
+            &alice,
+            &["image", "create", "old", "--base", DEBIAN12, "--no-build"],
+        ),
+        "a spec without a build",
+    );
+    let spec_path = daemon
+        .state_dir()
+        .join(format!("users/{}/images/old.toml", alice.uid()));
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    assert!(spec.contains(DEBIAN12), "{spec}");
+    let theirs = format!("sha256:{bobs}");
+    std::fs::write(&spec_path, spec.replace(DEBIAN12, &theirs)).unwrap();
+    let out = daemon.ds01(&alice, &["image", "update", "old", "--rebuild"]);
+    let (code, message) = answer(&out, &theirs);
+    assert_eq!(code, Some(1), "{message}");
+    assert!(message.contains("that you may use"), "{message}");
+    assert_eq!(
+        docker(&[
+            "images",
+            "-q",
+            "--filter",
+            &format!("reference=ds01-{}/*", alice.uid())
+        ]),
+        "",
+        "alice got an image built on bob's"
+    );
+
     // Bob's image is untouched and still his.
     assert_eq!(image_id(&format!("ds01-{}/secret:latest", bob.uid())), bobs);
 }
