@@ -119,8 +119,15 @@ impl Authz<'_> {
         let given = image.to_string();
         let found = self.engine.image_info(&given).await.map_err(from_engine)?;
         let reference = match found {
-            Some(info) => granting_tag(uid, image, &info.tags, &self.bases)
-                .and_then(|t| ImageRef::parse(t).ok()),
+            // The caller's own text when it is that tag (`debian` for `debian:latest`), so
+            // a spec renders as written and an image built before stays up to date.
+            Some(info) => granting_tag(uid, image, &info.tags, &self.bases).and_then(|t| {
+                if image.digest().is_none() && is_written(image, t) {
+                    Some(image.clone())
+                } else {
+                    ImageRef::parse(t).ok()
+                }
+            }),
             None => (missing == IfMissing::Pull && may_pull(uid, image, &self.bases))
                 .then(|| image.clone()),
         };
@@ -149,7 +156,6 @@ pub(crate) fn granting_tag<'t>(
     tags: &'t [String],
     bases: &BaseRule,
 ) -> Option<&'t str> {
-    let written = given.tagged_or_latest().to_string();
     let grants = |t: &&String| {
         ImageRef::parse(t)
             .ok()
@@ -161,10 +167,15 @@ pub(crate) fn granting_tag<'t>(
     };
     tags.iter()
         .filter(grants)
-        .find(|t| familiar(t) == familiar(&written))
+        .find(|t| is_written(given, t))
         .or_else(|| tags.iter().find(own))
         .or_else(|| tags.iter().find(grants))
         .map(String::as_str)
+}
+
+/// Whether `tag` is the tag `given` names (`debian` names `debian:latest`).
+fn is_written(given: &ImageRef, tag: &str) -> bool {
+    familiar(tag) == familiar(&given.tagged_or_latest().to_string())
 }
 
 #[derive(Debug, PartialEq, Eq)]

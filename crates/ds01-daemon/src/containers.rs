@@ -197,14 +197,14 @@ impl Daemon {
         let uid = acting.who.uid();
         // The engine gets the tag that was checked, never the text that named it.
         if let Some(image) = &request.image {
-            let tagged = self
+            let allowed = self
                 .authz()
                 .image(uid, image, IfMissing::Refuse)
                 .await?
                 .reference;
             return Ok((
-                tagged.clone(),
-                Provenance::Custom(tagged.to_string()),
+                allowed.tagged_or_latest(),
+                Provenance::Custom(allowed.to_string()),
                 false,
                 request.arch.clone(),
             ));
