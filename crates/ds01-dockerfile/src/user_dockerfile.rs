@@ -165,6 +165,18 @@ impl UserDockerfile {
                         "ONBUILD with --from is refused: name the image in a COPY of the image that builds on this one".into(),
                     ));
                 }
+                // BuildKit's way to read another image; refused so that no builder ds01 may
+                // one day use reads an image that was not checked.
+                "RUN"
+                    if args
+                        .split_whitespace()
+                        .any(|w| w.starts_with("--mount") && w.contains("from=")) =>
+                {
+                    return Err(fail(
+                        "RUN --mount with from= is refused: copy from the image with COPY --from"
+                            .into(),
+                    ));
+                }
                 _ => {}
             }
         }
@@ -440,6 +452,14 @@ mod tests {
 
         let trigger = UserDockerfile::parse("FROM debian:12\nONBUILD COPY --from=abcd /a /a\n");
         assert!(trigger.unwrap_err().to_string().contains("ONBUILD"));
+        let mount = UserDockerfile::parse(
+            "FROM debian:12\nRUN --mount=type=bind,from=abcd,target=/x true\n",
+        );
+        assert!(mount.unwrap_err().to_string().contains("RUN --mount"));
+        assert!(
+            UserDockerfile::parse("FROM debian:12\nRUN --mount=type=cache,target=/c true\n")
+                .is_ok()
+        );
     }
 
     #[test]
