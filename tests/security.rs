@@ -133,13 +133,9 @@ fn every_hole_of_the_socket_era_is_refused() {
         &daemon,
         &["container", "create", "x", "--image", &other],
     );
-    refused(out, "another user's image", "belongs to another user");
+    refused(out, "another user's image", "that you may use");
     let out = ds01(&alice, &daemon, &["image", "create", "x", "--base", &other]);
-    refused(
-        out,
-        "building on another user's image",
-        "belongs to another user",
-    );
+    refused(out, "building on another user's image", "that you may use");
 
     // Acting for others is for root and the admin group.
     let out = ds01(&alice, &daemon, &["--as", bob.login(), "container", "list"]);
@@ -308,7 +304,7 @@ fn containers_keep_users_apart_and_unprivileged() {
             built["image"].as_str().unwrap(),
         ],
     );
-    refused(out, "alice using bob's image", "belongs to another user");
+    refused(out, "alice using bob's image", "that you may use");
 
     let ds01_path = user_visible_binary("ds01");
     let socket = daemon.socket();

@@ -369,7 +369,7 @@ fn missing_images_and_containers_fail_with_a_hint() {
         ])
         .assert()
         .code(1)
-        .stderr(contains("image ds01-test/absent:v1 not found"));
+        .stderr(contains("no image `ds01-test/absent:v1` that you may use"));
     env.ds01()
         .args(["--as", &who, "container", "start", "nothing"])
         .assert()

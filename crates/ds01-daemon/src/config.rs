@@ -63,6 +63,11 @@ pub struct FileConfig {
     pub mount_roots: Vec<PathBuf>,
     /// The AIME catalog file.
     pub catalog: Option<PathBuf>,
+    /// Repositories whose images any user may build on or run (`ds01-fixture/*`,
+    /// `aimehub/pytorch`; a trailing `*` matches any rest), besides the catalog's own and
+    /// the user's own images. Unset: every repository that is not a user's
+    /// (`ds01-<uid>/`), see `crate::authz`.
+    pub allowed_bases: Option<Vec<String>>,
     /// The GPU architecture catalog images are chosen for.
     pub architecture: Option<String>,
     /// The locked-memory limit of containers; unset: unlimited, as MLC has it.

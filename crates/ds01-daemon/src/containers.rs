@@ -16,10 +16,10 @@ use ds01_policy::{
     AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest,
 };
 
+use crate::authz::IfMissing;
 use crate::caller::{Acting, Caller};
 use crate::errors::from_engine;
 use crate::gpus::{self, Binding};
-use crate::images::check_image_owner;
 use crate::mounts;
 use crate::stream::Reporter;
 use crate::user_lock::Section;
@@ -284,16 +284,16 @@ impl Daemon {
         request: &ContainerCreate,
     ) -> Result<(ImageRef, Provenance, bool, Option<String>), ApiError> {
         let uid = acting.who.uid();
+        // The engine gets the tag that was checked, never the text that named it.
         if let Some(image) = &request.image {
-            check_image_owner(image, uid)?;
-            let tagged = if image.tag().is_none() && image.digest().is_none() {
-                image.tagged_or_latest()
-            } else {
-                image.clone()
-            };
+            let allowed = self
+                .authz()
+                .image(uid, image, IfMissing::Refuse)
+                .await?
+                .reference;
             return Ok((
-                tagged,
-                Provenance::Custom(image.to_string()),
+                allowed.tagged_or_latest(),
+                Provenance::Custom(allowed.to_string()),
                 false,
                 request.arch.clone(),
             ));
@@ -305,8 +305,13 @@ impl Daemon {
                 request.framework_version.as_deref(),
                 request.arch.as_deref(),
             )?;
+            let image = self
+                .authz()
+                .image(uid, &entry.image, IfMissing::Pull)
+                .await?
+                .reference;
             return Ok((
-                entry.image,
+                image,
                 Provenance::Catalog {
                     framework: entry.framework,
                     version: entry.version,

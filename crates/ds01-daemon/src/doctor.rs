@@ -6,6 +6,7 @@ use std::path::Path;
 use ds01_api::Check;
 use ds01_dockerfile::Catalog;
 
+use crate::authz::BaseRule;
 use crate::Daemon;
 
 /// Below this much free space under the engine's root, builds and commits start failing.
@@ -83,6 +84,17 @@ impl Daemon {
                 format!("{e} (only `--framework` needs it)"),
             ),
         }
+        // A warning, not a failure: the default refuses other users' images already, but
+        // lets users build on anything else an admin or a pull left on the engine.
+        let bases = BaseRule::from_config(&self.config);
+        add(
+            "image bases",
+            true,
+            match bases {
+                BaseRule::NotAUsers => format!("warning: {}", bases.describe()),
+                BaseRule::Listed(_) => bases.describe(),
+            },
+        );
         for root in &self.config.file.mount_roots {
             let nosuid = mount_is_nosuid(root);
             add(

@@ -8,10 +8,11 @@ use ds01_api::{
 };
 use ds01_dockerfile::{
     build_context, defaults, labels, parse_requirements, AimeBase, Base, Catalog, CatalogEntry,
-    ImageName, ImageRef, ImageSpec, Login, PipRequirement, UserDockerfile,
+    ImageName, ImageSpec, Login, PipRequirement, UserDockerfile,
 };
 use ds01_engine::BuildOptions;
 
+use crate::authz::IfMissing;
 use crate::caller::Acting;
 use crate::errors::from_engine;
 use crate::store::SpecStore;
@@ -81,20 +82,14 @@ impl Daemon {
             (Some(text), None, None) => {
                 let dockerfile =
                     UserDockerfile::parse(text).map_err(|e| ApiError::invalid(e.to_string()))?;
-                for image in dockerfile.images() {
-                    check_image_owner(image, who.uid())?;
-                }
                 Base::Dockerfile {
                     dockerfile,
                     ds01_legacy: request.ds01_legacy,
                 }
             }
-            (None, Some(image), _) => {
-                check_image_owner(image, who.uid())?;
-                Base::Custom {
-                    image: image.clone(),
-                }
-            }
+            (None, Some(image), _) => Base::Custom {
+                image: image.clone(),
+            },
             (None, None, Some(framework)) => {
                 let (entry, arch) = self.catalog_entry(
                     request.catalog.as_deref(),
@@ -113,7 +108,9 @@ impl Daemon {
                 ))
             }
         };
-        // Checked before anything is saved, so a bad file leaves nothing behind.
+        // Checked before anything is saved, so a refused image or a bad file leaves nothing
+        // behind. The spec keeps the user's text; what is built uses the checked references.
+        let checked_base = self.authorized_base(who.uid(), &base).await?;
         let requirements = match &request.requirements {
             Some(text) => parse_requirements(text).map_err(|e| ApiError::invalid(e.to_string()))?,
             None => Vec::new(),
@@ -147,6 +144,7 @@ impl Daemon {
             spec.add_pip(requirement);
         }
         self.store(who.uid()).save(&spec)?;
+        spec.base = checked_base;
         if request.no_build {
             return Ok(ImageBuilt {
                 image: reference.to_string(),
@@ -160,6 +158,52 @@ impl Daemon {
         self.build(acting, &spec, request.no_cache, reporter).await
     }
 
+    /// `base` with every image it names checked for the caller and written as the tag that
+    /// was checked; refused as a whole if one of them may not be used.
+    pub(crate) async fn authorized_base(&self, uid: u32, base: &Base) -> Result<Base, ApiError> {
+        let authz = self.authz();
+        Ok(match base {
+            Base::Aime(aime) => {
+                let allowed = authz.image(uid, aime.image(), IfMissing::Pull).await?;
+                Base::Aime(
+                    AimeBase::new(
+                        aime.framework(),
+                        aime.version(),
+                        aime.architecture(),
+                        allowed.reference,
+                    )
+                    .map_err(|e| ApiError::invalid(e.to_string()))?,
+                )
+            }
+            Base::Custom { image } => Base::Custom {
+                image: authz.image(uid, image, IfMissing::Pull).await?.reference,
+            },
+            Base::Dockerfile {
+                dockerfile,
+                ds01_legacy,
+            } => {
+                let mut checked = Vec::new();
+                for image in dockerfile.images() {
+                    let allowed = authz.image(uid, image, IfMissing::Pull).await?;
+                    checked.push((image.clone(), allowed.reference));
+                }
+                let dockerfile = dockerfile
+                    .with_images(|i| {
+                        checked
+                            .iter()
+                            .find(|(given, _)| given == i)
+                            .map(|(_, c)| c.clone())
+                    })
+                    .map_err(|e| ApiError::invalid(e.to_string()))?;
+                Base::Dockerfile {
+                    dockerfile,
+                    ds01_legacy: *ds01_legacy,
+                }
+            }
+        })
+    }
+
+    /// Builds `spec`, whose base images the caller was checked for (`authorized_base`).
     async fn build(
         &self,
         acting: &Acting,
@@ -225,6 +269,8 @@ impl Daemon {
             spec.add_pip(requirement);
         }
         store.save(&spec)?;
+        // Checked at every build: what a short ID or a name resolves to may have changed.
+        spec.base = self.authorized_base(who.uid(), &spec.base).await?;
         let reference = name.image_ref(who.uid()).to_string();
         let wanted = build_context(&spec).dockerfile_sha256().to_owned();
         let current = self
@@ -424,46 +470,5 @@ impl Daemon {
                 ),
             )
         })
-    }
-}
-
-/// Refuses images of another user: `ds01-<uid>/...` repositories and the commit flow's
-/// per-container tags `...:<name>._.<uid>` belong to that UID alone.
-pub(crate) fn check_image_owner(image: &ImageRef, uid: u32) -> Result<(), ApiError> {
-    let last = image.path().rsplit('/').count();
-    let owner_of_repo = image
-        .path()
-        .split('/')
-        .next()
-        .filter(|_| last > 1)
-        .and_then(|first| first.strip_prefix("ds01-"))
-        .and_then(|n| n.parse::<u32>().ok());
-    let owner_of_tag = image
-        .tag()
-        .and_then(|t| t.rsplit_once("._."))
-        .and_then(|(_, n)| n.parse::<u32>().ok());
-    for owner in [owner_of_repo, owner_of_tag].into_iter().flatten() {
-        if owner != uid {
-            return Err(ApiError::forbidden(format!(
-                "image {image} belongs to another user; use your own images (`ds01-{uid}/...`) or a shared base"
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn other_users_images_are_refused() {
-        let check = |s: &str| check_image_owner(&s.parse().unwrap(), 1000);
-        assert!(check("ds01-1000/thesis:latest").is_ok());
-        assert!(check("debian:12").is_ok());
-        assert!(check("ds01-fixture/debian11:x._.1000").is_ok());
-        assert!(check("ds01-1001/thesis:latest").is_err());
-        assert!(check("ds01-1001/thesis").is_err());
-        assert!(check("debian:thesis._.1001").is_err());
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 mod audit;
+mod authz;
 mod binds;
 pub mod caller;
 pub mod config;

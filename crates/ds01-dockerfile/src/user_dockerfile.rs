@@ -51,6 +51,16 @@ pub struct UserDockerfile {
     text: String,
     images: Vec<ImageRef>,
     final_image: ImageRef,
+    /// Where each image is named: the instruction's lines, and whether it is a `FROM`
+    /// (else a `COPY`/`ADD --from=`), with the reference as written.
+    uses: Vec<ImageUse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ImageUse {
+    lines: std::ops::Range<usize>,
+    from: bool,
+    written: String,
 }
 
 impl UserDockerfile {
@@ -75,6 +85,7 @@ impl UserDockerfile {
         let chunks = chunks(&text)?;
         let mut stages: Vec<(String, ImageRef)> = Vec::new();
         let mut images: Vec<ImageRef> = Vec::new();
+        let mut uses: Vec<ImageUse> = Vec::new();
         let mut final_image = None;
         for chunk in &chunks {
             let Some((keyword, args)) = &chunk.instruction else {
@@ -83,6 +94,11 @@ impl UserDockerfile {
             let line = Some(chunk.lines.start + 1);
             let fail = |reason: String| DockerfileError { line, reason };
             let mut add = |reference: &str, what: &str| -> Result<(), DockerfileError> {
+                uses.push(ImageUse {
+                    lines: chunk.lines.clone(),
+                    from: what == "the base image",
+                    written: reference.to_owned(),
+                });
                 if reference.contains('$') {
                     return Err(fail(format!(
                         "{what} {reference:?} uses a variable; name the image literally"
@@ -142,6 +158,25 @@ impl UserDockerfile {
                         }
                     }
                 }
+                // A trigger runs in the build of whoever builds on this image, where its
+                // `--from` names an image nobody checked here: refused outright.
+                "ONBUILD" if args.to_ascii_lowercase().contains("--from") => {
+                    return Err(fail(
+                        "ONBUILD with --from is refused: name the image in a COPY of the image that builds on this one".into(),
+                    ));
+                }
+                // BuildKit's way to read another image; refused so that no builder ds01 may
+                // one day use reads an image that was not checked.
+                "RUN"
+                    if args
+                        .split_whitespace()
+                        .any(|w| w.starts_with("--mount") && w.contains("from=")) =>
+                {
+                    return Err(fail(
+                        "RUN --mount with from= is refused: copy from the image with COPY --from"
+                            .into(),
+                    ));
+                }
                 _ => {}
             }
         }
@@ -150,7 +185,73 @@ impl UserDockerfile {
             text,
             images,
             final_image,
+            uses,
         })
+    }
+
+    /// The same Dockerfile with every image `replace` maps written as its replacement
+    /// (stage names untouched), e.g. an image named by ID turned into the tag that was
+    /// checked. Fails if the result would not name exactly the replaced images.
+    ///
+    /// ```
+    /// use ds01_dockerfile::{ImageRef, UserDockerfile};
+    ///
+    /// let d = UserDockerfile::parse("FROM abcd AS a\nFROM debian:12\nCOPY --from=abcd /x /x\nCOPY --from=a /y /y\n").unwrap();
+    /// let tag = ImageRef::parse("ds01-1000/mine:latest").unwrap();
+    /// let r = d.with_images(|i| (i.to_string() == "abcd").then(|| tag.clone())).unwrap();
+    /// assert_eq!(r.as_str(), "FROM ds01-1000/mine:latest AS a\nFROM debian:12\nCOPY --from=ds01-1000/mine:latest /x /x\nCOPY --from=a /y /y\n");
+    /// ```
+    pub fn with_images(
+        &self,
+        replace: impl Fn(&ImageRef) -> Option<ImageRef>,
+    ) -> Result<UserDockerfile, DockerfileError> {
+        let mut lines: Vec<String> = self.text.split_inclusive('\n').map(str::to_owned).collect();
+        let mut wanted = Vec::new();
+        for image in &self.images {
+            let new = replace(image).unwrap_or_else(|| image.clone());
+            if !wanted.contains(&new) {
+                wanted.push(new);
+            }
+        }
+        for u in &self.uses {
+            let Some(new) = ImageRef::parse(&u.written).ok().and_then(|i| replace(&i)) else {
+                continue;
+            };
+            let new = new.to_string();
+            let (old, new) = if u.from {
+                (u.written.clone(), new)
+            } else {
+                (format!("--from={}", u.written), format!("--from={new}"))
+            };
+            let mut first = true;
+            'lines: for line in &mut lines[u.lines.clone()] {
+                let mut at = 0;
+                for word in line.split_whitespace() {
+                    let start = at + line[at..].find(word).unwrap_or(0);
+                    at = start + word.len();
+                    let keyword = std::mem::take(&mut first);
+                    if keyword || word == "\\" || (u.from && word.starts_with("--") && word != old)
+                    {
+                        continue;
+                    }
+                    if word == old {
+                        line.replace_range(start..at, &new);
+                        break 'lines;
+                    }
+                    if u.from {
+                        break 'lines;
+                    }
+                }
+            }
+        }
+        let out = UserDockerfile::parse(&lines.concat())?;
+        if out.images != wanted {
+            return Err(DockerfileError {
+                line: None,
+                reason: "its images could not be rewritten to the checked ones".into(),
+            });
+        }
+        Ok(out)
     }
 
     /// The text as stored (`\r\n` turned into `\n`).
@@ -310,6 +411,55 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("larger than 64 KiB"));
+    }
+
+    #[test]
+    fn every_image_reference_is_found_and_can_be_rewritten() {
+        let id = "ab".repeat(32);
+        let text = format!(
+            "FROM --platform=linux/amd64 sha256:{id} AS one\nFROM debian:12 AS x\n\
+             COPY --from=abcd /a /a\nCOPY --chown=1:1 \\\n  --from={id} /b /b\n\
+             COPY --from=one /c /c\nCOPY --from=x /d /d\nFROM abcd\n"
+        );
+        let d = UserDockerfile::parse(&text).unwrap();
+        let images: Vec<String> = d.images().iter().map(|i| i.to_string()).collect();
+        assert_eq!(
+            images,
+            [
+                format!("sha256:{id}"),
+                "debian:12".into(),
+                "abcd".into(),
+                id.clone()
+            ]
+        );
+        let mine = ImageRef::parse("ds01-1000/mine:latest").unwrap();
+        let r = d
+            .with_images(|i| (i.to_string() != "debian:12").then(|| mine.clone()))
+            .unwrap();
+        let images: Vec<String> = r.images().iter().map(|i| i.to_string()).collect();
+        assert_eq!(images, ["ds01-1000/mine:latest", "debian:12"]);
+        assert!(
+            !r.as_str().contains("abcd") && !r.as_str().contains(&id),
+            "{}",
+            r.as_str()
+        );
+        assert!(r
+            .as_str()
+            .contains("COPY --from=one /c /c\nCOPY --from=x /d /d\n"));
+        assert!(r
+            .as_str()
+            .starts_with("FROM --platform=linux/amd64 ds01-1000/mine:latest AS one\n"));
+
+        let trigger = UserDockerfile::parse("FROM debian:12\nONBUILD COPY --from=abcd /a /a\n");
+        assert!(trigger.unwrap_err().to_string().contains("ONBUILD"));
+        let mount = UserDockerfile::parse(
+            "FROM debian:12\nRUN --mount=type=bind,from=abcd,target=/x true\n",
+        );
+        assert!(mount.unwrap_err().to_string().contains("RUN --mount"));
+        assert!(
+            UserDockerfile::parse("FROM debian:12\nRUN --mount=type=cache,target=/c true\n")
+                .is_ok()
+        );
     }
 
     #[test]

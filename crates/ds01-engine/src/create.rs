@@ -506,8 +506,10 @@ pub(crate) fn baked_claim(image: &ImageInspect, who: &Identity) -> Claim {
     if uid == who.uid().to_string() && gid == who.gid().to_string() && spelled {
         Claim::Matches
     } else {
+        // Never the claimed account itself: the image may be another user's, and this
+        // text reaches the caller.
         Claim::Other(format!(
-            "the image carries user {name} ({uid}:{gid}), not {} ({}:{})",
+            "the image's labels claim another account than yours, {} ({}:{})",
             who.username(),
             who.uid(),
             who.gid()

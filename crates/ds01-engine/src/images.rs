@@ -19,6 +19,9 @@ pub struct ImageInfo {
     pub size: Option<i64>,
     /// Creation time as the engine reports it.
     pub created: Option<String>,
+    /// Every `repo:tag` that points at this ID: who may use an image named by its ID
+    /// is decided by these, never by the text that named it.
+    pub tags: Vec<String>,
 }
 
 /// One tag of a listed image.
@@ -35,7 +38,8 @@ pub struct ImageTag {
 }
 
 impl Engine {
-    /// The image `reference`, or `None` when it is not here.
+    /// The image `reference` (a tag, a full or short ID, a digest: whatever the engine
+    /// resolves), or `None` when it is not here.
     pub async fn image_info(&self, reference: &str) -> Result<Option<ImageInfo>> {
         match self.docker().inspect_image(reference).await {
             Ok(image) => Ok(Some(ImageInfo {
@@ -48,6 +52,7 @@ impl Engine {
                     .collect(),
                 size: image.size,
                 created: image.created,
+                tags: image.repo_tags.unwrap_or_default(),
             })),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e).context(|| format!("inspecting image {reference}")),
