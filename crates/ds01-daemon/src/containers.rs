@@ -328,6 +328,18 @@ impl Daemon {
             .or(self.gpus.devices().first())
             .and_then(|d| d.arch.clone())
             .or(arch);
+        let host_network = effective.network.value == Network::Host;
+        let network = match (host_network, make) {
+            (true, _) => None,
+            (false, true) => Some(
+                self.engine
+                    .user_network(who, &self.resource_labels())
+                    .await
+                    .map_err(from_engine)?,
+            ),
+            // A dry run names the network without making it.
+            (false, false) => Some(ds01_engine::UserNetwork::name_for(who.uid())),
+        };
         Ok(ContainerOptions {
             workspace,
             data: mount("data", &request.data)?,
@@ -344,7 +356,8 @@ impl Daemon {
             privileged: false,
             arch,
             memlock: self.config.file.memlock,
-            host_network: effective.network.value == Network::Host,
+            host_network,
+            network,
             allow_privilege_gain: effective.sudo.value,
             home: Some(self.home_volume(acting, &request.name)),
         })

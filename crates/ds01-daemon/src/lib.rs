@@ -29,6 +29,7 @@ mod dry_run;
 mod errors;
 mod events;
 mod exec;
+pub mod firewall;
 mod gc;
 mod gpus;
 mod images;
@@ -117,6 +118,11 @@ pub async fn run(
             settings.state_dir.display()
         )
     })?;
+    // Before any container can join a user network: its bridges are closed to the host from
+    // the first request on.
+    firewall::install(&config.file.network.host_ports)
+        .await
+        .map_err(|e| format!("cannot install the firewall rules for the user networks: {e}"))?;
     let verdicts = VerdictCache::new(settings.state_dir.join("verdicts"));
     let engine = Engine::connect()
         .await
