@@ -161,6 +161,32 @@ fn each_user_has_a_network_of_their_own_closed_to_others_and_to_the_host() {
     let alice_net = format!("ds01-net-{}", alice.uid());
     let bob_net = format!("ds01-net-{}", bob.uid());
 
+    // A dry run names the network without making it.
+    let plan = daemon.ok(
+        daemon.ds01(
+            &bob,
+            &[
+                "container",
+                "create",
+                "box",
+                "--image",
+                DEBIAN12,
+                "--dry-run",
+            ],
+        ),
+        "dry run",
+    );
+    let plan: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    assert_eq!(
+        plan["create"]["HostConfig"]["NetworkMode"],
+        bob_net.as_str()
+    );
+    assert_eq!(
+        inspect(&bob_net, "{{.Id}}"),
+        "",
+        "the dry run made the network"
+    );
+
     // A network under bob's network's name that ds01 did not make for him (an admin's,
     // say) is never joined: his create is refused until it is gone.
     docker(&[
