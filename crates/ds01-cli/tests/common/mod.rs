@@ -83,6 +83,14 @@ impl Drop for TestEnv {
                 .args(&containers)
                 .output();
         }
+        // The users' networks ds01d made, once their containers are gone.
+        let networks = ids(&["network", "ls", "-q", "--filter", &filter]);
+        if !networks.is_empty() {
+            let _ = StdCommand::new("docker")
+                .args(["network", "rm"])
+                .args(&networks)
+                .output();
+        }
         let volumes = ids(&["volume", "ls", "-q", "--filter", &filter]);
         if !volumes.is_empty() {
             let _ = StdCommand::new("docker")
