@@ -156,6 +156,12 @@ pub enum EngineError {
         /// The network's name.
         name: String,
     },
+    /// The engine has no address range left for another user network.
+    #[error("the Docker engine has no address range left for network {name}; an admin must give it more (`default-address-pools` in /etc/docker/daemon.json, e.g. {{\"base\": \"10.200.0.0/16\", \"size\": 24}} for 256 networks)")]
+    NoNetworkAddresses {
+        /// The network that could not be made.
+        name: String,
+    },
     /// The operation was interrupted (Ctrl-C); what it had made was removed.
     #[error("interrupted; everything this command had created was removed")]
     Interrupted,

@@ -35,6 +35,7 @@ impl Engine {
         // keeps unique: the loser finds the winner's network.
         match (made, self.find_network(&name).await?) {
             (_, Some(found)) => owned(found, who, &name),
+            (Err(e), None) if pools_exhausted(&e) => Err(EngineError::NoNetworkAddresses { name }),
             (Err(e), None) => Err(e).context(|| format!("creating network {name}")),
             (Ok(_), None) => Err(EngineError::InvalidOption(format!(
                 "network {name} was made but the engine does not find it; try again"
@@ -49,6 +50,13 @@ impl Engine {
             Err(e) => Err(e).context(|| format!("inspecting network {name}")),
         }
     }
+}
+
+/// Whether the engine refused a network for want of addresses: its default pools give about
+/// 30 bridge networks, fewer than a server has users.
+fn pools_exhausted(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { message, .. }
+        if message.contains("non-overlapping"))
 }
 
 /// The create request for `who`'s network.
@@ -122,6 +130,21 @@ mod tests {
         assert_eq!(labels[labels::ROLE], labels::ROLE_NETWORK);
         assert_eq!(labels["ds01.test"], "t");
         assert_eq!(UserNetwork::bridge_for(u32::MAX).len(), 15);
+    }
+
+    #[test]
+    fn running_out_of_address_pools_is_told_as_such() {
+        let answer = |message: &str| bollard::errors::Error::DockerResponseServerError {
+            status_code: 400,
+            message: message.to_owned(),
+        };
+        assert!(pools_exhausted(&answer("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")));
+        assert!(!pools_exhausted(&answer("networks have same bridge name")));
+        let shown = EngineError::NoNetworkAddresses {
+            name: "ds01-net-1".into(),
+        }
+        .to_string();
+        assert!(shown.contains("default-address-pools"), "{shown}");
     }
 
     #[test]
