@@ -259,6 +259,21 @@ fn each_user_has_a_network_of_their_own_closed_to_others_and_to_the_host() {
         "bob's container reached `web`: {by_name:?}"
     );
 
+    // Nor does a container on the engine's default bridge (where DS01's own scripts put
+    // theirs): the engine keeps bridges apart.
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--label"])
+        .arg(format!("ds01.test={}", sweeper.label().1))
+        .args([DEBIAN12, "bash", "-c", CONNECT, "connect", &web_ip])
+        .arg(PORT.to_string())
+        .output()
+        .expect("docker runs");
+    assert!(
+        !out.status.success(),
+        "a container on the default bridge reached alice's: {}",
+        text(&out.stdout)
+    );
+
     // Local users on the host cannot connect to the container's address either (not bob,
     // not alice herself: her way in is ds01d's forward); root, as ds01d's forward is, can.
     for user in [&bob, &alice] {
