@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Tools the test suite drives besides Docker: tmux (the `ds01 container open` test types into
-# a real terminal through it). Installed from Debian when missing; the tests install nothing.
+# a real terminal through it) and iptables (ds01d installs its rules for the users' networks
+# with it at start). Installed from Debian when missing; the tests install nothing.
 set -euo pipefail
 
 if ! command -v tmux >/dev/null 2>&1; then
   echo "ci-deps: installing tmux" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+fi
+
+if ! command -v iptables-restore >/dev/null 2>&1; then
+  echo "ci-deps: installing iptables" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
 fi

@@ -177,7 +177,7 @@ pub async fn base_whose_useradd_also(
     derived_image(engine, tag, &dockerfile, sweeper).await
 }
 
-/// Removes, when dropped, every container, volume and image labelled `ds01.test=<value>`:
+/// Removes, when dropped, every container, network, volume and image labelled `ds01.test=<value>`:
 /// tests clean up even when an assertion fails half-way.
 pub struct Sweeper {
     value: String,
@@ -259,6 +259,22 @@ impl Sweeper {
                         .docker()
                         .remove_container(&id, Some(force.clone()))
                         .await;
+                }
+                // Users' networks, once their containers are gone.
+                let networks = engine
+                    .docker()
+                    .list_networks(Some(
+                        bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                            .filters(&HashMap::from([(
+                                "label".to_owned(),
+                                vec![format!("{TEST_LABEL}={}", sweeper.value)],
+                            )]))
+                            .build(),
+                    ))
+                    .await
+                    .unwrap_or_default();
+                for network in networks.into_iter().filter_map(|n| n.id) {
+                    let _ = engine.docker().remove_network(&network).await;
                 }
                 // Home volumes, once their containers are gone.
                 let volumes = engine

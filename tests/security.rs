@@ -210,7 +210,7 @@ fn containers_keep_users_apart_and_unprivileged() {
             "{{.HostConfig.Privileged}} {{.HostConfig.NetworkMode}}",
             &alice_box
         ]),
-        "false default",
+        format!("false ds01-net-{}", alice.uid()),
         "~/.config/ds01 asked for privileged; the container must not be"
     );
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");

@@ -98,6 +98,20 @@ pub struct FileConfig {
     /// How the socket holds up under many, idle or slow clients.
     #[serde(default)]
     pub server: ServerSettings,
+    /// What the users' private networks may reach on the host.
+    #[serde(default)]
+    pub network: NetworkSettings,
+}
+
+/// `[network]`: the host's firewall for the users' private bridges (see `firewall.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Host ports (TCP and UDP, on any of the host's addresses) that containers on the
+    /// users' private networks may connect to; by default none: the engine's name service
+    /// inside each container needs no host port.
+    #[serde(default)]
+    pub host_ports: Vec<u16>,
 }
 
 /// `[server]`: timeouts and connection caps of ds01d's socket, so that one user's idle or
@@ -447,6 +461,15 @@ mod tests {
         }
         assert!(toml::from_str::<FileConfig>("[server]\nbacklog = 5\n").is_err());
         assert!(toml::from_str::<FileConfig>("[server]\nmax_connections = -1\n").is_err());
+    }
+
+    #[test]
+    fn no_host_port_is_open_to_user_networks_unless_listed() {
+        assert!(config("").file.network.host_ports.is_empty());
+        let c = config("[network]\nhost_ports = [53, 3128]");
+        assert_eq!(c.file.network.host_ports, [53, 3128]);
+        assert!(toml::from_str::<FileConfig>("[network]\nhost_ports = [70000]").is_err());
+        assert!(toml::from_str::<FileConfig>("[network]\nopen = true").is_err());
     }
 
     #[test]

@@ -424,6 +424,18 @@ impl Daemon {
             .and_then(|d| d.arch.clone())
             .or(arch);
         let cgroup_parent = self.cgroup_parent(acting, effective, make).await?;
+        let host_network = effective.network.value == Network::Host;
+        let network = match (host_network, make) {
+            (true, _) => None,
+            (false, true) => Some(
+                self.engine
+                    .user_network(who, &self.resource_labels())
+                    .await
+                    .map_err(from_engine)?,
+            ),
+            // A dry run names the network without making it.
+            (false, false) => Some(ds01_engine::UserNetwork::name_for(who.uid())),
+        };
         // Last, when nothing here can refuse any more.
         let (workspace, made) = if request.no_workspace {
             (None, None)
@@ -463,7 +475,8 @@ impl Daemon {
             privileged: false,
             arch,
             memlock: self.config.file.memlock,
-            host_network: effective.network.value == Network::Host,
+            host_network,
+            network,
             allow_privilege_gain: effective.sudo.value,
             home: Some(self.home_volume(acting, &request.name)),
         };

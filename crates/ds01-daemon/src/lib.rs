@@ -32,6 +32,7 @@ mod dry_run;
 mod errors;
 mod events;
 mod exec;
+pub mod firewall;
 mod gc;
 mod gpus;
 mod images;
@@ -126,6 +127,11 @@ pub async fn run(
         )
     })?;
     binds::detach_stale(&settings.state_dir);
+    // Before any container can join a user network: its bridges are closed to the host from
+    // the first request on.
+    firewall::install(&config.file.network.host_ports)
+        .await
+        .map_err(|e| format!("cannot install the firewall rules for the user networks: {e}"))?;
     let verdicts = VerdictCache::new(settings.state_dir.join("verdicts"));
     let engine = Engine::connect()
         .await

@@ -6,7 +6,8 @@ use crate::identity::Identity;
 use crate::labels;
 use crate::options::ContainerOptions;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, ResourcesUlimits,
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions,
+    NetworkingConfig, ResourcesUlimits,
 };
 use ds01_api::{ContainerName, UserSetup};
 use std::collections::HashMap;
@@ -166,7 +167,11 @@ impl ContainerSpec<'_> {
                 .layer_quota
                 .map(|q| HashMap::from([("size".to_owned(), q.bytes().to_string())])),
             privileged: Some(o.privileged),
-            network_mode: o.host_network.then(|| "host".to_owned()),
+            network_mode: if o.host_network {
+                Some("host".to_owned())
+            } else {
+                o.network.clone()
+            },
             // The container runs as the user; without these, a setuid binary in the image
             // (sudo) would hand out root inside, and root could plant setuid files in the
             // mounted workspace.
@@ -183,8 +188,24 @@ impl ContainerSpec<'_> {
             };
             vec![format!("NVIDIA_VISIBLE_DEVICES={visible}")]
         });
+        // On the owner's private network the container answers to the name its owner gave
+        // it, besides its Docker name: the network is theirs alone, so names cannot clash.
+        let networking_config = o
+            .network
+            .as_ref()
+            .filter(|_| !o.host_network)
+            .map(|network| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    network.clone(),
+                    EndpointSettings {
+                        aliases: Some(vec![self.name.to_string()]),
+                        ..Default::default()
+                    },
+                )])),
+            });
         ContainerCreateBody {
             image: Some(self.image.to_owned()),
+            networking_config,
             env,
             user: Some(format!("{}:{}", self.who.uid(), self.who.gid())),
             working_dir: Some("/workspace".to_owned()),
@@ -270,6 +291,7 @@ mod tests {
             layer_quota: Some("20g".parse().unwrap()),
             labels: vec![("ds01.gpu.allocated".into(), "1.1".into())],
             arch: Some("CUDA_AMPERE".into()),
+            network: Some(crate::options::UserNetwork::name_for(1722830498)),
             ..Default::default()
         };
         let provenance = Provenance::Catalog {
@@ -387,6 +409,44 @@ mod tests {
         assert_eq!(mount["VolumeOptions"]["NoCopy"], false);
         assert_eq!(mount["VolumeOptions"]["Labels"]["ds01.test"], "t");
         assert_eq!(spec.labels()["ds01.home_volume"], "ds01-home-x._.1000");
+    }
+
+    /// The owner's network, joined under the container's own name; the host's network,
+    /// where the policy says so, instead of it.
+    #[test]
+    fn private_network_or_host_network() {
+        let who = Identity::new("alice", 1000, 1000).unwrap();
+        let name = ContainerName::new("db").unwrap();
+        let provenance = Provenance::Custom("x".into());
+        let mut options = ContainerOptions {
+            network: Some("ds01-net-1000".into()),
+            ..Default::default()
+        };
+        let body = |options: &ContainerOptions| {
+            let spec = ContainerSpec {
+                who: &who,
+                name: &name,
+                image: "x",
+                provenance: &provenance,
+                options,
+                user_setup: UserSetup::Baked,
+                resource_labels: &[],
+                created_at: "",
+            };
+            serde_json::to_value(spec.body()).unwrap()
+        };
+        let private = body(&options);
+        assert_eq!(private["HostConfig"]["NetworkMode"], "ds01-net-1000");
+        assert_eq!(
+            private["NetworkingConfig"]["EndpointsConfig"]["ds01-net-1000"]["Aliases"],
+            serde_json::json!(["db"])
+        );
+        options.host_network = true;
+        let host = body(&options);
+        assert_eq!(host["HostConfig"]["NetworkMode"], "host");
+        assert!(host.get("NetworkingConfig").is_none());
+        let default = body(&ContainerOptions::default());
+        assert!(default["HostConfig"].get("NetworkMode").is_none());
     }
 
     #[test]

@@ -149,6 +149,19 @@ pub enum EngineError {
         /// The containers using it, comma-separated.
         containers: String,
     },
+    /// A network under the name of a user's private network exists but is not ds01's network
+    /// for that user: joining it could put the user's containers next to someone else's.
+    #[error("network {name} exists but is not ds01's private network for this account; an admin must remove it (`docker network rm {name}`) before this account's containers can be created")]
+    NetworkNotOwned {
+        /// The network's name.
+        name: String,
+    },
+    /// The engine has no address range left for another user network.
+    #[error("the Docker engine has no address range left for network {name}; an admin must give it more (`default-address-pools` in /etc/docker/daemon.json, e.g. {{\"base\": \"10.200.0.0/16\", \"size\": 24}} for 256 networks)")]
+    NoNetworkAddresses {
+        /// The network that could not be made.
+        name: String,
+    },
     /// The operation was interrupted (Ctrl-C); what it had made was removed.
     #[error("interrupted; everything this command had created was removed")]
     Interrupted,

@@ -6,7 +6,9 @@ use crate::error::{shown, EngineError, Result};
 use std::collections::HashMap;
 
 pub use ds01_labels::container::*;
-pub use ds01_labels::ops::{ROLE, ROLE_COMMITTED_IMAGE, ROLE_CONTAINER, ROLE_HOME, ROLE_SETUP};
+pub use ds01_labels::ops::{
+    ROLE, ROLE_COMMITTED_IMAGE, ROLE_CONTAINER, ROLE_HOME, ROLE_NETWORK, ROLE_SETUP,
+};
 
 /// Keys outside `aime.mlc.` that ds01 writes itself; extra labels may not override them.
 const DS01_OWN: [&str; 10] = [

@@ -49,6 +49,10 @@ pub struct ContainerOptions {
     pub memlock: Option<Size>,
     /// Share the host's network (MLC's way); otherwise the container has its own.
     pub host_network: bool,
+    /// The network the container joins unless it shares the host's: its owner's private
+    /// bridge ([`UserNetwork`]), made beforehand with `Engine::user_network`. `None` leaves
+    /// it on the engine's default bridge (engine-level callers, DS01's own flows).
+    pub network: Option<String>,
     /// Let setuid binaries (sudo) gain privileges, with Docker's default capabilities;
     /// otherwise the container gets `no-new-privileges` and no capabilities at all.
     pub allow_privilege_gain: bool,
@@ -80,6 +84,30 @@ impl HomeVolume {
     /// only ever name their own containers' volumes.
     pub fn name_for(docker_name: &str) -> String {
         format!("ds01-home-{docker_name}")
+    }
+}
+
+/// The private bridge network of one account: every container ds01d makes for that UID joins
+/// it, and no other UID's container ever does. The engine isolates bridges from each other,
+/// so containers of different users cannot reach each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNetwork;
+
+impl UserNetwork {
+    /// The start of every user bridge's interface name: the host's firewall rules for
+    /// ds01's user networks match it (`ds01-+`), and nothing else on the host.
+    pub const BRIDGE_PREFIX: &'static str = "ds01-";
+
+    /// The network's name for a UID: derived from the UID alone, so the same account always
+    /// gets the same network and two accounts never share one.
+    pub fn name_for(uid: u32) -> String {
+        format!("ds01-net-{uid}")
+    }
+
+    /// The bridge interface's name for a UID. Linux allows 15 characters; the prefix and
+    /// a 10-digit UID make exactly 15.
+    pub fn bridge_for(uid: u32) -> String {
+        format!("{}{uid}", Self::BRIDGE_PREFIX)
     }
 }
 

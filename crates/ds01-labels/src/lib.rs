@@ -153,6 +153,8 @@ pub mod ops {
     pub const ROLE_CONTAINER: &str = "container";
     /// [`ROLE`] of a container's home volume.
     pub const ROLE_HOME: &str = "home";
+    /// [`ROLE`] of a user's private bridge network.
+    pub const ROLE_NETWORK: &str = "network";
     /// `ds01.operation`: the ID of the call that made a resource, for rollback.
     pub const OPERATION: &str = "ds01.operation";
 }
