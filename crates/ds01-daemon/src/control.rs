@@ -12,16 +12,9 @@ use crate::caller::Acting;
 use crate::errors::from_engine;
 use crate::Daemon;
 
-/// What `--all` does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bulk {
-    /// Start the stopped ones.
-    Start,
-    /// Stop the running (and paused) ones.
-    Stop,
-    /// Restart the running (and paused) ones; stopped ones stay stopped.
-    Restart,
-}
+/// What `--all` does: start the stopped ones, stop or restart the running (and paused)
+/// ones; stopped ones stay stopped on a restart.
+pub use ds01_api::endpoints::BulkVerb as Bulk;
 
 impl Daemon {
     /// `POST /v1/containers/{name}/restart`.

@@ -18,7 +18,7 @@ impl Daemon {
         &self,
         acting: &Acting,
         request: ContainerCreate,
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<ds01_api::CreatePlan, ApiError> {
         let effective = self.effective(acting);
         let (image, provenance, pull, arch) = self.choose_image(acting, &request).await?;
         gpus::ask(request.gpus.as_ref(), self.gpus.devices())?;
@@ -45,12 +45,12 @@ impl Daemon {
             .plan_create(&acting.who, &create)
             .await
             .map_err(from_engine)?;
-        Ok(serde_json::json!({
-            "name": plan.name,
-            "user_setup": plan.user_setup,
-            "pull": plan.pull,
-            "gpus": request.gpus,
-            "create": plan.create,
-        }))
+        Ok(ds01_api::CreatePlan {
+            name: plan.name,
+            user_setup: plan.user_setup,
+            pull: plan.pull,
+            gpus: request.gpus,
+            create: plan.create,
+        })
     }
 }

@@ -3,24 +3,13 @@
 //! entry), and users' images that no container uses and that are older than their owner's
 //! `image_max_age`.
 
-use ds01_api::{ApiError, ContainerName};
+use ds01_api::{ApiError, Collected, ContainerName};
 use ds01_engine::Identity;
 use ds01_labels::container;
 use nix::unistd::{Uid, User};
 
 use crate::errors::from_engine;
 use crate::Daemon;
-
-/// One thing gc removed (or, in a dry run, would remove), and why.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Collected {
-    /// A container's or image's name.
-    pub name: String,
-    /// `container`, `image` or `volume`.
-    pub kind: &'static str,
-    /// Why it goes.
-    pub why: String,
-}
 
 fn account(uid: u32) -> Option<User> {
     User::from_uid(Uid::from_raw(uid)).ok().flatten()
@@ -57,7 +46,7 @@ impl Daemon {
                 {
                     out.push(Collected {
                         name: image,
-                        kind: "image",
+                        kind: "image".into(),
                         why: "the per-container image of a removed container".into(),
                     });
                 }
@@ -71,7 +60,7 @@ impl Daemon {
                 {
                     out.push(Collected {
                         name: volume,
-                        kind: "volume",
+                        kind: "volume".into(),
                         why: "the home volume of a removed container".into(),
                     });
                 }
@@ -85,7 +74,7 @@ impl Daemon {
             }
             out.push(Collected {
                 name: c.docker_name,
-                kind: "container",
+                kind: "container".into(),
                 why,
             });
         }
@@ -138,7 +127,7 @@ impl Daemon {
             }
             out.push(Collected {
                 name: tag.tag,
-                kind: "image",
+                kind: "image".into(),
                 why,
             });
         }

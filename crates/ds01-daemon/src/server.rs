@@ -8,12 +8,10 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path as UrlPath, Query, Request, State};
-use axum::handler::Handler;
 use axum::http::{HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use ds01_api::{
     ApiError, ContainerCreate, ContainerName, ErrorCode, ExecRequest, ImageCreate, ImageUpdate,
     ListQuery, ACT_AS_HEADER,
@@ -21,8 +19,6 @@ use ds01_api::{
 use ds01_dockerfile::ImageName;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::net::UnixListener;
 
 use crate::audit::{self, Entry};
@@ -34,6 +30,7 @@ mod admin;
 mod containers;
 mod images;
 mod limits;
+mod routes;
 
 use admin::*;
 use containers::*;
@@ -90,8 +87,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnContainer {
 }
 
 /// The answer of a simple action on one of the caller's containers.
-fn acted(acting: &Acting, name: &ContainerName, action: &str) -> Json<serde_json::Value> {
-    Json(json!({"name": name.docker_name(acting.who.uid()), "action": action}))
+fn acted(acting: &Acting, name: &ContainerName, action: &str) -> Json<ds01_api::Acted> {
+    Json(ds01_api::Acted {
+        name: name.docker_name(acting.who.uid()),
+        action: action.to_owned(),
+    })
 }
 
 /// An [`ApiError`] as an HTTP answer.
@@ -178,7 +178,7 @@ pub async fn serve(
         header: limits.header_timeout,
         idle: limits.idle_timeout,
     };
-    let app = router(daemon, gate.clone());
+    let app = routes::router(daemon, gate.clone());
     accept::serve(app, listener, gate, timeouts, shutdown).await
 }
 
@@ -222,77 +222,6 @@ async fn stream_slot(
             frame
         }))
     })
-}
-
-fn router(daemon: Arc<Daemon>, gate: Arc<limits::Gate>) -> Router {
-    // The routes that may answer for long: a stream of progress, or an upgrade.
-    let streams = middleware::from_fn_with_state(gate, stream_slot);
-    Router::new()
-        .route("/v1/version", get(version))
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/doctor", get(doctor))
-        .route(
-            "/v1/containers",
-            get(list_containers)
-                .post(create_container.layer(streams.clone()))
-                .delete(remove_stopped),
-        )
-        .route("/v1/containers/{name}", delete(remove_container))
-        .route(
-            "/v1/containers/{name}/recreate",
-            post(recreate_container).route_layer(streams.clone()),
-        )
-        .route("/v1/containers/{name}/start", post(start_container))
-        .route("/v1/containers/{name}/stop", post(stop_container))
-        .route(
-            "/v1/containers/{name}/exec",
-            post(exec).route_layer(streams.clone()),
-        )
-        .route("/v1/containers/{name}/install", post(install))
-        .route("/v1/stats", get(stats))
-        .route("/v1/limits", get(limits))
-        .route("/v1/events", get(events).route_layer(streams.clone()))
-        .route("/v1/containers/{name}/why", get(why))
-        .route("/v1/containers/{name}/keep-alive", post(keep_alive))
-        .route("/v1/containers/{name}/jupyter", post(jupyter))
-        .route("/v1/admin/gpus", get(admin_gpus))
-        .route("/v1/admin/gc", post(admin_gc))
-        .route("/v1/operations/{id}/cancel", post(cancel))
-        // Everyday basics: show, restart, pause, `--all`, logs, cp.
-        .route("/v1/containers/{name}", get(show_container))
-        .route("/v1/containers/{name}/restart", post(restart_container))
-        .route("/v1/containers/{name}/pause", post(pause_container))
-        .route("/v1/containers/{name}/unpause", post(unpause_container))
-        .route("/v1/containers/_all/{verb}", post(bulk_containers))
-        .route(
-            "/v1/containers/{name}/logs",
-            post(container_logs).route_layer(streams.clone()),
-        )
-        .route(
-            "/v1/containers/{name}/copy-out",
-            post(copy_out).route_layer(streams.clone()),
-        )
-        .route(
-            "/v1/containers/{name}/copy-in",
-            post(copy_in).route_layer(streams.clone()),
-        )
-        .route(
-            "/v1/images",
-            get(list_images).post(create_image.layer(streams.clone())),
-        )
-        .route("/v1/images/{name}", get(show_image).delete(delete_image))
-        .route(
-            "/v1/images/{name}/update",
-            post(update_image).route_layer(streams),
-        )
-        .fallback(|| async {
-            Failure(ApiError::new(
-                ErrorCode::NotFound,
-                "no such API path; see docs/api.md",
-            ))
-        })
-        .layer(middleware::from_fn_with_state(daemon.clone(), authenticate))
-        .with_state(daemon)
 }
 
 /// Authenticates by peer credentials, then writes the audit line once answered.
@@ -371,8 +300,11 @@ fn image(name: &str) -> Result<ImageName, Failure> {
     ImageName::parse(name).map_err(|e| Failure(ApiError::invalid(e.to_string())))
 }
 
-async fn version() -> Json<serde_json::Value> {
-    Json(json!({"api": ds01_api::API_VERSION, "version": env!("CARGO_PKG_VERSION")}))
+async fn version() -> Json<ds01_api::VersionInfo> {
+    Json(ds01_api::VersionInfo {
+        api: ds01_api::API_VERSION,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
 }
 
 async fn whoami(Extension(ctx): Extension<Ctx>) -> Json<ds01_api::Whoami> {
@@ -381,11 +313,4 @@ async fn whoami(Extension(ctx): Extension<Ctx>) -> Json<ds01_api::Whoami> {
 
 async fn doctor(State(d): State<Arc<Daemon>>) -> Json<Vec<ds01_api::Check>> {
     Json(d.doctor().await)
-}
-
-/// `?force=true`: remove even what is in use (a running container, a used image).
-#[derive(Deserialize)]
-struct ForceQuery {
-    #[serde(default)]
-    force: bool,
 }

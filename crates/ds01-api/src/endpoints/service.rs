@@ -5,8 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{fill, query, NoBody};
 use crate::{
-    Cancelled, Check, ContainerName, ContainerStats, Event, GcReport, GpuRow, LimitsReport,
-    VersionInfo, Whoami,
+    Cancelled, Check, ContainerStats, Event, GcReport, GpuRow, LimitsReport, VersionInfo, Whoami,
 };
 
 /// `GET /v1/version`.
@@ -45,9 +44,10 @@ pub struct EventsQuery {
     /// Only events since then: Unix seconds, RFC 3339, or a span back from now (`2h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
-    /// Only events of this container of the caller's.
+    /// Only events of this container: the caller's name for it, or (admins, for everyone's)
+    /// its Docker name `<name>._.<uid>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container: Option<ContainerName>,
+    pub container: Option<String>,
     /// Keep the answer open and send events as they happen.
     #[serde(default)]
     pub follow: bool,
@@ -107,7 +107,7 @@ mod tests {
     fn paths_carry_their_queries() {
         let q = EventsQuery {
             since: Some("2026-12-04T10:00:00+01:00".into()),
-            container: Some("thesis".parse().unwrap()),
+            container: Some("thesis".into()),
             follow: true,
             all_users: false,
         };

@@ -33,7 +33,7 @@ pub struct EventsArgs {
 pub async fn events(args: &EventsArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     let query = EventsQuery {
         since: args.since.clone(),
-        container: args.container.clone(),
+        container: args.container.as_ref().map(|c| c.to_string()),
         follow: args.follow,
         all_users: args.all_users,
     };

@@ -1,32 +1,26 @@
 //! Routes about the service and its accounting: operations, events, limits, stats,
 //! GPUs and garbage collection.
 
+use ds01_api::endpoints::{DryRunQuery, EventsQuery};
+
 use super::*;
 
 pub(super) async fn cancel(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
     UrlPath(id): UrlPath<String>,
-) -> Answer<serde_json::Value> {
+) -> Answer<ds01_api::Cancelled> {
     if d.operations.cancel(&id, ctx.caller.uid, ctx.caller.admin) {
-        Ok(Json(json!({"operation": id, "cancelled": true})))
+        Ok(Json(ds01_api::Cancelled {
+            operation: id,
+            cancelled: true,
+        }))
     } else {
         Err(Failure(ApiError::new(
             ErrorCode::NotFound,
             format!("no operation {} of yours is running", ds01_api::shown(&id)),
         )))
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct EventsQuery {
-    /// Unix seconds, RFC 3339, or a span back from now (`10m`, `2h`).
-    since: Option<String>,
-    container: Option<String>,
-    #[serde(default)]
-    follow: bool,
-    #[serde(default)]
-    all_users: bool,
 }
 
 /// `GET /v1/events`: the caller's own events (an admin's `all_users`: everybody's).
@@ -110,7 +104,7 @@ fn since(text: &str) -> Option<i64> {
 pub(super) async fn why(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-) -> Answer<serde_json::Value> {
+) -> Answer<ds01_api::Story> {
     let key = name.docker_name(acting.who.uid());
     let story: Vec<String> = d
         .events
@@ -127,21 +121,18 @@ pub(super) async fn why(
             .subject(name.as_str()),
         ));
     }
-    Ok(Json(json!({"container": key, "story": story})))
-}
-
-#[derive(Deserialize)]
-pub(super) struct KeepAliveBody {
-    #[serde(rename = "for")]
-    span: String,
+    Ok(Json(ds01_api::Story {
+        container: key,
+        story,
+    }))
 }
 
 pub(super) async fn keep_alive(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
     bytes: Bytes,
-) -> Answer<serde_json::Value> {
-    let request: KeepAliveBody = body(&bytes)?;
+) -> Answer<ds01_api::Acted> {
+    let request: ds01_api::KeepAliveRequest = body(&bytes)?;
     let detail = d.keep_alive(&acting, &name, &request.span).await?;
     Ok(acted(&acting, &name, &detail))
 }
@@ -166,24 +157,21 @@ pub(super) async fn admin_gpus(
     Ok(Json(d.gpus.table(&d.engine).await?))
 }
 
-#[derive(Deserialize)]
-pub(super) struct GcQuery {
-    #[serde(default)]
-    dry_run: bool,
-}
-
 pub(super) async fn admin_gc(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
-    Query(q): Query<GcQuery>,
-) -> Answer<serde_json::Value> {
+    Query(q): Query<DryRunQuery>,
+) -> Answer<ds01_api::GcReport> {
     if !ctx.caller.admin {
         return Err(Failure(ApiError::forbidden(
             "only admins collect other users' leftovers",
         )));
     }
     let collected = d.gc(q.dry_run).await?;
-    Ok(Json(json!({"dry_run": q.dry_run, "collected": collected})))
+    Ok(Json(ds01_api::GcReport {
+        dry_run: q.dry_run,
+        collected,
+    }))
 }
 
 pub(super) async fn stats(

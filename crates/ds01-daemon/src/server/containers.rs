@@ -1,5 +1,7 @@
 //! Routes of one user's containers: create, lifecycle, exec, files, Jupyter.
 
+use ds01_api::endpoints::{BulkVerb, RemoveStoppedQuery, TimeoutQuery};
+
 use super::*;
 
 pub(super) async fn list_containers(
@@ -43,22 +45,16 @@ pub(super) async fn create_container(
 pub(super) async fn start_container(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-) -> Answer<serde_json::Value> {
+) -> Answer<ds01_api::Acted> {
     d.start(&acting, &name).await?;
     Ok(acted(&acting, &name, "started"))
-}
-
-#[derive(Deserialize)]
-pub(super) struct StopQuery {
-    #[serde(default)]
-    timeout: Option<u32>,
 }
 
 pub(super) async fn stop_container(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-    Query(q): Query<StopQuery>,
-) -> Answer<serde_json::Value> {
+    Query(q): Query<TimeoutQuery>,
+) -> Answer<ds01_api::Acted> {
     d.stop(&acting, &name, q.timeout.unwrap_or(10)).await?;
     Ok(acted(&acting, &name, "stopped"))
 }
@@ -69,18 +65,6 @@ pub(super) async fn remove_container(
     Query(q): Query<ds01_api::RemoveQuery>,
 ) -> Answer<ds01_api::Removed> {
     Ok(Json(d.remove(&acting, &name, q).await?))
-}
-
-/// No `#[serde(flatten)]`: query strings carry only text, which flattening cannot read as
-/// booleans.
-#[derive(Deserialize)]
-pub(super) struct RemoveStoppedQuery {
-    #[serde(default)]
-    stopped: bool,
-    #[serde(default)]
-    volumes: bool,
-    #[serde(default)]
-    dry_run: bool,
 }
 
 /// `DELETE /v1/containers?stopped=true`: only the stopped ones, never a bare "all".
@@ -147,28 +131,21 @@ pub(super) async fn jupyter(
     Ok(Json(d.jupyter(&acting, &name, request.port).await?))
 }
 
-#[derive(Deserialize)]
-pub(super) struct InstallBody {
-    packages: Vec<ds01_dockerfile::PipRequirement>,
-    #[serde(default)]
-    commit: bool,
-}
-
 pub(super) async fn install(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
     bytes: Bytes,
-) -> Answer<serde_json::Value> {
-    let request: InstallBody = body(&bytes)?;
+) -> Answer<ds01_api::Installed> {
+    let request: ds01_api::InstallRequest = body(&bytes)?;
     let committed = d
         .install(&acting, &name, &request.packages, request.commit)
         .await?;
-    Ok(Json(json!({
-        "name": name.docker_name(acting.who.uid()),
-        "action": "installed",
-        "packages": request.packages,
-        "committed": committed,
-    })))
+    Ok(Json(ds01_api::Installed {
+        name: name.docker_name(acting.who.uid()),
+        action: "installed".into(),
+        packages: request.packages,
+        committed,
+    }))
 }
 
 // ---- Everyday basics: show, restart, pause/unpause, `--all`, logs, cp ----
@@ -183,8 +160,8 @@ pub(super) async fn show_container(
 pub(super) async fn restart_container(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-    Query(q): Query<StopQuery>,
-) -> Answer<serde_json::Value> {
+    Query(q): Query<TimeoutQuery>,
+) -> Answer<ds01_api::Acted> {
     d.restart(&acting, &name, q.timeout.unwrap_or(10)).await?;
     Ok(acted(&acting, &name, "restarted"))
 }
@@ -192,7 +169,7 @@ pub(super) async fn restart_container(
 pub(super) async fn pause_container(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-) -> Answer<serde_json::Value> {
+) -> Answer<ds01_api::Acted> {
     d.pause(&acting, &name).await?;
     Ok(acted(&acting, &name, "paused"))
 }
@@ -200,7 +177,7 @@ pub(super) async fn pause_container(
 pub(super) async fn unpause_container(
     State(d): State<Arc<Daemon>>,
     OwnContainer { acting, name }: OwnContainer,
-) -> Answer<serde_json::Value> {
+) -> Answer<ds01_api::Acted> {
     d.unpause(&acting, &name).await?;
     Ok(acted(&acting, &name, "unpaused"))
 }
@@ -209,14 +186,13 @@ pub(super) async fn bulk_containers(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
     UrlPath(verb): UrlPath<String>,
-    Query(q): Query<StopQuery>,
+    Query(q): Query<TimeoutQuery>,
 ) -> Answer<Vec<ds01_api::BulkOutcome>> {
-    use crate::control::Bulk;
     let acting = ctx.acting()?;
     let verb = match verb.as_str() {
-        "start" => Bulk::Start,
-        "stop" => Bulk::Stop,
-        "restart" => Bulk::Restart,
+        "start" => BulkVerb::Start,
+        "stop" => BulkVerb::Stop,
+        "restart" => BulkVerb::Restart,
         other => {
             return Err(Failure(ApiError::invalid(format!(
                 "`{}` is not an action for all containers; use start, stop or restart",

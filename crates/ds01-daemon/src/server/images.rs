@@ -1,5 +1,7 @@
 //! Routes of one user's images.
 
+use ds01_api::endpoints::ForceQuery;
+
 use super::*;
 
 pub(super) async fn list_images(
