@@ -111,6 +111,7 @@ async fn main() {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        limits: Default::default(),
     };
     let baked: ImageRef = engine
         .build_image(&low, &spec, &build, &mut (), pending())

@@ -98,6 +98,7 @@ pub fn labelled_build(sweeper: &Sweeper) -> ds01_engine::BuildOptions {
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        limits: Default::default(),
     }
 }
 

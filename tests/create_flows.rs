@@ -26,6 +26,7 @@ async fn build(
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        limits: Default::default(),
     };
     let built = engine
         .build_image(who, &spec, &options, &mut (), pending())

@@ -421,6 +421,7 @@ async fn build(
         no_cache: false,
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
+        limits: Default::default(),
     };
     bounded(
         "build",
