@@ -10,8 +10,12 @@ use ds01_dockerfile::{
     build_context, defaults, labels, parse_requirements, AimeBase, Base, Catalog, CatalogEntry,
     ImageName, ImageRef, ImageSpec, Login, PipRequirement, UserDockerfile,
 };
-use ds01_engine::BuildOptions;
+use ds01_engine::{BuildOptions, EngineError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::builds;
 use crate::caller::Acting;
 use crate::errors::from_engine;
 use crate::store::SpecStore;
@@ -166,18 +170,55 @@ impl Daemon {
         no_cache: bool,
         reporter: Reporter,
     ) -> Result<ImageBuilt, ApiError> {
+        let effective = self.effective(acting);
+        // Held until the build has ended and rolled back, whichever way it ends.
+        let _slot = self.builds.take(acting.who.uid(), &effective)?;
+        let network = self.config.build_network();
+        self.engine
+            .ensure_build_network(network, &self.resource_labels())
+            .await
+            .map_err(from_engine)?;
         let options = BuildOptions {
             no_cache,
             resource_labels: self.resource_labels(),
             ca_certificates: self.build_ca_certificates()?,
+            limits: builds::limits_for(&effective, acting.who.uid(), network, &self.cgroup_driver)?,
         };
+        let timeout = effective.build_timeout.clone();
+        let timed_out = Arc::new(AtomicBool::new(false));
         let gone = reporter.gone();
+        let interrupt = {
+            let timed_out = timed_out.clone();
+            let limit = timeout.value.value();
+            async move {
+                let expiry = async {
+                    match limit {
+                        Some(span) => tokio::time::sleep(Duration::from_secs(span.secs())).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = gone => {}
+                    () = expiry => timed_out.store(true, Ordering::SeqCst),
+                }
+            }
+        };
         let mut progress = move |p| reporter.report(p);
         let built = self
             .engine
-            .build_image(&acting.who, spec, &options, &mut progress, gone)
+            .build_image(&acting.who, spec, &options, &mut progress, interrupt)
             .await
-            .map_err(from_engine)?;
+            .map_err(|e| match e {
+                EngineError::Interrupted if timed_out.load(Ordering::SeqCst) => ApiError::new(
+                    ErrorCode::Limit,
+                    format!(
+                        "the build of {} was cancelled when it reached its time limit ({timeout}); nothing of it was kept",
+                        spec.name
+                    ),
+                )
+                .subject(spec.name.as_str()),
+                e => from_engine(e),
+            })?;
         // The build ran the user setup and checked it: the account is proven for this ID.
         if let Some(cache) = &self.verdicts {
             cache.record(&built.id, &acting.who);

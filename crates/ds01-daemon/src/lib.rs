@@ -19,6 +19,7 @@
 //! ```
 
 mod audit;
+mod builds;
 pub mod caller;
 pub mod config;
 mod containers;
@@ -81,6 +82,8 @@ pub struct Daemon {
     cgroup_driver: String,
     /// JupyterLab servers started for users, and their loopback forwards.
     jupyters: jupyter::Jupyters,
+    /// The image builds running now, per user (`max_builds`).
+    builds: builds::BuildSlots,
 }
 
 impl Daemon {
@@ -147,6 +150,7 @@ pub async fn run(
         sessions: Sessions::default(),
         operations: stream::Operations::default(),
         jupyters: jupyter::Jupyters::default(),
+        builds: builds::BuildSlots::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",
