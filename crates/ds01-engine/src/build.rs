@@ -8,7 +8,8 @@ use crate::identity::Identity;
 use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
 use ds01_dockerfile::{build_context_with_ca, labels as image_labels, ImageSpec};
 use futures_util::StreamExt;
@@ -71,6 +72,8 @@ struct StepImages {
     made: Vec<String>,
     /// Whether the current step ran a container (so its image is new, not cached).
     running: bool,
+    /// Whether the last image the output named is one this build made.
+    last_is_made: bool,
 }
 
 impl StepImages {
@@ -83,8 +86,12 @@ impl StepImages {
             self.running = true;
         } else if let Some(id) = line.strip_prefix("---> ") {
             let id = id.trim();
-            if self.running && !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit()) {
-                self.made.push(id.to_owned());
+            let image = !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit());
+            if image {
+                self.last_is_made = self.running;
+                if self.running {
+                    self.made.push(id.to_owned());
+                }
             }
             self.running = false;
         }
@@ -136,7 +143,9 @@ impl Engine {
     /// parents that nothing else uses, as `docker rmi` does.
     async fn remove_step_images(&self, steps: &StepImages) {
         let plain = RemoveImageOptionsBuilder::default().build();
-        for id in steps.made.iter().rev() {
+        let mut made = steps.made.clone();
+        made.extend(self.committed_unseen(steps).await);
+        for id in made.iter().rev() {
             match self.docker().inspect_image(id).await {
                 Ok(image) if image.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {}
                 Ok(_) => continue,
@@ -182,6 +191,32 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// A step that ended in the instant the build was cancelled may be committed after
+    /// the build's last output was read: an untagged child of the last image this build
+    /// made, which nothing but this build could have made on it so soon.
+    async fn committed_unseen(&self, steps: &StepImages) -> Vec<String> {
+        let Some(last) = steps.made.last().filter(|_| steps.last_is_made) else {
+            return Vec::new();
+        };
+        let all = ListImagesOptionsBuilder::default().all(true).build();
+        match self.docker().list_images(Some(all)).await {
+            Ok(images) => images
+                .into_iter()
+                .filter(|i| i.repo_tags.is_empty() || i.repo_tags == ["<none>:<none>"])
+                .filter(|i| {
+                    i.parent_id
+                        .trim_start_matches("sha256:")
+                        .starts_with(last.as_str())
+                })
+                .map(|i| i.id)
+                .collect(),
+            Err(e) => {
+                tracing::warn!("could not list images after a cancelled build: {e}");
+                Vec::new()
+            }
+        }
     }
 
     async fn build_steps(
@@ -444,6 +479,11 @@ mod tests {
             steps.line(line);
         }
         assert_eq!(steps.made, ["a10f2fed39c9"]);
+        assert!(steps.last_is_made);
+        steps.line("Step 5/5 : RUN true");
+        steps.line(" ---> Using cache");
+        steps.line(" ---> 0123456789ab");
+        assert!(!steps.last_is_made, "a cached image is not this build's");
     }
 
     #[test]
