@@ -14,6 +14,9 @@ use ds01_policy::{Effective, ResourceRequest};
 /// steps.
 const BUILD_CGROUP: &str = "ds01-build";
 
+/// Where the cgroup v1 hierarchies are mounted.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
 /// Where the engine's cgroup v1 pids hierarchy is mounted.
 const PIDS_HIERARCHY: &str = "/sys/fs/cgroup/pids";
 
@@ -59,9 +62,16 @@ impl Drop for BuildSlot {
         };
         if last {
             running.remove(&self.uid);
-            // The user's last build is over: its cgroup is empty and goes (it is made
-            // again, with the policy of the time, for the next build).
-            let _ = std::fs::remove_dir(user_cgroup(Path::new(PIDS_HIERARCHY), self.uid));
+            // The user's last build is over: its cgroups are empty and go (made again,
+            // with the policy of the time, for the next build). The engine makes the
+            // directory in every hierarchy but removes only its containers' own.
+            let hierarchies = std::fs::read_dir(CGROUP_ROOT)
+                .into_iter()
+                .flatten()
+                .flatten();
+            for hierarchy in hierarchies {
+                let _ = std::fs::remove_dir(user_cgroup(&hierarchy.path(), self.uid));
+            }
         }
     }
 }
