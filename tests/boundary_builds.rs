@@ -15,7 +15,7 @@ use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 /// A bound on waiting for the engine to get somewhere (a hang bound, not a speed check).
-const PATIENCE: Duration = Duration::from_secs(180);
+const PATIENCE: Duration = Duration::from_secs(300);
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -116,7 +116,11 @@ fn step_containers(uid: u32) -> Vec<String> {
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "gave up waiting for {what} after {:?}",
+            start.elapsed()
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }

@@ -63,6 +63,14 @@ pub struct BuildLimits {
 /// The CFS period that CPU quotas of build steps are counted in (Docker's own default).
 const CPU_PERIOD: i32 = 100_000;
 
+/// Where a running build records what it makes, for the rollback to find it even when
+/// the build's future is dropped half-way.
+struct Records<'a> {
+    created: &'a mut Created,
+    journal: &'a mut Journal,
+    steps: &'a mut StepImages,
+}
+
 /// What a build made so far that a failed or cancelled build must not leave behind: the
 /// classic builder commits each step into an untagged image, and those of a build that
 /// never finished would stay as dangling `<none>` images.
@@ -125,7 +133,11 @@ impl Engine {
         journal.start(created.operation());
         let mut steps = StepImages::default();
         let outcome = tokio::select! {
-            result = self.build_steps(who, spec, options, progress, &mut created, &mut journal, &mut steps) => result,
+            result = self.build_steps(who, spec, options, progress, Records {
+                created: &mut created,
+                journal: &mut journal,
+                steps: &mut steps,
+            }) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
         let failed = outcome.is_err();
@@ -225,10 +237,13 @@ impl Engine {
         spec: &ImageSpec,
         options: &BuildOptions,
         progress: &mut dyn ProgressSink,
-        created: &mut Created,
-        journal: &mut Journal,
-        steps: &mut StepImages,
+        records: Records<'_>,
     ) -> Result<BuiltImage> {
+        let Records {
+            created,
+            journal,
+            steps,
+        } = records;
         let tag = &spec.name.image_ref(who.uid()).to_string();
         let context = build_context_with_ca(spec, options.ca_certificates.as_deref());
         let sha = context.dockerfile_sha256().to_owned();
