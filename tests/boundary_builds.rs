@@ -183,7 +183,8 @@ fn steps_get_the_users_memory_cpus_shm_and_a_bounded_pids() {
     s=/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes; if [ -e $s ]; then echo "memsw $(cat $s)"; test "$(cat $s)" = 268435456; fi; \
     q=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us); p=$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us); echo "cpu $q/$p"; test "$q" = 50000 && test "$p" = 100000; \
     m=$(grep ' /dev/shm ' /proc/mounts); echo "shm $m"; echo "$m" | grep -q 'size=65536k'; \
-    head -c 100m /dev/zero | tail > /dev/null && echo "100m allocated"
+    head -c 100m /dev/zero | tail > /dev/null && echo "100m allocated"; \
+    echo "capabilities $(grep CapBnd /proc/self/status)"
 RUN sh -c 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); sleep 300 & echo $i > /tmp/forked; done'; read n < /tmp/forked; kill -9 -1; echo "forked $n of 200"; test "$n" -lt 200"#,
     );
     let out = daemon.ds01(
@@ -193,7 +194,15 @@ RUN sh -c 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); sleep 300 & echo $i > /tmp/
     let log = text(&out.stderr);
     daemon.ok(out, "a build within the limits");
     // The measurements, for the record.
-    let measured = ["memory ", "memsw ", "cpu ", "shm ", "forked ", "allocated"];
+    let measured = [
+        "memory ",
+        "memsw ",
+        "cpu ",
+        "shm ",
+        "forked ",
+        "allocated",
+        "capabilities ",
+    ];
     for line in log
         .lines()
         .filter(|l| measured.iter().any(|w| l.contains(w)))
