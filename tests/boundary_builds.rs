@@ -260,6 +260,14 @@ fn a_build_too_many_is_refused_and_cancelled_builds_leave_nothing() {
         "a second build at once",
         &["max_builds", "[policy.default]"],
     );
+    let list = daemon.ok(
+        daemon.ds01(&user, &["image", "list", "--json"]),
+        "image list",
+    );
+    assert!(
+        !list.contains("\"quick\""),
+        "the refused build saved its spec: {list}"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first.id() as i32),
         nix::sys::signal::Signal::SIGINT,

@@ -150,8 +150,14 @@ impl Daemon {
         for requirement in request.pip {
             spec.add_pip(requirement);
         }
+        // Refused before the spec is saved: one build too many leaves nothing either.
+        let slot = if request.no_build {
+            None
+        } else {
+            Some(self.builds.take(who.uid(), &self.effective(acting))?)
+        };
         self.store(who.uid()).save(&spec)?;
-        if request.no_build {
+        let Some(slot) = slot else {
             return Ok(ImageBuilt {
                 image: reference.to_string(),
                 id: None,
@@ -159,20 +165,22 @@ impl Daemon {
                 built: false,
                 containers: Vec::new(),
             });
-        }
-        self.build(acting, &spec, request.no_cache, reporter).await
+        };
+        self.build(acting, slot, &spec, request.no_cache, reporter)
+            .await
     }
 
+    /// Builds `spec` in the caller's build `slot`, which is held until the build has ended
+    /// and rolled back, whichever way it ends.
     async fn build(
         &self,
         acting: &Acting,
+        _slot: builds::BuildSlot,
         spec: &ImageSpec,
         no_cache: bool,
         reporter: Reporter,
     ) -> Result<ImageBuilt, ApiError> {
         let effective = self.effective(acting);
-        // Held until the build has ended and rolled back, whichever way it ends.
-        let _slot = self.builds.take(acting.who.uid(), &effective)?;
         let network = self.config.build_network();
         self.engine
             .ensure_build_network(network, &self.resource_labels())
@@ -282,8 +290,9 @@ impl Daemon {
                 containers: Vec::new(),
             });
         }
+        let slot = self.builds.take(who.uid(), &self.effective(acting))?;
         let mut built = self
-            .build(acting, &spec, request.no_cache, reporter)
+            .build(acting, slot, &spec, request.no_cache, reporter)
             .await?;
         built.containers = self.containers_from(acting, &reference).await?;
         Ok(built)
