@@ -112,6 +112,7 @@ async fn main() {
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
         sudo: true,
+        limits: Default::default(),
     };
     let baked: ImageRef = engine
         .build_image(&low, &spec, &build, &mut (), pending())

@@ -51,6 +51,12 @@ impl RootCli {
     /// its `[labels]` table.
     pub fn system_config(&self, text: &str) {
         let mine = format!("\"{}\" = \"{}\"\n", crate::TEST_LABEL, self.label());
+        // Its own build network, as `config_with_labels` gives a daemon under test.
+        let network = match text.contains("build_network") {
+            true => String::new(),
+            false => format!("build_network = \"ds01-build-{}\"\n", self.label()),
+        };
+        let text = format!("{network}{text}");
         let text = match text.split_once("[labels]\n") {
             Some((before, after)) => format!("{before}[labels]\n{mine}{after}"),
             None => format!("{text}\n[labels]\n{mine}"),

@@ -249,6 +249,11 @@ impl Drop for TestDaemon {
 /// top-level keys and tables alike, but not a `[labels]` table of its own.
 pub fn config_with_labels(label_value: &str, extra: &str) -> String {
     let mut text = String::from("reap = \"labelled\"\n");
+    // A build network of the test's own, removed by its sweeper: a shared one would be
+    // swept by whichever test ends first, under another test's build.
+    if !extra.contains("build_network") {
+        text.push_str(&format!("build_network = \"ds01-build-{label_value}\"\n"));
+    }
     if let Some(kib) = crate::hard_memlock_limit() {
         text.push_str(&format!("memlock = \"{kib}k\"\n"));
     }

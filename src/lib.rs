@@ -101,6 +101,7 @@ pub fn labelled_build(sweeper: &Sweeper) -> ds01_engine::BuildOptions {
         ca_certificates: None,
         // As host_options(): these check what the user setup grants, sudo included.
         sudo: true,
+        limits: Default::default(),
     }
 }
 

@@ -28,6 +28,7 @@ async fn build(
         ca_certificates: None,
         // As host_options(): these check what the user setup grants, sudo included.
         sudo: true,
+        limits: Default::default(),
     };
     let built = engine
         .build_image(who, &spec, &options, &mut (), pending())

@@ -422,6 +422,7 @@ async fn build(
         resource_labels: vec![sweeper.label()],
         ca_certificates: None,
         sudo: false,
+        limits: Default::default(),
     };
     bounded(
         "build",

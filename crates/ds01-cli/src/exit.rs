@@ -184,6 +184,9 @@ fn hint(err: &ApiError) -> Option<String> {
                 "other ds01 commands of yours hold them (exec, logs -f, events -f, builds); end some"
                     .into()
             }
+            "image_storage" => {
+                "`ds01 image list` shows your images; `ds01 image delete NAME` frees space".into()
+            }
             "keep_alive_max" => {
                 "`ds01 limits` shows your limits; ask for a shorter --for".into()
             }

@@ -75,6 +75,9 @@ pub struct FileConfig {
     /// CA certificates (a PEM file) that pip trusts in the users' image builds and venvs,
     /// for a network whose proxy intercepts TLS; unset: pip's own.
     pub build_ca_certificates: Option<PathBuf>,
+    /// The bridge network users' image builds run on, made by ds01d when missing (default
+    /// `ds01-build`).
+    pub build_network: Option<String>,
     /// The cgroup parent; `{group}` and `{user}` follow DS01's slice rules.
     pub cgroup_parent: Option<String>,
     /// Labels put on everything ds01d creates (test suites and admin tools find their
@@ -363,6 +366,11 @@ impl Config {
                 .unwrap_or_else(|| "CUDA_ADA".to_owned()),
             file,
         }
+    }
+
+    /// The network builds run on.
+    pub fn build_network(&self) -> &str {
+        self.file.build_network.as_deref().unwrap_or("ds01-build")
     }
 
     /// The cgroup parent for a user, from the configured template.

@@ -12,13 +12,11 @@ use ds01_api::{GpuRequest, LimitsReport};
 use ds01_dockerfile::{ImageName, ImageRef};
 use ds01_engine::{labels::parse_extra_label, ContainerOptions, CreateRequest, Provenance, Scope};
 use ds01_labels::gpu;
-use ds01_policy::{
-    AllocRequest, Allocation, Effective, GpuAsk, LimitError, Network, ResourceRequest,
-};
+use ds01_policy::{AllocRequest, Allocation, Effective, GpuAsk, Network, ResourceRequest};
 
 use crate::authz::IfMissing;
 use crate::caller::{Acting, Caller};
-use crate::errors::from_engine;
+use crate::errors::{from_engine, from_limit as limit};
 use crate::gpus::{self, Binding};
 use crate::mounts;
 use crate::stream::Reporter;
@@ -635,8 +633,13 @@ impl Daemon {
                             .to_owned(),
                     )
                 };
-                ApiError::new(code, format!("{key} cannot {verb}: {}; {why}", e.message))
-                    .subject(name.as_str())
+                let mut refusal =
+                    ApiError::new(code, format!("{key} cannot {verb}: {}; {why}", e.message))
+                        .subject(name.as_str());
+                if code == ErrorCode::Limit {
+                    refusal.reason = e.reason;
+                }
+                refusal
             })?;
         Ok(Some(reserved))
     }
@@ -740,10 +743,4 @@ fn stored_options(request: &ContainerCreate) -> String {
     kept.catalog = None;
     kept.start = false;
     serde_json::to_string(&kept).unwrap_or_default()
-}
-
-/// A policy refusal: it names the limit and where it comes from.
-fn limit(e: LimitError) -> ApiError {
-    let key = e.key.to_owned();
-    ApiError::new(ErrorCode::Limit, e.to_string()).because(Reason::OverLimit { key })
 }

@@ -256,11 +256,14 @@ impl Daemon {
             return Err(ApiError::new(
                 ErrorCode::Limit,
                 format!(
-                    "image_storage: your images take {}, over the most you may have, {limit} (from {}); remove images you no longer need (`ds01 image list`, `ds01 image remove`) and try again",
+                    "image_storage: your images take {}, over the most you may have, {limit} (from {}); remove images you no longer need and try again",
                     shown_size(used),
                     cap.source
                 ),
-            ));
+            )
+            .because(ds01_api::Reason::OverLimit {
+                key: "image_storage".into(),
+            }));
         }
         Ok(())
     }
@@ -287,7 +290,10 @@ impl Daemon {
                     "this create would commit a new image for the container: {}",
                     refusal.message
                 ),
-            )),
+            )
+            .because(ds01_api::Reason::OverLimit {
+                key: "image_storage".into(),
+            })),
             ds01_api::UserSetup::Baked => Ok(()),
         }
     }

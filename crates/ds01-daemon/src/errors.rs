@@ -47,6 +47,12 @@ pub fn from_engine(e: EngineError) -> ApiError {
     error
 }
 
+/// A policy refusal: it names the limit and where it comes from, and says which key.
+pub fn from_limit(e: ds01_policy::LimitError) -> ApiError {
+    let key = e.key.to_owned();
+    ApiError::new(ErrorCode::Limit, e.to_string()).because(Reason::OverLimit { key })
+}
+
 /// `thesis._.1000` → `thesis`: clients name containers without the UID.
 fn display(docker_name: &str) -> String {
     docker_name

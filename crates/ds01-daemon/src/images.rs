@@ -10,9 +10,13 @@ use ds01_dockerfile::{
     build_context, defaults, labels, parse_requirements, AimeBase, Base, Catalog, CatalogEntry,
     ImageName, ImageSpec, Login, PipRequirement, UserDockerfile,
 };
-use ds01_engine::BuildOptions;
+use ds01_engine::{BuildOptions, EngineError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::authz::IfMissing;
+use crate::builds;
 use crate::caller::Acting;
 use crate::errors::from_engine;
 use crate::store::SpecStore;
@@ -143,9 +147,15 @@ impl Daemon {
         for requirement in request.pip {
             spec.add_pip(requirement);
         }
+        // Refused before the spec is saved: one build too many leaves nothing either.
+        let slot = if request.no_build {
+            None
+        } else {
+            Some(self.builds.take(who.uid(), &self.effective(acting))?)
+        };
         self.store(who.uid()).save(&spec)?;
         spec.base = checked_base;
-        if request.no_build {
+        let Some(slot) = slot else {
             return Ok(ImageBuilt {
                 image: reference.to_string(),
                 id: None,
@@ -154,8 +164,9 @@ impl Daemon {
                 containers: Vec::new(),
                 note: None,
             });
-        }
-        self.build(acting, &spec, request.no_cache, reporter).await
+        };
+        self.build(acting, slot, &spec, request.no_cache, reporter)
+            .await
     }
 
     /// `base` with every image it names checked for the caller and written as the tag that
@@ -203,30 +214,71 @@ impl Daemon {
         })
     }
 
-    /// Builds `spec`, whose base images the caller was checked for (`authorized_base`).
+    /// Builds `spec`, whose base images the caller was checked for (`authorized_base`), in
+    /// the caller's build `slot`, which is held until the build has ended and rolled back,
+    /// whichever way it ends.
     async fn build(
         &self,
         acting: &Acting,
+        _slot: builds::BuildSlot,
         spec: &ImageSpec,
         no_cache: bool,
         reporter: Reporter,
     ) -> Result<ImageBuilt, ApiError> {
         self.check_image_storage(acting).await?;
+        let effective = self.effective(acting);
+        let network = self.config.build_network();
+        self.engine
+            .ensure_build_network(network, &self.resource_labels())
+            .await
+            .map_err(from_engine)?;
         let options = BuildOptions {
             no_cache,
             resource_labels: self.resource_labels(),
             ca_certificates: self.build_ca_certificates()?,
             // The image is the builder's own: their policy decides whether it carries a
             // sudoers rule for them.
-            sudo: self.effective(acting).sudo.value,
+            sudo: effective.sudo.value,
+            limits: builds::limits_for(&effective, acting.who.uid(), network, &self.cgroup_driver)?,
         };
+        let timeout = effective.build_timeout.clone();
+        let timed_out = Arc::new(AtomicBool::new(false));
         let gone = reporter.gone();
+        let interrupt = {
+            let timed_out = timed_out.clone();
+            let limit = timeout.value.value();
+            async move {
+                let expiry = async {
+                    match limit {
+                        Some(span) => tokio::time::sleep(Duration::from_secs(span.secs())).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    () = gone => {}
+                    () = expiry => timed_out.store(true, Ordering::SeqCst),
+                }
+            }
+        };
         let mut progress = move |p| reporter.report(p);
         let built = self
             .engine
-            .build_image(&acting.who, spec, &options, &mut progress, gone)
+            .build_image(&acting.who, spec, &options, &mut progress, interrupt)
             .await
-            .map_err(from_engine)?;
+            .map_err(|e| match e {
+                EngineError::Interrupted if timed_out.load(Ordering::SeqCst) => ApiError::new(
+                    ErrorCode::Limit,
+                    format!(
+                        "the build of {} was cancelled when it reached its time limit ({timeout}); nothing of it was kept",
+                        spec.name
+                    ),
+                )
+                .subject(spec.name.as_str())
+                .because(ds01_api::Reason::OverLimit {
+                    key: "build_timeout".into(),
+                }),
+                e => from_engine(e),
+            })?;
         // The build ran the user setup and checked it: the account is proven for this ID.
         if let Some(cache) = &self.verdicts {
             cache.record(&built.id, &acting.who);
@@ -294,8 +346,9 @@ impl Daemon {
                 note: None,
             });
         }
+        let slot = self.builds.take(who.uid(), &self.effective(acting))?;
         let mut built = self
-            .build(acting, &spec, request.no_cache, reporter)
+            .build(acting, slot, &spec, request.no_cache, reporter)
             .await?;
         built.containers = self.containers_from(acting, &reference).await?;
         Ok(built)

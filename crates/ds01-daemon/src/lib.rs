@@ -21,6 +21,7 @@
 mod audit;
 mod authz;
 mod binds;
+mod builds;
 pub mod caller;
 pub mod config;
 mod containers;
@@ -90,6 +91,8 @@ pub struct Daemon {
     jupyters: jupyter::Jupyters,
     /// Each user's critical section for counting against their caps and acting on it.
     user_locks: user_lock::UserLocks,
+    /// The image builds running now, per user (`max_builds`).
+    builds: builds::BuildSlots,
 }
 
 impl Daemon {
@@ -172,6 +175,7 @@ pub async fn run(
         operations: stream::Operations::default(),
         jupyters: jupyter::Jupyters::default(),
         user_locks: user_lock::UserLocks::default(),
+        builds: builds::BuildSlots::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

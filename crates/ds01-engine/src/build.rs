@@ -1,12 +1,16 @@
 //! Building a user's image from a `ds01-dockerfile` spec.
 
+use crate::build_request::{post_build, Confinement};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::identity::Identity;
 use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
-use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveContainerOptionsBuilder};
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder,
+};
 use ds01_dockerfile::{build_context_with_ca, labels as image_labels, ImageSpec};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
@@ -38,6 +42,70 @@ pub struct BuildOptions {
     pub ca_certificates: Option<Vec<u8>>,
     /// The owner's policy allows sudo: the baked user gets a sudoers rule (else none).
     pub sudo: bool,
+    /// What confines the build's steps.
+    pub limits: BuildLimits,
+}
+
+/// What confines each step (`RUN`, and every other instruction's container) of a build:
+/// the user's policy, so that a build can take no more of the host than a container can.
+#[derive(Debug, Clone, Default)]
+pub struct BuildLimits {
+    /// Memory of each step, in bytes, with no swap beyond it.
+    pub memory: Option<u64>,
+    /// CPUs of each step, as a CFS quota.
+    pub cpus: Option<f64>,
+    /// The size of each step's `/dev/shm`, in bytes.
+    pub shm_size: Option<u64>,
+    /// The network the steps run on (see [`Engine::ensure_build_network`]).
+    pub network: Option<String>,
+    /// The cgroup the steps' containers are put under (a pids limit prepared by ds01d).
+    pub cgroup_parent: Option<String>,
+}
+
+/// The CFS period that CPU quotas of build steps are counted in (Docker's own default).
+const CPU_PERIOD: i32 = 100_000;
+
+/// Where a running build records what it makes, for the rollback to find it even when
+/// the build's future is dropped half-way.
+struct Records<'a> {
+    created: &'a mut Created,
+    journal: &'a mut Journal,
+    steps: &'a mut StepImages,
+}
+
+/// What a build made so far that a failed or cancelled build must not leave behind: the
+/// classic builder commits each step into an untagged image, and those of a build that
+/// never finished would stay as dangling `<none>` images.
+#[derive(Debug, Default)]
+struct StepImages {
+    /// Images this build committed (not those taken from the cache), oldest first.
+    made: Vec<String>,
+    /// Whether the current step ran a container (so its image is new, not cached).
+    running: bool,
+    /// Whether the last image the output named is one this build made.
+    last_is_made: bool,
+}
+
+impl StepImages {
+    /// Follows one line of the builder's output.
+    fn line(&mut self, line: &str) {
+        let line = line.trim();
+        if line.starts_with("Step ") {
+            self.running = false;
+        } else if line.starts_with("---> Running in ") {
+            self.running = true;
+        } else if let Some(id) = line.strip_prefix("---> ") {
+            let id = id.trim();
+            let image = !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit());
+            if image {
+                self.last_is_made = self.running;
+                if self.running {
+                    self.made.push(id.to_owned());
+                }
+            }
+            self.running = false;
+        }
+    }
 }
 
 impl Engine {
@@ -65,11 +133,52 @@ impl Engine {
         self.remove_dead_steps(&dead_steps, progress).await?;
         let mut created = Created::new();
         journal.start(created.operation());
+        let mut steps = StepImages::default();
         let outcome = tokio::select! {
-            result = self.build_steps(who, spec, options, progress, &mut created, &mut journal) => result,
+            result = self.build_steps(who, spec, options, progress, Records {
+                created: &mut created,
+                journal: &mut journal,
+                steps: &mut steps,
+            }) => result,
             () = interrupt => Err(EngineError::Interrupted),
         };
-        created.settle(outcome, &mut journal, self.docker()).await
+        let failed = outcome.is_err();
+        // Containers first: a step's container pins the image it runs on.
+        let outcome = created.settle(outcome, &mut journal, self.docker()).await;
+        if failed {
+            self.remove_step_images(&steps).await;
+        }
+        outcome
+    }
+
+    /// Removes the untagged images a failed build committed, newest first. Each is removed
+    /// without force and only while untagged: an image that a tag, a container or another
+    /// build's next step has come to use stays. Removing one also removes its untagged
+    /// parents that nothing else uses, as `docker rmi` does.
+    async fn remove_step_images(&self, steps: &StepImages) {
+        let plain = RemoveImageOptionsBuilder::default().build();
+        let mut made = steps.made.clone();
+        made.extend(self.committed_unseen(steps).await);
+        for id in made.iter().rev() {
+            match self.docker().inspect_image(id).await {
+                Ok(image) if image.repo_tags.as_ref().is_none_or(|t| t.is_empty()) => {}
+                Ok(_) => continue,
+                Err(e) if crate::error::is_not_found(&e) => continue,
+                Err(e) => {
+                    tracing::warn!("could not inspect build step image {id}: {e}");
+                    continue;
+                }
+            }
+            match self
+                .docker()
+                .remove_image(id, Some(plain.clone()), None)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if crate::error::is_not_found(&e) => {}
+                Err(e) => tracing::warn!("kept build step image {id}: {e}"),
+            }
+        }
     }
 
     async fn remove_dead_steps(
@@ -98,15 +207,45 @@ impl Engine {
         Ok(())
     }
 
+    /// A step that ended in the instant the build was cancelled may be committed after
+    /// the build's last output was read: an untagged child of the last image this build
+    /// made, which nothing but this build could have made on it so soon.
+    async fn committed_unseen(&self, steps: &StepImages) -> Vec<String> {
+        let Some(last) = steps.made.last().filter(|_| steps.last_is_made) else {
+            return Vec::new();
+        };
+        let all = ListImagesOptionsBuilder::default().all(true).build();
+        match self.docker().list_images(Some(all)).await {
+            Ok(images) => images
+                .into_iter()
+                .filter(|i| i.repo_tags.is_empty() || i.repo_tags == ["<none>:<none>"])
+                .filter(|i| {
+                    i.parent_id
+                        .trim_start_matches("sha256:")
+                        .starts_with(last.as_str())
+                })
+                .map(|i| i.id)
+                .collect(),
+            Err(e) => {
+                tracing::warn!("could not list images after a cancelled build: {e}");
+                Vec::new()
+            }
+        }
+    }
+
     async fn build_steps(
         &self,
         who: &Identity,
         spec: &ImageSpec,
         options: &BuildOptions,
         progress: &mut dyn ProgressSink,
-        created: &mut Created,
-        journal: &mut Journal,
+        records: Records<'_>,
     ) -> Result<BuiltImage> {
+        let Records {
+            created,
+            journal,
+            steps,
+        } = records;
         let tag = &spec.name.image_ref(who.uid()).to_string();
         let context = build_context_with_ca(spec, options.ca_certificates.as_deref());
         let sha = context.dockerfile_sha256().to_owned();
@@ -125,18 +264,43 @@ impl Engine {
         labels.insert(image_labels::SPEC_SHA256.into(), sha.clone());
         // No operation label on the image: a build that completes is the user's new image,
         // which a rollback racing with the final answer must never take for debris.
-        let build_options = BuildImageOptionsBuilder::default()
+        let limits = &options.limits;
+        let mut builder = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag)
             .rm(true)
             .forcerm(true)
             .nocache(options.no_cache)
             .buildargs(&build_args)
-            .labels(&labels)
-            .build();
+            .labels(&labels);
+        if let Some(cpus) = limits.cpus {
+            let quota = (cpus * f64::from(CPU_PERIOD))
+                .round()
+                .clamp(1000.0, f64::from(i32::MAX));
+            builder = builder.cpuperiod(CPU_PERIOD).cpuquota(quota as i32);
+        }
+        if let Some(shm) = limits.shm_size {
+            builder = builder.shmsize(i32::try_from(shm).unwrap_or(i32::MAX));
+        }
+        if let Some(network) = &limits.network {
+            builder = builder.networkmode(network);
+        }
+        let confinement = Confinement {
+            memory: limits.memory,
+            cgroup_parent: limits.cgroup_parent.clone(),
+        };
         progress.report(Progress::Stage(format!("building {tag}")));
-        let body = bollard::body_full(context.as_bytes().to_vec().into());
-        let mut stream = self.docker().build_image(build_options, None, Some(body));
+        let mut stream = Box::pin(
+            post_build(
+                self.host(),
+                &self.api_version(),
+                &builder.build(),
+                &confinement,
+                context.as_bytes().to_vec(),
+            )
+            .await
+            .context(|| format!("building {tag}"))?,
+        );
         let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
         let mut step = None;
         // Output arrives in pieces that need not end at a line break (apt writes `E`, `: `
@@ -167,6 +331,7 @@ impl Engine {
                     if line.starts_with("Step ") {
                         step = Some(line.to_owned());
                     }
+                    steps.line(line);
                     if let Some(id) = line.trim().strip_prefix("---> Running in ") {
                         journal.append(id.trim());
                         created.container(id.trim());
@@ -314,6 +479,32 @@ mod tests {
              ERROR: No matching distribution found for no-such-pkg-ds01"
         );
         assert!(text.contains("--- last lines of the build log ---"));
+    }
+
+    #[test]
+    fn only_images_the_build_committed_are_its_own() {
+        let mut steps = StepImages::default();
+        for line in [
+            "Step 1/4 : FROM debian:12",
+            " ---> 9c88718f731f",
+            "Step 2/4 : RUN apt-get update",
+            " ---> Using cache",
+            " ---> 5bba0f9491c8",
+            "Step 3/4 : RUN echo a > /a",
+            " ---> Running in 8b39d5a26b42",
+            "Removing intermediate container 8b39d5a26b42",
+            " ---> a10f2fed39c9",
+            "Step 4/4 : RUN sleep 600",
+            " ---> Running in 610d4e8921df",
+        ] {
+            steps.line(line);
+        }
+        assert_eq!(steps.made, ["a10f2fed39c9"]);
+        assert!(steps.last_is_made);
+        steps.line("Step 5/5 : RUN true");
+        steps.line(" ---> Using cache");
+        steps.line(" ---> 0123456789ab");
+        assert!(!steps.last_is_made, "a cached image is not this build's");
     }
 
     #[test]

@@ -37,6 +37,8 @@
 pub mod accounts;
 mod background;
 mod build;
+mod build_network;
+mod build_request;
 mod cleanup;
 mod client;
 mod container_spec;
@@ -71,7 +73,7 @@ mod verdicts;
 mod volumes;
 
 pub use background::Reach;
-pub use build::{BuildOptions, BuiltImage};
+pub use build::{BuildLimits, BuildOptions, BuiltImage};
 pub use cleanup::OPERATION_LABEL;
 pub use client::{Engine, DEFAULT_STATE_DIR};
 pub use container_spec::{ContainerSpec, Provenance};

@@ -284,6 +284,8 @@ fn difference(l: &Limits, base: &Limits) -> Limits {
         keep_alive_max,
         image_max_age,
         allow_device_pick,
+        max_builds,
+        build_timeout,
         aggregate.cpus,
         aggregate.memory,
         aggregate.pids

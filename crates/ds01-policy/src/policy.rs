@@ -65,6 +65,12 @@ pub struct Limits {
     /// May the user name GPUs (`--gpus device=UUID`) instead of taking what the allocator picks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_device_pick: Option<bool>,
+    /// Image builds one user may run at the same time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_builds: Option<Cap<u32>>,
+    /// A build running longer than this is cancelled and leaves nothing behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_timeout: Option<Cap<Span>>,
     /// Per-user totals, applied to the user's systemd slice.
     #[serde(default, skip_serializing_if = "Aggregate::is_empty")]
     pub aggregate: Aggregate,
@@ -227,6 +233,8 @@ pub struct Effective {
     pub keep_alive_max: Resolved<Cap<Span>>,
     pub image_max_age: Resolved<Cap<Span>>,
     pub allow_device_pick: Resolved<bool>,
+    pub max_builds: Resolved<Cap<u32>>,
+    pub build_timeout: Resolved<Cap<Span>>,
     pub aggregate: EffectiveAggregate,
 }
 
@@ -248,6 +256,11 @@ mod builtin {
     pub const SHM_SIZE: Cap<Size> = Cap::Limited(Size::from_bytes(8 << 30));
     pub const PIDS: Cap<u32> = Cap::Limited(4096);
     pub const KEEP_ALIVE_MAX: Cap<Span> = Cap::Limited(Span::from_secs(24 * 3600));
+    // Two: one image rebuilt while another is tried out; more only crowd the shared cores.
+    pub const MAX_BUILDS: Cap<u32> = Cap::Limited(2);
+    // Long enough for a CUDA stack's pip install on a slow mirror, short enough that a
+    // hung step does not hold a build slot overnight.
+    pub const BUILD_TIMEOUT: Cap<Span> = Cap::Limited(Span::from_secs(2 * 3600));
 }
 
 impl Policy {
@@ -329,6 +342,8 @@ impl Policy {
             ),
             image_max_age: r.get("image_max_age", |l| l.image_max_age, Cap::Unlimited),
             allow_device_pick: r.get("allow_device_pick", |l| l.allow_device_pick, false),
+            max_builds: r.get("max_builds", |l| l.max_builds, builtin::MAX_BUILDS),
+            build_timeout: r.get("build_timeout", |l| l.build_timeout, builtin::BUILD_TIMEOUT),
             aggregate: EffectiveAggregate {
                 cpus: r.get("aggregate.cpus", |l| l.aggregate.cpus, Cap::Unlimited),
                 memory: r.get("aggregate.memory", |l| l.aggregate.memory, Cap::Unlimited),
@@ -465,6 +480,17 @@ impl Effective {
                 e
             })
     }
+
+    /// Checks that a user who runs `running` builds may start one more.
+    pub fn check_new_build(&self, running: u32) -> Result<(), LimitError> {
+        let wanted = running.saturating_add(1);
+        within(&self.max_builds, Some(wanted))
+            .map(|_| ())
+            .map_err(|mut e| {
+                e.asked = format!("{wanted} builds at once");
+                e
+            })
+    }
 }
 
 #[cfg(test)]
@@ -538,6 +564,21 @@ mod tests {
         assert!(!e.sudo.value && !e.allow_device_pick.value);
         assert_eq!(e.network.value, Network::Private);
         assert_eq!(e.max_gpus.source, Source::BuiltIn);
+        assert_eq!(e.max_builds.value, Cap::Limited(2));
+        assert_eq!(e.build_timeout.value, Cap::Limited("2h".parse().unwrap()));
+    }
+
+    #[test]
+    fn build_count_is_checked() {
+        let e = Policy::from_toml("[policy.default]\nmax_builds = 1\nbuild_timeout = \"20s\"")
+            .unwrap()
+            .effective("bob", &[]);
+        assert!(e.check_new_build(0).is_ok());
+        assert_eq!(
+            e.check_new_build(1).unwrap_err().to_string(),
+            "max_builds: you asked for 2 builds at once, but the most you may have is 1 (from [policy.default])"
+        );
+        assert_eq!(e.build_timeout.value, Cap::Limited("20s".parse().unwrap()));
     }
 
     #[test]
