@@ -56,6 +56,9 @@ pub const API_VERSION: u32 = 1;
 /// The socket `ds01d` listens on unless configured otherwise.
 pub const DEFAULT_SOCKET: &str = "/run/ds01/ds01.sock";
 
+/// The system configuration: ds01d's, of which the client reads only `socket`.
+pub const SYSTEM_CONFIG: &str = "/etc/ds01/config.toml";
+
 /// The header an admin sets to act for another user (`LOGIN`, resolved through NSS).
 pub const ACT_AS_HEADER: &str = "x-ds01-as";
 

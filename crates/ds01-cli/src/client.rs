@@ -10,7 +10,7 @@ use bytes::Bytes;
 use ds01_api::endpoints::CancelOperation;
 use ds01_api::{
     Answering, ApiError, Endpoint, Method as ApiMethod, Progress, StreamItem, ACT_AS_HEADER,
-    DEFAULT_SOCKET,
+    DEFAULT_SOCKET, SYSTEM_CONFIG,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -23,7 +23,6 @@ use crate::exit::CliError;
 
 /// Where the socket is named: the environment (tests, staging), else the system file.
 const SOCKET_ENV: &str = "DS01_SOCKET";
-const SYSTEM_CONFIG: &str = "/etc/ds01/config.toml";
 
 /// A client of ds01d.
 pub struct Client {

@@ -11,7 +11,7 @@ use ds01_username::{SliceGroup, SliceName};
 use serde::Deserialize;
 
 /// The system configuration file.
-pub const DEFAULT_CONFIG: &str = "/etc/ds01/config.toml";
+pub const DEFAULT_CONFIG: &str = ds01_api::SYSTEM_CONFIG;
 
 /// Where the AIME catalog usually lives on an MLC host.
 const DEFAULT_CATALOG: &str = "/opt/aime-ml-containers/ml_images.repo";
@@ -243,15 +243,83 @@ pub struct LifecycleSettings {
     pub disk_warn_percent: Option<u32>,
 }
 
-impl LifecycleSettings {
-    /// Rounds between two measurements of the containers' layers (at least 1).
-    pub fn disk_check_every(&self) -> u32 {
-        self.disk_check_every.unwrap_or(1).max(1)
-    }
+/// The resolved `[lifecycle]` table: every value checked when ds01d starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lifecycle {
+    /// See [`LifecycleSettings::check_interval`].
+    pub check_interval: Duration,
+    /// See [`LifecycleSettings::idle_cpu_percent`].
+    pub idle_cpu_percent: f64,
+    /// See [`LifecycleSettings::idle_gpu_percent`].
+    pub idle_gpu_percent: u32,
+    /// See [`LifecycleSettings::stop_grace`], in seconds.
+    pub stop_grace_secs: u32,
+    /// See [`LifecycleSettings::disk_check_every`].
+    pub disk_check_every: u32,
+    /// See [`LifecycleSettings::disk_warn_percent`].
+    pub disk_warn_percent: u32,
+}
 
-    /// The share of `disk` at which the owner is warned, in percent (1 to 100).
-    pub fn disk_warn_percent(&self) -> u32 {
-        self.disk_warn_percent.unwrap_or(90).clamp(1, 100)
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            check_interval: Duration::from_secs(60),
+            idle_cpu_percent: 5.0,
+            idle_gpu_percent: 5,
+            stop_grace_secs: 10,
+            disk_check_every: 1,
+            disk_warn_percent: 90,
+        }
+    }
+}
+
+impl LifecycleSettings {
+    /// Checks every value, naming the key of the first one refused.
+    pub fn resolve(&self) -> Result<Lifecycle, String> {
+        let defaults = Lifecycle::default();
+        let span = |key: &str, value: &Option<String>, max: u64| -> Result<Option<u64>, String> {
+            let Some(text) = value else { return Ok(None) };
+            match text.parse::<Span>() {
+                Ok(s) if (1..=max).contains(&s.secs()) => Ok(Some(s.secs())),
+                Ok(_) => Err(format!(
+                    "[lifecycle] {key} = {text:?}: give a duration from 1s to {}",
+                    Span::from_secs(max)
+                )),
+                Err(e) => Err(format!("[lifecycle] {key} = {text:?}: {e}")),
+            }
+        };
+        let percent = |key: &str, value: Option<f64>, low: f64| match value {
+            Some(p) if !(low..=100.0).contains(&p) => Err(format!(
+                "[lifecycle] {key} = {p}: give a percentage from {low} to 100"
+            )),
+            _ => Ok(()),
+        };
+        percent("idle_cpu_percent", self.idle_cpu_percent, 0.0)?;
+        percent(
+            "idle_gpu_percent",
+            self.idle_gpu_percent.map(f64::from),
+            0.0,
+        )?;
+        percent(
+            "disk_warn_percent",
+            self.disk_warn_percent.map(f64::from),
+            1.0,
+        )?;
+        if self.disk_check_every == Some(0) {
+            return Err(
+                "[lifecycle] disk_check_every = 0: give a number of rounds, 1 or more".into(),
+            );
+        }
+        Ok(Lifecycle {
+            check_interval: span("check_interval", &self.check_interval, 24 * 3600)?
+                .map_or(defaults.check_interval, Duration::from_secs),
+            idle_cpu_percent: self.idle_cpu_percent.unwrap_or(defaults.idle_cpu_percent),
+            idle_gpu_percent: self.idle_gpu_percent.unwrap_or(defaults.idle_gpu_percent),
+            stop_grace_secs: span("stop_grace", &self.stop_grace, 3600)?
+                .map_or(defaults.stop_grace_secs, |s| s as u32),
+            disk_check_every: self.disk_check_every.unwrap_or(defaults.disk_check_every),
+            disk_warn_percent: self.disk_warn_percent.unwrap_or(defaults.disk_warn_percent),
+        })
     }
 }
 
@@ -292,6 +360,8 @@ pub struct Config {
     pub inventory: Option<Inventory>,
     /// The socket's timeouts and caps.
     pub server: ServerLimits,
+    /// The resolved `[lifecycle]` table.
+    pub lifecycle: Lifecycle,
 }
 
 impl Config {
@@ -321,8 +391,9 @@ impl Config {
             message,
         };
         let file: FileConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        let policy = Policy::from_toml(&text).map_err(|e| invalid(e.to_string()))?;
+        let policy = Policy::from_value(file.policy.clone()).map_err(|e| invalid(e.to_string()))?;
         let server = file.server.resolve().map_err(invalid)?;
+        let lifecycle = file.lifecycle.resolve().map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -341,6 +412,7 @@ impl Config {
         };
         Ok(Config {
             server,
+            lifecycle,
             ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
         })
     }
@@ -355,6 +427,7 @@ impl Config {
             policy,
             inventory,
             server: ServerLimits::default(),
+            lifecycle: Lifecycle::default(),
             source,
             catalog: file
                 .catalog

@@ -131,7 +131,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
     if daemon.disk_mechanism != Mechanism::Sampled {
         return stopped;
     }
-    let lifecycle = &daemon.config.file.lifecycle;
+    let lifecycle = &daemon.config.lifecycle;
     let watch = &daemon.watches.disk;
     let n = watch.rounds.fetch_add(1, Ordering::Relaxed);
     {
@@ -139,7 +139,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
         let ids: HashSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
         lock(&watch.warned).retain(|id| ids.contains(id.as_str()));
     }
-    if !n.is_multiple_of(u64::from(lifecycle.disk_check_every())) {
+    if !n.is_multiple_of(u64::from(lifecycle.disk_check_every)) {
         return stopped;
     }
     let config = &daemon.config.file;
@@ -179,7 +179,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
         ids.len(),
         started.elapsed().as_millis()
     );
-    let warn_percent = lifecycle.disk_warn_percent();
+    let warn_percent = lifecycle.disk_warn_percent;
     for (c, login, limit) in limited {
         let Some(&used) = sizes.get(&c.id) else {
             continue;

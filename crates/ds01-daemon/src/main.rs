@@ -19,10 +19,32 @@ struct Args {
     /// Where journals, image specs, verdicts and the audit log live
     #[arg(long, value_name = "DIR", default_value = ds01_engine::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
+    /// Check the configuration (and the GPU inventory it names) as a start would, say what
+    /// is wrong with its key and file, and exit without starting
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.check_config {
+        return match ds01_daemon::config::Config::load(&args.config) {
+            Ok(config) => {
+                match config.source {
+                    Some(path) => println!("{}: ok", path.display()),
+                    None => println!(
+                        "{}: not there; ds01d would start with the built-in defaults",
+                        args.config.display()
+                    ),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ds01d: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DS01D_LOG")

@@ -21,8 +21,6 @@ use crate::Daemon;
 
 /// How long an on-stop hook may run.
 const HOOK_LIMIT: Duration = Duration::from_secs(60);
-/// SIGTERM to SIGKILL, unless `[lifecycle] stop_grace` says otherwise.
-const GRACE_SECS: u32 = 10;
 
 /// The reaper's memory: one watch per container ID, and the last CPU reading (so the
 /// first reading after a restart still measures an interval).
@@ -117,16 +115,7 @@ pub fn clock(t: i64) -> String {
 
 /// The check interval the configuration asks for.
 pub fn interval(daemon: &Daemon) -> Duration {
-    daemon
-        .config
-        .file
-        .lifecycle
-        .check_interval
-        .as_deref()
-        .and_then(|s| s.parse::<Span>().ok())
-        .map_or(Duration::from_secs(60), |s| {
-            Duration::from_secs(s.secs().max(1))
-        })
+    daemon.config.lifecycle.check_interval
 }
 
 /// Runs rounds until the daemon ends.
@@ -183,10 +172,10 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             continue;
         };
         let effective = policy_of(daemon, c.uid, login);
-        let lifecycle = &daemon.config.file.lifecycle;
+        let lifecycle = &daemon.config.lifecycle;
         let rules = Rules {
-            idle_cpu_percent: lifecycle.idle_cpu_percent.unwrap_or(5.0),
-            idle_gpu_percent: lifecycle.idle_gpu_percent.unwrap_or(5),
+            idle_cpu_percent: lifecycle.idle_cpu_percent,
+            idle_gpu_percent: lifecycle.idle_gpu_percent,
             idle_timeout: effective.idle_timeout.value,
             max_runtime: effective.max_runtime.value,
             keep_alive_max: effective.keep_alive_max.value,
@@ -331,14 +320,7 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &st
             ),
         ),
     }
-    let grace = daemon
-        .config
-        .file
-        .lifecycle
-        .stop_grace
-        .as_deref()
-        .and_then(|s| s.parse::<Span>().ok())
-        .map_or(GRACE_SECS, |s| s.secs().min(3600) as u32);
+    let grace = daemon.config.lifecycle.stop_grace_secs;
     match daemon
         .engine
         .stop_container_within(&who, &name, grace)

@@ -268,10 +268,14 @@ impl Policy {
     /// their own readers); a config without one yields the built-in defaults.
     pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| PolicyError(e.to_string()))?;
-        match table.get("policy") {
+        Policy::from_value(table.get("policy").cloned())
+    }
+
+    /// The `[policy]` table a caller has parsed already (as part of a larger file).
+    pub fn from_value(policy: Option<toml::Value>) -> Result<Policy, PolicyError> {
+        match policy {
             None => Ok(Policy::default()),
             Some(v) => v
-                .clone()
                 .try_into()
                 .map_err(|e: toml::de::Error| PolicyError(e.to_string())),
         }
