@@ -57,9 +57,7 @@ impl ContainerName {
 
     /// Recovers the display name from a DS01 Docker name (`thesis._.1000` → `thesis`).
     pub fn from_docker_name(docker_name: &str) -> Option<Self> {
-        let trimmed = docker_name.trim_start_matches('/');
-        let (name, uid) = trimmed.rsplit_once("._.")?;
-        uid.parse::<u32>().ok()?;
+        let (name, _) = ds01_dockerfile::owner::split_owned_name(docker_name)?;
         Self::new(name).ok()
     }
 
@@ -70,7 +68,7 @@ impl ContainerName {
 
     /// The Docker container name DS01 uses: `<name>._.<uid>`.
     pub fn docker_name(&self, uid: u32) -> String {
-        format!("{}._.{}", self.0, uid)
+        ds01_dockerfile::owner::owned_name(&self.0, uid)
     }
 }
 

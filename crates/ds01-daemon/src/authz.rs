@@ -217,19 +217,12 @@ fn looks_like_id(image: &ImageRef) -> bool {
 
 /// The UID of a user's repository `ds01-<uid>/...`.
 fn repository_owner(image: &ImageRef) -> Option<u32> {
-    let mut parts = image.path().split('/');
-    let first = parts.next()?;
-    parts.next()?;
-    let digits = first.strip_prefix("ds01-")?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
+    ds01_dockerfile::owner::repository_owner(image.path())
 }
 
 /// The UID of a container's own tag `...:<name>._.<uid>`.
 fn container_tag_owner(image: &ImageRef) -> Option<u32> {
-    let (_, digits) = image.tag()?.rsplit_once("._.")?;
-    digits.parse().ok()
+    ds01_dockerfile::owner::split_owned_name(image.tag()?).map(|(_, uid)| uid)
 }
 
 /// A Docker Hub name as the engine lists it (`debian`, not `docker.io/library/debian`).

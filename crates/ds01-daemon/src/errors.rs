@@ -55,8 +55,7 @@ pub fn from_limit(e: ds01_policy::LimitError) -> ApiError {
 
 /// `thesis._.1000` → `thesis`: clients name containers without the UID.
 fn display(docker_name: &str) -> String {
-    docker_name
-        .rsplit_once("._.")
+    ds01_dockerfile::owner::split_owned_name(docker_name)
         .map_or(docker_name, |(name, _)| name)
         .to_owned()
 }

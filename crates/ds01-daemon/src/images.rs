@@ -357,7 +357,7 @@ impl Daemon {
     /// `GET /v1/images`.
     pub async fn list_images(&self, acting: &Acting) -> Result<Vec<ImageRow>, ApiError> {
         let uid = acting.who.uid();
-        let prefix = format!("ds01-{uid}/");
+        let prefix = ds01_dockerfile::owner::user_repository(uid);
         let tags = self
             .engine
             .image_tags(&format!("{prefix}*"))
@@ -375,7 +375,7 @@ impl Daemon {
             // container, not to the user's list of images.
             if rest
                 .split_once(':')
-                .is_some_and(|(_, tag)| tag.contains("._."))
+                .is_some_and(|(_, tag)| ds01_dockerfile::owner::is_owned_name(tag))
             {
                 continue;
             }

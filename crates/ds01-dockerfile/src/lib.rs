@@ -42,6 +42,7 @@ mod env;
 mod identity;
 pub mod labels;
 mod name;
+pub mod owner;
 mod package;
 mod python_setup;
 mod quote;

@@ -87,7 +87,8 @@ impl ImageName {
     /// assert_eq!((r.repository(), r.tag()), ("ds01-1000/proj", Some("latest")));
     /// ```
     pub fn image_ref(&self, uid: u32) -> ImageRef {
-        ImageRef::parse(&format!("ds01-{uid}/{}:latest", self.0))
+        let repository = crate::owner::user_repository(uid);
+        ImageRef::parse(&format!("{repository}{}:latest", self.0))
             .expect("a validated image name always forms a valid reference")
     }
 }

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 
+use ds01_dockerfile::owner;
+
 use crate::client::Engine;
 use crate::error::{Context, Result};
 
@@ -81,15 +83,13 @@ impl Engine {
             .list_images(Some(options))
             .await
             .context(|| "listing images".to_owned())?;
-        let repository = format!("ds01-{uid}/");
-        let container_tag = format!("._.{uid}");
         let mut seen = HashSet::new();
         let mut total = 0u64;
         for image in images {
             let mine = image.repo_tags.iter().any(|t| {
-                t.starts_with(&repository)
-                    || t.rsplit_once(':')
-                        .is_some_and(|(_, tag)| tag.ends_with(&container_tag))
+                let (path, tag) = t.rsplit_once(':').unwrap_or((t, ""));
+                owner::repository_owner(path) == Some(uid)
+                    || owner::split_owned_name(tag).is_some_and(|(_, o)| o == uid)
             });
             if mine && seen.insert(image.id.clone()) {
                 total += image.size.max(0) as u64;

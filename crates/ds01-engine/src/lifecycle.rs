@@ -297,6 +297,5 @@ pub(crate) fn is_running(found: &ContainerInspectResponse) -> bool {
 
 /// The owner's UID of a container named `<name>._.<uid>`.
 pub(crate) fn owner_uid(docker_name: &str) -> Option<u32> {
-    let (_, uid) = docker_name.trim_start_matches('/').rsplit_once("._.")?;
-    uid.parse().ok()
+    ds01_dockerfile::owner::split_owned_name(docker_name).map(|(_, uid)| uid)
 }

@@ -121,10 +121,8 @@ pub(crate) async fn run_setup(
         Err(e) if crate::error::is_conflict(&e) => {
             return Err(EngineError::ContainerExists {
                 name: docker_name.to_owned(),
-                display: docker_name
-                    .split("._.")
-                    .next()
-                    .unwrap_or(docker_name)
+                display: ds01_dockerfile::owner::split_owned_name(docker_name)
+                    .map_or(docker_name, |(name, _)| name)
                     .to_owned(),
             })
         }

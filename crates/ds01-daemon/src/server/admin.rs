@@ -54,7 +54,9 @@ pub(super) async fn events(
         uid.is_none_or(|u| e.uid == u)
             && e.ts >= since
             && container.as_ref().is_none_or(|c| {
-                e.container == *c || e.container.rsplit_once("._.").map(|(n, _)| n) == Some(c)
+                e.container == *c
+                    || ds01_dockerfile::owner::split_owned_name(&e.container).map(|(n, _)| n)
+                        == Some(c)
             })
     };
     let past = d.events.read(&keep);
