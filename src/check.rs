@@ -25,17 +25,29 @@ pub fn inspect(name: &str, format: &str) -> String {
 /// Asserts that `out` is a refusal with exit status `code` whose stderr says `needle`;
 /// `what` names the attempt in the failure message.
 pub fn refused(out: Output, code: i32, what: &str, needle: &str) {
+    refused_saying(&out, Some(code), what, &[needle]);
+}
+
+/// Asserts that `out` failed (with exit status `code`, when given) and that its stderr says
+/// every one of `needles`.
+pub fn refused_saying(out: &Output, code: Option<i32>, what: &str, needles: &[&str]) {
     let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what} was not refused: stdout {} stderr {stderr}",
+    let refused = match code {
+        Some(code) => out.status.code() == Some(code),
+        None => !out.status.success(),
+    };
+    assert!(
+        refused,
+        "{what} was not refused ({}): stdout {} stderr {stderr}",
+        out.status,
         text(&out.stdout)
     );
-    assert!(
-        stderr.contains(needle),
-        "{what}: no `{needle}` in:\n{stderr}"
-    );
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{what}: no `{needle}` in:\n{stderr}"
+        );
+    }
 }
 
 /// Asserts that `err` is the sparse-file guard's refusal of the file `path` of `size` bytes,

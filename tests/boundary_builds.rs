@@ -10,16 +10,13 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 /// A bound on waiting for the engine to get somewhere (a hang bound, not a speed check).
 const PATIENCE: Duration = Duration::from_secs(300);
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
@@ -151,18 +148,7 @@ fn nothing_left(daemon: &TestDaemon, sweeper: &Sweeper, user: &TestUser, name: &
 }
 
 fn refused(out: &Output, what: &str, needles: &[&str]) {
-    let stderr = text(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "{what} was not refused: {}",
-        text(&out.stdout)
-    );
-    for needle in needles {
-        assert!(
-            stderr.contains(needle),
-            "{what}: no `{needle}` in:\n{stderr}"
-        );
-    }
+    ds01_tests::check::refused_saying(out, None, what, needles)
 }
 
 #[test]

@@ -15,16 +15,7 @@ use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
 
 fn refused(out: Output, what: &str, needles: &[&str]) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what} was not refused: stdout {} stderr {stderr}",
-        text(&out.stdout)
-    );
-    for n in needles {
-        assert!(stderr.contains(n), "{what}: no `{n}` in: {stderr}");
-    }
+    ds01_tests::check::refused_saying(&out, Some(1), what, needles)
 }
 
 fn events(user: &TestUser, daemon: &TestDaemon) -> Vec<serde_json::Value> {

@@ -11,13 +11,10 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Output;
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// `docker ARGS`: its status and trimmed stdout.
 fn docker(args: &[&str]) -> (bool, String) {
@@ -34,12 +31,7 @@ fn running(container: &str) -> bool {
 
 /// Asserts a refusal whose message says `needle`.
 fn refused(out: Output, what: &str, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "{what} was not refused: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{what}: no `{needle}` in:\n{stderr}"
-    );
+    ds01_tests::check::refused_saying(&out, None, what, &[needle])
 }
 
 /// The mounts of the host's namespace at or below `dir`.

@@ -13,6 +13,7 @@ use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
@@ -31,10 +32,6 @@ fn server_table() -> String {
         "[server]\nheader_timeout = \"{HEADER_SECS}s\"\nidle_timeout = \"{IDLE_SECS}s\"\n\
          connections_per_user = {PER_USER}\nstreams_per_user = {STREAMS}\nmax_connections = 256\n"
     )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The helper as `user`, with its JSON arguments.

@@ -8,13 +8,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::process::Output;
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
@@ -52,12 +49,7 @@ fn config(sweeper: &Sweeper) -> String {
 
 /// Asserts a refusal whose message says `needle`.
 fn refused(out: Output, what: &str, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert!(!out.status.success(), "{what} was not refused: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{what}: no `{needle}` in:\n{stderr}"
-    );
+    ds01_tests::check::refused_saying(&out, None, what, &[needle])
 }
 
 #[test]

@@ -9,29 +9,14 @@ use std::net::TcpStream;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Asserts a refusal (exit status 1) whose message contains every needle.
 fn refused(out: Output, what: &str, needles: &[&str]) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what} was not refused: stdout {} stderr {stderr}",
-        text(&out.stdout)
-    );
-    for needle in needles {
-        assert!(
-            stderr.contains(needle),
-            "{what}: the message does not say `{needle}`:\n{stderr}"
-        );
-    }
+    ds01_tests::check::refused_saying(&out, Some(1), what, needles)
 }
 
 /// The daemon configuration: the test label, and builds that trust the host's CA

@@ -7,16 +7,13 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
     daemon.ds01(user, args)
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {

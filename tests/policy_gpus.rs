@@ -6,6 +6,7 @@
 use std::process::Output;
 use std::time::Duration;
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
@@ -35,10 +36,6 @@ fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
     daemon.ds01(user, args)
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 fn json(out: Output, what: &str, daemon: &TestDaemon) -> serde_json::Value {
     assert!(
         out.status.success(),
@@ -51,15 +48,7 @@ fn json(out: Output, what: &str, daemon: &TestDaemon) -> serde_json::Value {
 }
 
 fn refused(out: Output, what: &str, needles: &[&str]) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what} was not refused: {stderr}"
-    );
-    for n in needles {
-        assert!(stderr.contains(n), "{what}: no `{n}` in: {stderr}");
-    }
+    ds01_tests::check::refused_saying(&out, Some(1), what, needles)
 }
 
 fn docker(args: &[&str]) -> String {

@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Output;
 use std::time::Duration;
 
+use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN11, DEBIAN12};
@@ -21,10 +22,6 @@ fn ds01(user: &TestUser, daemon: &TestDaemon, args: &[&str]) -> Output {
     daemon.ds01(user, args)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// Asserts success and returns stdout.
 fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {
     daemon.ok(out, what)
@@ -32,17 +29,7 @@ fn ok(out: Output, what: &str, daemon: &TestDaemon) -> String {
 
 /// Asserts a refusal (exit status 1) whose message contains `needle`.
 fn refused(out: Output, what: &str, needle: &str) {
-    let stderr = text(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{what} was not refused: stdout {} stderr {stderr}",
-        text(&out.stdout)
-    );
-    assert!(
-        stderr.contains(needle),
-        "{what}: the message does not say `{needle}`:\n{stderr}"
-    );
+    ds01_tests::check::refused(out, 1, what, needle)
 }
 
 fn docker(args: &[&str]) -> String {
