@@ -185,12 +185,19 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             continue;
         }
         // The timer starts when the reaper first sees the container running, CPU reading
-        // or not, and is saved with the others.
-        daemon
-            .watches
-            .lock()
-            .entry(c.id.clone())
-            .or_insert_with(|| Watch::new(now));
+        // or not, and is saved at once: the engine calls of the rest of the round may take
+        // long, and a restart meanwhile must not lose when the container was first seen.
+        let first_seen = {
+            let mut watches = daemon.watches.lock();
+            let first = !watches.contains_key(&c.id);
+            watches
+                .entry(c.id.clone())
+                .or_insert_with(|| Watch::new(now));
+            first
+        };
+        if first_seen {
+            daemon.watches.save();
+        }
         let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.docker_name).await else {
             continue;
         };
