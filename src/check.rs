@@ -64,6 +64,15 @@ pub fn oversized(err: &ds01_engine::EngineError, path: &str, size: u64) {
     assert!(err.to_string().contains(path), "{err}");
 }
 
+/// `docker ARGS` as root: whether it succeeded, and its trimmed stdout.
+pub fn docker_status(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    (out.status.success(), text(&out.stdout).trim().to_owned())
+}
+
 /// `docker ARGS` as root that must succeed: its trimmed stdout.
 pub fn docker_ok(args: &[&str]) -> String {
     let out = Command::new("docker")

@@ -18,11 +18,7 @@ use ds01_tests::{Sweeper, DEBIAN12};
 
 /// `docker ARGS`: its status and trimmed stdout.
 fn docker(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    (out.status.success(), text(&out.stdout).trim().to_owned())
+    ds01_tests::check::docker_status(args)
 }
 
 fn running(container: &str) -> bool {

@@ -19,11 +19,7 @@ fn json(stdout: &str) -> serde_json::Value {
 
 /// `docker ARGS`: its status and trimmed stdout.
 fn docker(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new("docker")
-        .args(args)
-        .output()
-        .expect("docker runs");
-    (out.status.success(), text(&out.stdout).trim().to_owned())
+    ds01_tests::check::docker_status(args)
 }
 
 fn exists(kind: &str, name: &str) -> bool {

@@ -197,13 +197,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
                     limit,
                     limit
                 );
-                daemon.sessions.notify(
-                    &c.docker_name,
-                    &format!("ds01: {} {sentence}", c.docker_name),
-                );
-                daemon
-                    .events
-                    .record(c.uid, login, &c.docker_name, "disk_warning", sentence);
+                crate::reaper::warn_owner(daemon, c, login, "disk_warning", sentence);
             }
             Verdict::Stop => {
                 let sentence = format!(

@@ -235,13 +235,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             Decision::Keep => {}
             Decision::Warn { .. } => {
                 let sentence = decision.sentence(now).unwrap_or_default();
-                daemon.sessions.notify(
-                    &c.docker_name,
-                    &format!("ds01: {} {sentence}", c.docker_name),
-                );
-                daemon
-                    .events
-                    .record(c.uid, login, &c.docker_name, "warn", sentence);
+                warn_owner(daemon, c, login, "warn", sentence);
             }
             Decision::Stop { .. } => {
                 let sentence = decision.sentence(now).unwrap_or_default();
@@ -255,6 +249,24 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
 }
 
 /// The policy of the owner of a container: `login` with the groups of account `uid`.
+/// Tells a container's owner what is coming: on their open sessions into it, and as an
+/// event of `kind` that `ds01 events` and `why` show.
+pub(crate) fn warn_owner(
+    daemon: &Daemon,
+    c: &LabelledContainer,
+    login: &str,
+    kind: &str,
+    sentence: String,
+) {
+    daemon.sessions.notify(
+        &c.docker_name,
+        &format!("ds01: {} {sentence}", c.docker_name),
+    );
+    daemon
+        .events
+        .record(c.uid, login, &c.docker_name, kind, sentence);
+}
+
 pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::Effective {
     let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
