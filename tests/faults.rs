@@ -566,7 +566,7 @@ async fn create_killed(
         None => DEBIAN11.parse().unwrap(),
     };
     let req = custom_request(test, &base, &sweeper);
-    let docker_name = req.name.docker_name(uid);
+    let docker_name = req.name.owned_by(uid);
     let (_, before) = inventory(&engine).await;
 
     daemon.proxy().arm(pattern, fault(&daemon));

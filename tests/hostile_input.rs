@@ -1075,7 +1075,7 @@ proptest! {
     #[test]
     fn container_names(input in text(CONTAINER_NAME), uid in any::<u32>()) {
         if let Some(name) = exact(&input, |s: &str| s.parse::<ContainerName>())? {
-            let docker_name = name.docker_name(uid);
+            let docker_name = name.owned_by(uid);
             prop_assert_eq!(ContainerName::from_docker_name(&docker_name), Some(name.clone()));
             prop_assert_eq!(ContainerName::from_docker_name(&format!("/{docker_name}")), Some(name));
             // The commit flow tags images with it.

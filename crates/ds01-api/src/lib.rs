@@ -38,7 +38,7 @@ pub use everyday::{
     MountInfo, COPY_ROOT_HEADER, FILTER_KEYS,
 };
 pub use gpu::{GpuRequest, GpuRequestError};
-pub use names::{ContainerName, ContainerNameError, MAX_CONTAINER_NAME_LEN};
+pub use names::{ContainerName, ContainerNameError, OwnedContainer, MAX_CONTAINER_NAME_LEN};
 pub use requests::{
     ContainerCreate, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery, RemoveQuery,
 };

@@ -10,11 +10,12 @@
 //! else is on the engine.
 
 use ds01_api::{ApiError, ErrorCode};
+use ds01_dockerfile::owner::{OwnedImage, OwnedName};
 use ds01_dockerfile::{Catalog, ImageRef};
 use ds01_engine::Engine;
 
 use crate::errors::from_engine;
-use crate::Daemon;
+use crate::config::Config;
 
 /// Which repositories count as shared bases (besides the caller's own images).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +29,7 @@ pub(crate) enum BaseRule {
 
 impl BaseRule {
     /// The rule the configuration gives; the catalog is read now, as it may change.
-    pub(crate) fn from_config(config: &crate::config::Config) -> BaseRule {
+    pub(crate) fn from_config(config: &Config) -> BaseRule {
         match &config.file.allowed_bases {
             None => BaseRule::NotAUsers,
             Some(patterns) => {
@@ -97,17 +98,15 @@ pub(crate) struct Authz<'a> {
     bases: BaseRule,
 }
 
-impl Daemon {
+impl<'a> Authz<'a> {
     /// The authorization questions, with the configuration as it is now.
-    pub(crate) fn authz(&self) -> Authz<'_> {
+    pub(crate) fn new(engine: &'a Engine, config: &Config) -> Authz<'a> {
         Authz {
-            engine: &self.engine,
-            bases: BaseRule::from_config(&self.config),
+            engine,
+            bases: BaseRule::from_config(config),
         }
     }
-}
 
-impl Authz<'_> {
     /// May `uid` use `image`? Resolved through the engine; the answer names a tag that
     /// points at the checked ID, so what is used is what was checked.
     pub(crate) async fn image(
@@ -217,12 +216,12 @@ fn looks_like_id(image: &ImageRef) -> bool {
 
 /// The UID of a user's repository `ds01-<uid>/...`.
 fn repository_owner(image: &ImageRef) -> Option<u32> {
-    ds01_dockerfile::owner::repository_owner(image.path())
+    OwnedImage::owner(image)
 }
 
 /// The UID of a container's own tag `...:<name>._.<uid>`.
 fn container_tag_owner(image: &ImageRef) -> Option<u32> {
-    ds01_dockerfile::owner::split_owned_name(image.tag()?).map(|(_, uid)| uid)
+    OwnedName::of_tag(image).map(|o| o.uid())
 }
 
 /// A Docker Hub name as the engine lists it (`debian`, not `docker.io/library/debian`).

@@ -21,13 +21,13 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use ds01_api::{ApiError, ContainerName};
-use ds01_engine::{labels, Identity};
+use ds01_api::{ApiError, OwnedContainer};
+use ds01_engine::{labels, Engine};
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
 use crate::errors::from_engine;
-use crate::{mounts, Daemon};
+use crate::mounts;
 
 /// The three directories a user may choose: kind, target in the container, and the label
 /// that keeps the host directory chosen.
@@ -146,95 +146,87 @@ fn bind_fd(fd: &OwnedFd, point: &Path) -> Result<(), Errno> {
     )
 }
 
-impl Daemon {
-    /// Checks and binds container `name`'s chosen directories for a start, until the
-    /// answer is dropped; nothing when it runs already and `even_running` is not set (a
-    /// start is then a no-op). A directory that no longer passes the checks refuses the
-    /// start, and nothing is bound.
-    pub(crate) async fn bind_for_start(
-        &self,
-        who: &Identity,
-        name: &ContainerName,
-        even_running: bool,
-    ) -> Result<Bound, ApiError> {
-        let found = self
-            .engine
-            .owned_container(who, name)
-            .await
-            .map_err(from_engine)?;
-        let running = found.state.as_ref().and_then(|s| s.running) == Some(true);
-        if running && !even_running {
-            return Ok(Bound::default());
+/// Checks and binds `container`'s chosen directories for a start, until the answer is
+/// dropped; nothing when it runs already and `even_running` is not set (a start is then a
+/// no-op). A directory that no longer passes the checks refuses the start, and nothing is
+/// bound. `roots` are the admin's shared mount roots.
+pub(crate) async fn bind_for_start(
+    engine: &Engine,
+    state_dir: &Path,
+    roots: &[PathBuf],
+    container: &OwnedContainer,
+    even_running: bool,
+) -> Result<Bound, ApiError> {
+    let found = engine
+        .owned_container(container)
+        .await
+        .map_err(from_engine)?;
+    if found.state.is_live() && !even_running {
+        return Ok(Bound::default());
+    }
+    let uid = container.uid();
+    let docker_name = container;
+    let labels = &found.labels;
+    let ours = points(state_dir, docker_name);
+    let refuse = |e: ApiError| {
+        ApiError::forbidden(format!("{docker_name} cannot start: {}", e.message))
+            .subject(container.name().as_str())
+    };
+    let mut opened = Vec::new();
+    for m in &found.mounts {
+        if !m.bind {
+            continue;
         }
-        let docker_name = name.docker_name(who.uid());
-        let labels = found
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        let ours = points(&self.state_dir, &docker_name);
-        let roots = &self.config.file.mount_roots;
-        let refuse = |e: ApiError| {
-            ApiError::forbidden(format!("{docker_name} cannot start: {}", e.message))
-                .subject(name.as_str())
+        let Some((kind, _, label)) = KINDS.iter().find(|(_, t, _)| *t == m.destination) else {
+            continue;
         };
-        let mut opened = Vec::new();
-        for m in found.mounts.unwrap_or_default() {
-            if m.typ.as_deref() != Some("bind") {
-                continue;
-            }
-            let destination = m.destination.unwrap_or_default();
-            let Some((kind, _, label)) = KINDS.iter().find(|(_, t, _)| *t == destination) else {
-                continue;
-            };
-            let source = PathBuf::from(m.source.unwrap_or_default());
-            if !source.starts_with(root(&self.state_dir)) {
-                // DS01's scripts or an older ds01: the engine binds the user's path itself.
-                mounts::check(kind, &source, who.uid(), roots).map_err(refuse)?;
-                continue;
-            }
-            let point = ours.join(kind);
-            let chosen = labels
-                .get(*label)
-                .filter(|v| v.starts_with('/'))
-                .ok_or_else(|| {
-                    refuse(ApiError::invalid(format!(
-                        "its labels name no {kind} directory; remove it and create it again"
-                    )))
-                })?;
-            if source != point {
-                return Err(refuse(ApiError::invalid(format!(
-                    "its {kind} is not bound from its own mount point; remove it and create it again"
-                ))));
-            }
-            let (_, fd) =
-                mounts::open(kind, Path::new(chosen), who.uid(), roots).map_err(refuse)?;
-            opened.push((point, fd));
+        let source = PathBuf::from(&m.source);
+        if !source.starts_with(root(state_dir)) {
+            // DS01's scripts or an older ds01: the engine binds the user's path itself.
+            mounts::check(kind, &source, uid, roots).map_err(refuse)?;
+            continue;
         }
-        if opened.is_empty() {
-            return Ok(Bound::default());
+        let point = ours.join(kind);
+        let chosen = labels
+            .get(*label)
+            .filter(|v| v.starts_with('/'))
+            .ok_or_else(|| {
+                refuse(ApiError::invalid(format!(
+                    "its labels name no {kind} directory; remove it and create it again"
+                )))
+            })?;
+        if source != point {
+            return Err(refuse(ApiError::invalid(format!(
+                "its {kind} is not bound from its own mount point; remove it and create it again"
+            ))));
         }
-        prepare(&ours).map_err(|e| {
+        let (_, fd) =
+            mounts::open(kind, Path::new(chosen), uid, roots).map_err(refuse)?;
+        opened.push((point, fd));
+    }
+    if opened.is_empty() {
+        return Ok(Bound::default());
+    }
+    prepare(&ours).map_err(|e| {
+        ApiError::new(
+            ds01_api::ErrorCode::Failed,
+            format!("cannot prepare the mount points of {docker_name}: {e}"),
+        )
+    })?;
+    let mut bound = Bound::default();
+    // Binds stack: a second start of the same container under way at once binds on
+    // top, and each start detaches one (the topmost), so whichever the engine meets
+    // is a directory checked just now.
+    for (point, fd) in opened {
+        bind_fd(&fd, &point).map_err(|e| {
             ApiError::new(
                 ds01_api::ErrorCode::Failed,
-                format!("cannot prepare the mount points of {docker_name}: {e}"),
+                format!("cannot bind the directory of {docker_name} for its start: {e}"),
             )
         })?;
-        let mut bound = Bound::default();
-        // Binds stack: a second start of the same container under way at once binds on
-        // top, and each start detaches one (the topmost), so whichever the engine meets
-        // is a directory checked just now.
-        for (point, fd) in opened {
-            bind_fd(&fd, &point).map_err(|e| {
-                ApiError::new(
-                    ds01_api::ErrorCode::Failed,
-                    format!("cannot bind the directory of {docker_name} for its start: {e}"),
-                )
-            })?;
-            bound.points.push(point);
-        }
-        Ok(bound)
+        bound.points.push(point);
     }
+    Ok(bound)
 }
 
 #[cfg(test)]

@@ -3,23 +3,51 @@
 
 use ds01_api::{ApiError, ErrorCode, Whoami};
 use ds01_engine::Identity;
+use ds01_policy::Effective;
 use nix::unistd::{Gid, Group, Uid, User};
 
 use crate::config::Config;
 
-/// An authenticated caller, and the user they act for.
+/// An authenticated caller: who the kernel says is at the other end, and what they may do.
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// The caller's UID, from `SO_PEERCRED`.
     pub uid: u32,
-    /// The caller's login, from NSS.
-    pub login: String,
-    /// The caller's primary GID, from NSS.
-    pub gid: u32,
+    /// The caller's account as ds01 knows users; root, and the rare account ds01 cannot
+    /// make a container user of, are told apart.
+    pub account: Account,
     /// The names of the caller's groups.
     pub groups: Vec<String>,
     /// Root, or a member of the configured admin group.
     pub admin: bool,
+}
+
+/// What a caller's account is to ds01.
+#[derive(Debug, Clone)]
+pub enum Account {
+    /// UID 0: it owns nothing, and acts for users.
+    Root,
+    /// A user, who owns containers and images.
+    User(Identity),
+    /// An account that cannot own a container (a login without an account name, GID 0):
+    /// it may ask, and is refused with the reason when it would act.
+    Unusable {
+        /// The login NSS gave.
+        login: String,
+        /// Why ds01 cannot act for it.
+        why: String,
+    },
+}
+
+impl Caller {
+    /// The caller's login, as the audit log records it.
+    pub fn login(&self) -> &str {
+        match &self.account {
+            Account::Root => "root",
+            Account::User(who) => who.login(),
+            Account::Unusable { login, .. } => login,
+        }
+    }
 }
 
 /// The account a request acts for.
@@ -33,6 +61,13 @@ pub struct Acting {
     pub primary_group: Option<String>,
     /// Whether an admin acts for someone else.
     pub on_behalf: bool,
+}
+
+impl Acting {
+    /// The policy that applies to this account.
+    pub fn policy(&self, config: &Config) -> Effective {
+        config.policy.effective(self.who.login(), &self.groups)
+    }
 }
 
 fn lookup_failed(uid: u32) -> ApiError {
@@ -64,10 +99,20 @@ impl Caller {
                 .admin_group
                 .as_ref()
                 .is_some_and(|g| groups.contains(g));
+        let account = if uid == 0 {
+            Account::Root
+        } else {
+            match Identity::new(&user.name, uid, user.gid.as_raw()) {
+                Ok(who) => Account::User(who),
+                Err(e) => Account::Unusable {
+                    login: user.name,
+                    why: e.to_string(),
+                },
+            }
+        };
         Ok(Caller {
             uid,
-            login: user.name,
-            gid: user.gid.as_raw(),
+            account,
             groups,
             admin,
         })
@@ -77,19 +122,18 @@ impl Caller {
     /// `LOGIN:UID:GID` for accounts NSS does not know here), else the caller.
     pub fn acting(&self, act_as: Option<&str>) -> Result<Acting, ApiError> {
         let Some(spec) = act_as else {
-            if self.uid == 0 {
-                return Err(
-                    ApiError::invalid("root owns no containers or images; act for a user")
-                        .because(ds01_api::Reason::NoOwner),
-                );
-            }
-            let who = Identity::new(&self.login, self.uid, self.gid)
-                .map_err(|e| ApiError::forbidden(e.to_string()))?;
+            let who = match &self.account {
+                Account::Root => {
+                    return Err(ApiError::invalid(
+                        "root owns no containers or images; act for a user",
+                    )
+                    .because(ds01_api::Reason::NoOwner))
+                }
+                Account::User(who) => who.clone(),
+                Account::Unusable { why, .. } => return Err(ApiError::forbidden(why.clone())),
+            };
             return Ok(Acting {
-                primary_group: Group::from_gid(Gid::from_raw(self.gid))
-                    .ok()
-                    .flatten()
-                    .map(|g| g.name),
+                primary_group: group_name(who.gid()),
                 who,
                 groups: self.groups.clone(),
                 on_behalf: false,
@@ -100,7 +144,7 @@ impl Caller {
                 ErrorCode::Forbidden,
                 format!(
                     "only root and the admin group may act for another user (you are {})",
-                    ds01_api::shown(&self.login)
+                    ds01_api::shown(self.login())
                 ),
             ));
         }
@@ -124,10 +168,7 @@ impl Caller {
             (who, group_names(&user))
         };
         Ok(Acting {
-            primary_group: Group::from_gid(Gid::from_raw(who.gid()))
-                .ok()
-                .flatten()
-                .map(|g| g.name),
+            primary_group: group_name(who.gid()),
             who,
             groups,
             on_behalf: true,
@@ -136,17 +177,32 @@ impl Caller {
 
     /// What `GET /v1/whoami` answers.
     pub fn whoami(&self) -> Whoami {
+        let (gid, username) = match &self.account {
+            Account::User(who) => (who.gid(), Some(who.username().to_string())),
+            Account::Root | Account::Unusable { .. } => (
+                User::from_uid(Uid::from_raw(self.uid))
+                    .ok()
+                    .flatten()
+                    .map_or(0, |u| u.gid.as_raw()),
+                None,
+            ),
+        };
         Whoami {
-            login: self.login.clone(),
+            login: self.login().to_owned(),
             uid: self.uid,
-            gid: self.gid,
-            username: (self.uid != 0)
-                .then(|| ds01_username::Username::from_login(&self.login).ok())
-                .flatten()
-                .map(|u| u.to_string()),
+            gid,
+            username,
             groups: self.groups.clone(),
             admin: self.admin,
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
+}
+
+/// The name of group `gid`, if NSS knows it.
+fn group_name(gid: u32) -> Option<String> {
+    Group::from_gid(Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
 }

@@ -365,6 +365,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// Labels put on everything the service creates, from the configuration only.
+    pub fn resource_labels(&self) -> Vec<(String, String)> {
+        self.file
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Reads `path`; a missing file means built-in defaults. A file others may write is
     /// refused (`trust_any_owner` skips that check, for tests that run ds01d unprivileged).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

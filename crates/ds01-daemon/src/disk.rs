@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ds01_api::{ApiError, ErrorCode};
-use ds01_engine::{EngineInfo, LabelledContainer};
+use ds01_engine::{ContainerView, Engine, EngineInfo};
 use ds01_labels::container;
 use ds01_policy::{Cap, Effective, Size};
 
 use crate::caller::Acting;
+use crate::config::Config;
 use crate::errors::from_engine;
 use crate::Daemon;
 
@@ -126,7 +127,7 @@ pub fn verdict(used: u64, limit: Size, warn_percent: u32) -> Verdict {
 /// containers whose owner has a `disk` limit are measured in one engine call. Nothing is
 /// measured where the driver enforces the quota itself.
 /// Returns the IDs of the containers it stopped.
-pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) -> HashSet<String> {
+pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&ContainerView]) -> HashSet<String> {
     let mut stopped = HashSet::new();
     if daemon.disk_mechanism != Mechanism::Sampled {
         return stopped;
@@ -145,7 +146,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
     let config = &daemon.config.file;
     // The limit of each container in scope. `ds01.protected` does not exempt: an image can
     // bring that label along, so it proves nothing about the admin's wish.
-    let limited: Vec<(&LabelledContainer, &str, Size)> = running
+    let limited: Vec<(&ContainerView, &str, Size)> = running
         .iter()
         .filter(|c| {
             config.reap != crate::config::ReapScope::Labelled
@@ -156,7 +157,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
         })
         .filter_map(|c| {
             let login = container::owner_login(|k| c.labels.get(k))?;
-            match crate::reaper::policy_of(daemon, c.uid, login).disk.value {
+            match crate::reaper::policy_of(daemon, c.uid(), login).disk.value {
                 Cap::Limited(size) => Some((*c, login, size)),
                 Cap::Unlimited => None,
             }
@@ -207,7 +208,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
                 );
                 daemon
                     .events
-                    .record(c.uid, login, &c.docker_name, "disk_stop", sentence.clone());
+                    .record(c.uid(), login, &c.name, "disk_stop", sentence.clone());
                 crate::reaper::stop(daemon, c, login, &sentence).await;
                 lock(&watch.warned).remove(&c.id);
                 stopped.insert(c.id.clone());
@@ -221,38 +222,55 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-impl Daemon {
+impl Mechanism {
     /// The layer quota a new container gets: `disk`, where the driver can enforce it.
-    pub(crate) fn layer_quota(&self, effective: &Effective) -> Option<Size> {
-        match self.disk_mechanism {
+    pub(crate) fn layer_quota(self, effective: &Effective) -> Option<Size> {
+        match self {
             Mechanism::Quota => effective.disk.value.value(),
             Mechanism::Sampled => None,
         }
     }
+}
 
-    /// What the acting user's images take now (see [`ds01_engine::Engine::image_storage`]).
-    pub(crate) async fn image_storage_used(&self, acting: &Acting) -> Result<u64, ApiError> {
+/// The user's `image_storage` and what their images take now (see
+/// [`ds01_engine::Engine::image_storage`]).
+pub(crate) struct ImageStorage<'a> {
+    engine: &'a Engine,
+    cap: ds01_policy::Resolved<Cap<Size>>,
+    uid: u32,
+}
+
+impl<'a> ImageStorage<'a> {
+    /// The acting user's.
+    pub(crate) fn of(engine: &'a Engine, config: &Config, acting: &Acting) -> ImageStorage<'a> {
+        ImageStorage {
+            engine,
+            cap: acting.policy(config).image_storage,
+            uid: acting.who.uid(),
+        }
+    }
+
+    /// What the user's images take now.
+    pub(crate) async fn used(&self) -> Result<u64, ApiError> {
         self.engine
-            .image_storage(acting.who.uid())
+            .image_storage(self.uid)
             .await
             .map_err(from_engine)
     }
 
-    /// Refuses a build or commit that would start while the user's images are over
-    /// `image_storage`.
-    pub(crate) async fn check_image_storage(&self, acting: &Acting) -> Result<(), ApiError> {
-        let cap = self.effective(acting).image_storage;
-        let Cap::Limited(limit) = cap.value else {
+    /// Refuses a build or commit that would start while the user's images are over it.
+    pub(crate) async fn check(&self) -> Result<(), ApiError> {
+        let Cap::Limited(limit) = self.cap.value else {
             return Ok(());
         };
-        let used = self.image_storage_used(acting).await?;
+        let used = self.used().await?;
         if used > limit.bytes() {
             return Err(ApiError::new(
                 ErrorCode::Limit,
                 format!(
                     "image_storage: your images take {}, over the most you may have, {limit} (from {}); remove images you no longer need and try again",
                     shown_size(used),
-                    cap.source
+                    self.cap.source
                 ),
             )
             .because(ds01_api::Reason::OverLimit {
@@ -262,19 +280,19 @@ impl Daemon {
         Ok(())
     }
 
-    /// Refuses a create that would commit an image (the commit flow) while the user is over
-    /// `image_storage`; one from an image that carries the account makes only a tag.
-    pub(crate) async fn check_commit_storage(
+    /// Refuses a create that would commit an image (the commit flow) while the user is
+    /// over it; one from an image that carries the account makes only a tag.
+    pub(crate) async fn check_commit(
         &self,
-        acting: &Acting,
+        who: &ds01_engine::Identity,
         create: &ds01_engine::CreateRequest,
     ) -> Result<(), ApiError> {
-        let Err(refusal) = self.check_image_storage(acting).await else {
+        let Err(refusal) = self.check().await else {
             return Ok(());
         };
         let plan = self
             .engine
-            .plan_create(&acting.who, create)
+            .plan_create(who, create)
             .await
             .map_err(from_engine)?;
         match plan.user_setup {
@@ -292,17 +310,15 @@ impl Daemon {
         }
     }
 
-    /// After a build or commit: a sentence for the user when their images are now over
-    /// `image_storage`.
-    pub(crate) async fn image_storage_note(&self, acting: &Acting) -> Option<String> {
-        let cap = self.effective(acting).image_storage;
-        let limit = cap.value.value()?;
-        let used = self.image_storage_used(acting).await.ok()?;
+    /// After a build or commit: a sentence for the user when their images are now over it.
+    pub(crate) async fn note(&self) -> Option<String> {
+        let limit = self.cap.value.value()?;
+        let used = self.used().await.ok()?;
         (used > limit.bytes()).then(|| {
             format!(
                 "your images now take {}, over your image_storage of {limit} (from {}): the next build or commit will be refused until you remove some",
                 shown_size(used),
-                cap.source
+                self.cap.source
             )
         })
     }

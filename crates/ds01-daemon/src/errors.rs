@@ -17,20 +17,22 @@ pub fn from_engine(e: EngineError) -> ApiError {
         ),
         EngineError::ContainerNotFound { name } => (
             ErrorCode::NotFound,
-            Some(display(name)),
+            Some(name.name().to_string()),
             Some(Reason::NoContainer),
         ),
-        EngineError::ContainerExists { display, .. } => {
-            (ErrorCode::ContainerExists, Some(display.clone()), None)
-        }
+        EngineError::ContainerExists { name } => (
+            ErrorCode::ContainerExists,
+            Some(name.name().to_string()),
+            None,
+        ),
         EngineError::NotRunning { name } => (
             ErrorCode::Invalid,
-            Some(display(name)),
+            Some(name.name().to_string()),
             Some(Reason::NotRunning),
         ),
         EngineError::Running { name } => (
             ErrorCode::Invalid,
-            Some(display(name)),
+            Some(name.name().to_string()),
             Some(Reason::Running),
         ),
         EngineError::ImageInUse { image, .. } => (ErrorCode::ImageInUse, Some(image.clone()), None),
@@ -53,32 +55,26 @@ pub fn from_limit(e: ds01_policy::LimitError) -> ApiError {
     ApiError::new(ErrorCode::Limit, e.to_string()).because(Reason::OverLimit { key })
 }
 
-/// `thesis._.1000` → `thesis`: clients name containers without the UID.
-fn display(docker_name: &str) -> String {
-    ds01_dockerfile::owner::split_owned_name(docker_name)
-        .map_or(docker_name, |(name, _)| name)
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn codes_and_subjects() {
+        let owned = |text: &str| ds01_api::OwnedContainer::parse(text).unwrap();
         let e = from_engine(EngineError::ContainerNotFound {
-            name: "thesis._.1000".into(),
+            name: owned("thesis._.1000"),
         });
         assert_eq!(e.code, ErrorCode::NotFound);
         assert_eq!(e.subject.as_deref(), Some("thesis"));
         let e = from_engine(EngineError::Running {
-            name: "x._.1".into(),
+            name: owned("x._.1"),
         });
         assert_eq!(e.code, ErrorCode::Invalid);
         assert_eq!(e.reason, Some(Reason::Running));
         assert_eq!(
             from_engine(EngineError::NotRunning {
-                name: "x._.1".into()
+                name: owned("x._.1")
             })
             .reason,
             Some(Reason::NotRunning)

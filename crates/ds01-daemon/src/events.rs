@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ds01_api::Event;
+
+use crate::caller::Acting;
 use tokio::sync::broadcast;
 
 /// The log rotates when it grows past this.
@@ -60,6 +62,11 @@ impl EventLog {
             tracing::error!("cannot write the event log {}: {e}", self.path.display());
         }
         let _ = self.live.send(event);
+    }
+
+    /// Records one event about the acting user's `container`.
+    pub fn record_for(&self, acting: &Acting, container: &str, kind: &str, detail: String) {
+        self.record(acting.who.uid(), acting.who.login(), container, kind, detail);
     }
 
     /// The recorded events that `keep` accepts, oldest first.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ds01_labels::container;
 
 use ds01_api::{ApiError, ErrorCode, GpuRequest, GpuRow, Progress};
-use ds01_engine::{Engine, LabelledContainer};
+use ds01_engine::{ContainerView, Engine};
 use ds01_policy::{
     allocate, gpus_from_labels, AllocError, AllocRequest, Allocation, Device, GpuAsk, Holding,
 };
@@ -81,16 +81,16 @@ impl Drop for Ticket<'_> {
 }
 
 /// What holds the devices now: running containers (by their labels) and reservations.
-fn holdings(devices: &[Device], containers: &[LabelledContainer], skip: &str) -> Vec<Holding> {
+fn holdings(devices: &[Device], containers: &[ContainerView], skip: &str) -> Vec<Holding> {
     containers
         .iter()
-        .filter(|c| c.running && c.docker_name != skip)
+        .filter(|c| c.state.is_live() && c.name.as_str() != skip)
         .filter_map(|c| {
             let labels: HashMap<String, String> = c.labels.clone().into_iter().collect();
             let found = gpus_from_labels(&labels, devices);
             (!found.uuids.is_empty()).then(|| Holding {
-                container: c.docker_name.clone(),
-                uid: c.uid,
+                container: c.name.to_string(),
+                uid: c.uid(),
                 uuids: found.uuids,
             })
         })
@@ -132,7 +132,7 @@ impl Gpus {
 
     /// The devices held now, by running containers and by reservations (but `skip`).
     pub async fn held(&self, engine: &Engine, skip: &str) -> Result<Vec<Holding>, ApiError> {
-        let containers = engine.labelled_containers().await.map_err(from_engine)?;
+        let containers = engine.list_containers(ds01_engine::Scope::AllUsers).await.map_err(from_engine)?;
         let mut held = holdings(&self.devices, &containers, skip);
         held.extend(
             self.lock_reserved()
@@ -297,7 +297,7 @@ impl Gpus {
 
     /// `ds01 admin gpus`: every device and its holder.
     pub async fn table(&self, engine: &Engine) -> Result<Vec<GpuRow>, ApiError> {
-        let containers = engine.labelled_containers().await.map_err(from_engine)?;
+        let containers = engine.list_containers(ds01_engine::Scope::AllUsers).await.map_err(from_engine)?;
         let held = holdings(&self.devices, &containers, "");
         Ok(self
             .devices
@@ -307,7 +307,7 @@ impl Gpus {
                 let user = holder.and_then(|h| {
                     containers
                         .iter()
-                        .find(|c| c.docker_name == h.container)
+                        .find(|c| c.name.as_str() == h.container)
                         .and_then(|c| container::owner_login(|k| c.labels.get(k)))
                         .map(str::to_owned)
                 });
@@ -369,6 +369,8 @@ fn refusal(e: AllocError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ds01_dockerfile::owner::OwnedName;
+    use ds01_engine::ContainerState;
     use ds01_policy::Inventory;
 
     fn devices() -> Vec<Device> {
@@ -380,13 +382,19 @@ mod tests {
         .devices()
     }
 
-    fn container(name: &str, running: bool, labels: &[(&str, &str)]) -> LabelledContainer {
-        LabelledContainer {
-            docker_name: name.into(),
+    fn container(name: &str, running: bool, labels: &[(&str, &str)]) -> ContainerView {
+        ContainerView {
+            name: OwnedName::parse(name).unwrap(),
             id: name.into(),
-            uid: name.rsplit_once("._.").unwrap().1.parse().unwrap(),
-            running,
-            paused: false,
+            image: String::new(),
+            image_id: String::new(),
+            state: if running {
+                ContainerState::Running
+            } else {
+                ContainerState::Exited
+            },
+            status: String::new(),
+            started_at: None,
             labels: labels
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -24,25 +24,14 @@ mod binds;
 mod builds;
 pub mod caller;
 pub mod config;
-mod containers;
-mod control;
-mod copy;
 mod disk;
-mod doctor;
-mod dry_run;
 mod errors;
 mod events;
-mod exec;
 pub mod firewall;
-mod gc;
 mod gpus;
-mod images;
-mod jupyter;
-mod logs;
 pub mod mounts;
+mod ops;
 mod reaper;
-mod recreate;
-mod removal;
 mod server;
 mod sessions;
 mod slices;
@@ -88,23 +77,11 @@ pub struct Daemon {
     /// How the policy's `disk` is enforced on this engine.
     disk_mechanism: disk::Mechanism,
     /// JupyterLab servers started for users, and their loopback forwards.
-    jupyters: jupyter::Jupyters,
+    jupyters: ops::containers::jupyter::Jupyters,
     /// Each user's critical section for counting against their caps and acting on it.
     user_locks: user_lock::UserLocks,
     /// The image builds running now, per user (`max_builds`).
     builds: builds::BuildSlots,
-}
-
-impl Daemon {
-    /// Labels put on everything the service creates, from the configuration only.
-    fn resource_labels(&self) -> Vec<(String, String)> {
-        self.config
-            .file
-            .labels
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
 }
 
 /// Makes `dir` a directory only its owner can enter.
@@ -173,7 +150,7 @@ pub async fn run(
         verdicts: Some(verdicts),
         sessions: Sessions::default(),
         operations: stream::Operations::default(),
-        jupyters: jupyter::Jupyters::default(),
+        jupyters: ops::containers::jupyter::Jupyters::default(),
         user_locks: user_lock::UserLocks::default(),
         builds: builds::BuildSlots::default(),
     });

@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use ds01_labels::{container, gpu};
 use std::time::Duration;
 
-use ds01_api::ContainerName;
-use ds01_engine::{Identity, LabelledContainer};
+use ds01_engine::{Identity, ContainerView};
 use ds01_policy::{Cap, Decision, Rules, Sample, Span, Watch};
 
 use crate::Daemon;
@@ -134,11 +133,11 @@ pub async fn run(daemon: Arc<Daemon>) {
 async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::ApiError> {
     let containers = daemon
         .engine
-        .labelled_containers()
+        .list_containers(ds01_engine::Scope::AllUsers)
         .await
         .map_err(crate::errors::from_engine)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let running: Vec<&LabelledContainer> = containers.iter().filter(|c| c.running).collect();
+    let running: Vec<&ContainerView> = containers.iter().filter(|c| c.state.is_live()).collect();
     // A container that stopped (or went away) starts afresh when it runs again.
     {
         let ids: Vec<&str> = running.iter().map(|c| c.id.as_str()).collect();
@@ -171,7 +170,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         let Some(login) = container::owner_login(|k| c.labels.get(k)) else {
             continue;
         };
-        let effective = policy_of(daemon, c.uid, login);
+        let effective = policy_of(daemon, c.uid(), login);
         let lifecycle = &daemon.config.lifecycle;
         let rules = Rules {
             idle_cpu_percent: lifecycle.idle_cpu_percent,
@@ -198,7 +197,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         if first_seen {
             daemon.watches.save();
         }
-        let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.docker_name).await else {
+        let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.name).await else {
             continue;
         };
         let cpu_percent = {
@@ -218,10 +217,10 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             cpu_percent,
             gpu_percent: None,
             // A session into a paused container is frozen with it: it keeps nothing alive.
-            sessions: if c.paused {
+            sessions: if c.state == ds01_engine::ContainerState::Paused {
                 0
             } else {
-                daemon.sessions.count(&c.docker_name) as u32
+                daemon.sessions.count(&c.name) as u32
             },
         };
         let decision = {
@@ -253,18 +252,18 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
 /// event of `kind` that `ds01 events` and `why` show.
 pub(crate) fn warn_owner(
     daemon: &Daemon,
-    c: &LabelledContainer,
+    c: &ContainerView,
     login: &str,
     kind: &str,
     sentence: String,
 ) {
     daemon.sessions.notify(
-        &c.docker_name,
-        &format!("ds01: {} {sentence}", c.docker_name),
+        &c.name,
+        &format!("ds01: {} {sentence}", c.name),
     );
     daemon
         .events
-        .record(c.uid, login, &c.docker_name, kind, sentence);
+        .record(c.uid(), login, &c.name, kind, sentence);
 }
 
 pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::Effective {
@@ -277,11 +276,12 @@ pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::
 }
 
 /// The on-stop hook as the user, then the stop.
-pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &str, sentence: &str) {
-    let Some(name) = ContainerName::from_docker_name(&c.docker_name) else {
+pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, sentence: &str) {
+    let Some(owned) = c.owned() else {
         return;
     };
-    let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid))
+    let name = owned.name().clone();
+    let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid()))
         .ok()
         .flatten()
         .map(|u| u.gid.as_raw())
@@ -290,18 +290,18 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &st
                 .get(container::GROUP_ID)
                 .and_then(|g| g.parse().ok())
         })
-        .unwrap_or(c.uid);
-    let Ok(who) = Identity::new(login, c.uid, gid) else {
+        .unwrap_or(c.uid());
+    let Ok(who) = Identity::new(login, c.uid(), gid) else {
         return;
     };
     // A paused container is idle by nature and counts as running (it holds its GPUs), so
     // its timers go on and it is stopped like any other: unpaused first, so that its hook
     // can run and its processes get the SIGTERM. (Fails harmlessly when not paused.)
-    if daemon.engine.unpause_container(&who, &name).await.is_ok() {
+    if daemon.engine.unpause_container(&owned).await.is_ok() {
         daemon.events.record(
-            c.uid,
+            c.uid(),
             login,
-            &c.docker_name,
+            &c.name,
             "unpause",
             "unpaused for its stop".into(),
         );
@@ -322,16 +322,16 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &st
     match ran {
         Ok(Some(127)) | Err(_) => {}
         Ok(Some(status)) => daemon.events.record(
-            c.uid,
+            c.uid(),
             login,
-            &c.docker_name,
+            &c.name,
             "on_stop",
             format!("ran the on-stop hook {hook} (exit status {status})"),
         ),
         Ok(None) => daemon.events.record(
-            c.uid,
+            c.uid(),
             login,
-            &c.docker_name,
+            &c.name,
             "on_stop",
             format!(
                 "the on-stop hook {hook} was still running after {} s",
@@ -342,25 +342,25 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &LabelledContainer, login: &st
     let grace = daemon.config.lifecycle.stop_grace_secs;
     match daemon
         .engine
-        .stop_container_within(&who, &name, grace)
+        .stop_container_within(&owned, grace)
         .await
     {
         Ok(()) => {
             daemon
                 .events
-                .record(c.uid, login, &c.docker_name, "stop", sentence.to_owned());
+                .record(c.uid(), login, &c.name, "stop", sentence.to_owned());
             if c.labels.get(gpu::UUIDS).is_some_and(|u| !u.is_empty()) {
                 daemon.events.record(
-                    c.uid,
+                    c.uid(),
                     login,
-                    &c.docker_name,
+                    &c.name,
                     "gpu_released",
                     format!("released GPU(s) {}", c.labels[gpu::UUIDS]),
                 );
             }
             daemon.gpus.released();
         }
-        Err(e) => tracing::warn!("reaper: stopping {}: {e}", c.docker_name),
+        Err(e) => tracing::warn!("reaper: stopping {}: {e}", c.name),
     }
 }
 

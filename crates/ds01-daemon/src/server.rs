@@ -13,8 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use ds01_api::{
-    ApiError, ContainerCreate, ContainerName, ErrorCode, ExecRequest, ImageCreate, ImageUpdate,
-    ListQuery, ACT_AS_HEADER,
+    ApiError, ContainerCreate, ContainerName, ErrorCode, ImageCreate, ImageUpdate, ListQuery,
+    OwnedContainer, ACT_AS_HEADER,
 };
 use ds01_dockerfile::ImageName;
 use futures_util::StreamExt;
@@ -57,11 +57,11 @@ impl Ctx {
 }
 
 /// The acting user and the container named in the path (`/v1/containers/{name}/...`): what
-/// every route on one of the caller's own containers starts from. Ownership itself is
-/// checked where the container is looked up, by its `<name>._.<uid>`.
+/// every route on one of the caller's own containers starts from. The name is made the
+/// acting user's here, `<name>._.<uid>`, so no route can name another user's container.
 pub struct OwnContainer {
     acting: Acting,
-    name: ContainerName,
+    container: OwnedContainer,
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnContainer {
@@ -79,17 +79,15 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for OwnContainer {
         let UrlPath(name) = UrlPath::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| Failure(ApiError::invalid(e.body_text())))?;
-        Ok(OwnContainer {
-            acting,
-            name: container(&name)?,
-        })
+        let container = container(&name)?.owned_by(acting.who.uid());
+        Ok(OwnContainer { acting, container })
     }
 }
 
 /// The answer of a simple action on one of the caller's containers.
-fn acted(acting: &Acting, name: &ContainerName, action: &str) -> Json<ds01_api::Acted> {
+fn acted(container: &OwnedContainer, action: &str) -> Json<ds01_api::Acted> {
     Json(ds01_api::Acted {
-        name: name.docker_name(acting.who.uid()),
+        name: container.to_string(),
         action: action.to_owned(),
     })
 }
@@ -254,7 +252,7 @@ async fn authenticate(
     };
     let (response, login) = match caller {
         Ok(caller) => {
-            let login = caller.login.clone();
+            let login = caller.login().to_owned();
             request.extensions_mut().insert(Ctx {
                 caller,
                 act_as: act_as.clone(),
@@ -312,5 +310,5 @@ async fn whoami(Extension(ctx): Extension<Ctx>) -> Json<ds01_api::Whoami> {
 }
 
 async fn doctor(State(d): State<Arc<Daemon>>) -> Json<Vec<ds01_api::Check>> {
-    Json(d.doctor().await)
+    Json(crate::ops::doctor::doctor(&d).await)
 }

@@ -21,6 +21,16 @@ impl SpecStore {
         SpecStore { dir }
     }
 
+    /// The store of user `uid` in ds01d's state directory.
+    pub fn of(state_dir: &Path, uid: u32) -> SpecStore {
+        SpecStore::new(
+            state_dir
+                .join("users")
+                .join(uid.to_string())
+                .join("images"),
+        )
+    }
+
     /// `<dir>/<name>.toml`.
     pub fn spec_path(&self, name: &ImageName) -> PathBuf {
         self.dir.join(format!("{name}.toml"))

@@ -16,80 +16,77 @@ use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::caller::Acting;
 use crate::mounts;
-use crate::Daemon;
+use crate::config::Config;
 
-/// The files a container gets: its workspace and its home volume.
-impl Daemon {
-    /// The default workspace: the configured `workspace` (`~` is the user's home) when it
-    /// exists and passes the checks, as before; without one, `~/workspace/<name>`, created
-    /// for the user when `make` (a dry run only names it).
-    pub(crate) fn default_workspace(
-        &self,
-        acting: &Acting,
-        name: &ContainerName,
-        make: bool,
-    ) -> Result<(Option<PathBuf>, Option<Made>), ApiError> {
-        let uid = acting.who.uid();
-        let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-            .ok()
-            .flatten()
-            .map(|u| u.dir)
-        else {
-            // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
-            return Ok((None, None));
+/// The default workspace: the configured `workspace` (`~` is the user's home) when it
+/// exists and passes the checks, as before; without one, `~/workspace/<name>`, created
+/// for the user when `make` (a dry run only names it).
+pub(crate) fn default_workspace(
+    config: &Config,
+    acting: &Acting,
+    name: &ContainerName,
+    make: bool,
+) -> Result<(Option<PathBuf>, Option<Made>), ApiError> {
+    let uid = acting.who.uid();
+    let Some(home) = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+    else {
+        // An account NSS does not know (an admin's `--as LOGIN:UID:GID`) has no home.
+        return Ok((None, None));
+    };
+    let roots = &config.file.mount_roots;
+    if let Some(template) = config.file.workspace.as_ref() {
+        let dir = match template.strip_prefix("~") {
+            Ok(rest) => home.join(rest),
+            Err(_) => template.clone(),
         };
-        let roots = &self.config.file.mount_roots;
-        if let Some(template) = self.config.file.workspace.as_ref() {
-            let dir = match template.strip_prefix("~") {
-                Ok(rest) => home.join(rest),
-                Err(_) => template.clone(),
-            };
-            return Ok((mounts::check("workspace", &dir, uid, roots).ok(), None));
-        }
-        if uid == 0 {
-            return Ok((None, None));
-        }
-        let (dir, made) =
-            crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
-        if !make {
-            return Ok((Some(dir), None));
-        }
-        match mounts::check("workspace", &dir, uid, roots) {
-            Ok(dir) => Ok((Some(dir), made)),
-            Err(e) => {
-                if let Some(made) = made {
-                    made.undo();
-                }
-                Err(e)
+        return Ok((mounts::check("workspace", &dir, uid, roots).ok(), None));
+    }
+    if uid == 0 {
+        return Ok((None, None));
+    }
+    let (dir, made) =
+        crate::workspace::default_dir(&home, name.as_str(), uid, acting.who.gid(), make)?;
+    if !make {
+        return Ok((Some(dir), None));
+    }
+    match mounts::check("workspace", &dir, uid, roots) {
+        Ok(dir) => Ok((Some(dir), made)),
+        Err(e) => {
+            if let Some(made) = made {
+                made.undo();
             }
+            Err(e)
         }
     }
+}
 
-    /// The named volume for the user's home in container `name`, labelled with its owner
-    /// and the configuration's `[labels]`.
-    pub(crate) fn home_volume(&self, acting: &Acting, name: &ContainerName) -> HomeVolume {
-        let who = &acting.who;
-        let mut labels = self.resource_labels();
-        labels.extend([
-            (
-                ds01_engine::labels::DS01_USER.to_owned(),
-                who.login().to_owned(),
-            ),
-            (
-                ds01_engine::labels::OWNER_UID.to_owned(),
-                who.uid().to_string(),
-            ),
-            (
-                ds01_engine::labels::ROLE.to_owned(),
-                ds01_engine::labels::ROLE_HOME.to_owned(),
-            ),
-        ]);
-        HomeVolume {
-            name: HomeVolume::name_for(&name.docker_name(who.uid())),
-            // Where the user setup puts the account's home (`/home/<username>`).
-            target: format!("/home/{}", who.username()),
-            labels,
-        }
+/// The named volume for the user's home in container `name`, labelled with its owner
+/// and the configuration's `[labels]`.
+pub(crate) fn home_volume(config: &Config, acting: &Acting, name: &ContainerName) -> HomeVolume {
+    let who = &acting.who;
+    let mut labels = config.resource_labels();
+    labels.extend([
+        (
+            ds01_engine::labels::DS01_USER.to_owned(),
+            who.login().to_owned(),
+        ),
+        (
+            ds01_engine::labels::OWNER_UID.to_owned(),
+            who.uid().to_string(),
+        ),
+        (
+            ds01_engine::labels::ROLE.to_owned(),
+            ds01_engine::labels::ROLE_HOME.to_owned(),
+        ),
+    ]);
+    HomeVolume {
+        name: HomeVolume::name_for(&name.owned_by(who.uid())),
+        // Where the user setup puts the account's home (`/home/<username>`).
+        target: format!("/home/{}", who.username()),
+        labels,
     }
 }
 

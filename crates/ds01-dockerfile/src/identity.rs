@@ -15,7 +15,7 @@ pub const ARG_USERNAME: &str = "DS01_USERNAME";
 /// so the user setup writes their sudoers rule; anything else, or unset, writes none.
 pub const ARG_SUDO: &str = "DS01_SUDO";
 
-/// Why a user identity was refused.
+/// Why an identity was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
     /// UID or GID 0 would turn root into the container user.
@@ -33,6 +33,15 @@ pub enum IdentityError {
         /// `"UID"` or `"GID"`.
         what: &'static str,
     },
+    /// The login cannot be recorded in an image.
+    #[error(transparent)]
+    Login(#[from] LoginError),
+    /// The login does not map to a usable account name.
+    #[error(transparent)]
+    Username(#[from] ds01_username::UsernameError),
+    /// An account for another user was given in a form other than `LOGIN:UID:GID`.
+    #[error("`{0}` is not of the form LOGIN:UID:GID (for example h.baker@hertie-school.lan:1722830498:1722800513)")]
+    BadSpec(String),
 }
 
 /// Why a login name was refused.
@@ -116,39 +125,45 @@ impl<'de> Deserialize<'de> for Login {
     }
 }
 
-/// The host account baked into an image: numeric UID and GID and the container account name.
+/// The one identity of a user across ds01: the account ds01 acts for, the owner of their
+/// containers and images, and the account baked into their images.
+///
+/// `login` is the raw NSS name (`h.baker@hertie-school.lan`): DS01's ownership labels
+/// (`aime.mlc.USER`) carry it unchanged. `username` is the container account name derived
+/// from it (`h-baker`), used for `/home/<username>` and the image's user labels. The IDs are
+/// ones an image can carry: neither is root's, nor the kernel's "no ID".
 ///
 /// ```
-/// use ds01_dockerfile::UserIdentity;
-/// use ds01_username::Username;
+/// use ds01_dockerfile::Identity;
 ///
-/// let user = Username::from_login("h.baker@hertie-school.lan").unwrap();
-/// let id = UserIdentity::new(1722830498, 1722800513, user).unwrap();
+/// let id = Identity::new("h.baker@hertie-school.lan", 1722830498, 1722800513).unwrap();
+/// assert_eq!(id.username().as_str(), "h-baker");
 /// assert_eq!(id.build_args(), vec![
 ///     ("DS01_USER_ID".to_string(), "1722830498".to_string()),
 ///     ("DS01_GROUP_ID".to_string(), "1722800513".to_string()),
 ///     ("DS01_USERNAME".to_string(), "h-baker".to_string()),
 /// ]);
+/// assert!(Identity::new("root", 0, 0).is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserIdentity {
+pub struct Identity {
+    login: Login,
     uid: u32,
     gid: u32,
     username: Username,
 }
 
-impl UserIdentity {
-    /// Checks that neither ID is root's or the kernel's "no ID".
+impl Identity {
+    /// An identity from a login name and numeric IDs; the account name is derived from the
+    /// login by DS01's rule.
     ///
     /// ```
-    /// use ds01_dockerfile::UserIdentity;
-    /// use ds01_username::Username;
-    ///
-    /// let alice = Username::parse("alice").unwrap();
-    /// assert!(UserIdentity::new(0, 1000, alice.clone()).is_err());
-    /// assert!(UserIdentity::new(1000, 1000, alice).is_ok());
+    /// use ds01_dockerfile::Identity;
+    /// assert!(Identity::new("alice", 1000, 1000).is_ok());
+    /// assert!(Identity::new("alice", 1000, 0).is_err());
+    /// assert!(Identity::new("alice", u32::MAX, 1000).is_err());
     /// ```
-    pub fn new(uid: u32, gid: u32, username: Username) -> Result<UserIdentity, IdentityError> {
+    pub fn new(login: &str, uid: u32, gid: u32) -> Result<Identity, IdentityError> {
         for (what, id) in [("UID", uid), ("GID", gid)] {
             match id {
                 0 => return Err(IdentityError::Root { what }),
@@ -156,51 +171,54 @@ impl UserIdentity {
                 _ => {}
             }
         }
-        Ok(UserIdentity { uid, gid, username })
+        let username = Username::from_login(login)?;
+        Ok(Identity {
+            login: Login::parse(login)?,
+            uid,
+            gid,
+            username,
+        })
+    }
+
+    /// Parses `LOGIN:UID:GID`. The IDs are taken from the right, so a login holding `:` is
+    /// still split correctly (and then refused by the username rules, with that reason).
+    ///
+    /// ```
+    /// use ds01_dockerfile::Identity;
+    /// let id = Identity::parse_spec("h.baker@hertie-school.lan:1722830498:1722800513").unwrap();
+    /// assert_eq!((id.uid(), id.gid()), (1722830498, 1722800513));
+    /// ```
+    pub fn parse_spec(spec: &str) -> Result<Identity, IdentityError> {
+        let bad = || IdentityError::BadSpec(ds01_labels::shown(spec));
+        let mut parts = spec.rsplitn(3, ':');
+        let gid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+        let uid = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
+        let login = parts.next().filter(|l| !l.is_empty()).ok_or_else(bad)?;
+        Self::new(login, uid, gid)
+    }
+
+    /// The raw login (`h.baker@hertie-school.lan`).
+    pub fn login(&self) -> &str {
+        self.login.as_str()
     }
 
     /// The numeric user ID.
-    ///
-    /// ```
-    /// # use ds01_dockerfile::UserIdentity;
-    /// # let id = UserIdentity::new(1001, 100, ds01_username::Username::parse("bo").unwrap()).unwrap();
-    /// assert_eq!(id.uid(), 1001);
-    /// ```
     pub fn uid(&self) -> u32 {
         self.uid
     }
 
     /// The numeric primary group ID.
-    ///
-    /// ```
-    /// # use ds01_dockerfile::UserIdentity;
-    /// # let id = UserIdentity::new(1001, 100, ds01_username::Username::parse("bo").unwrap()).unwrap();
-    /// assert_eq!(id.gid(), 100);
-    /// ```
     pub fn gid(&self) -> u32 {
         self.gid
     }
 
-    /// The container account name.
-    ///
-    /// ```
-    /// # use ds01_dockerfile::UserIdentity;
-    /// # let id = UserIdentity::new(1001, 100, ds01_username::Username::parse("bo").unwrap()).unwrap();
-    /// assert_eq!(id.username().as_str(), "bo");
-    /// ```
+    /// The container account name (`h-baker`).
     pub fn username(&self) -> &Username {
         &self.username
     }
 
     /// The three build arguments, in the order `DS01_USER_ID`, `DS01_GROUP_ID`,
     /// `DS01_USERNAME`, for `docker build --build-arg` or the engine API's `buildargs`.
-    ///
-    /// ```
-    /// # use ds01_dockerfile::UserIdentity;
-    /// # let id = UserIdentity::new(1001, 100, ds01_username::Username::parse("bo").unwrap()).unwrap();
-    /// let args: std::collections::HashMap<_, _> = id.build_args().into_iter().collect();
-    /// assert_eq!(args["DS01_GROUP_ID"], "100");
-    /// ```
     pub fn build_args(&self) -> Vec<(String, String)> {
         vec![
             (ARG_USER_ID.to_owned(), self.uid.to_string()),
@@ -213,8 +231,8 @@ impl UserIdentity {
     /// [`USER_SETUP_SCRIPT`](crate::USER_SETUP_SCRIPT).
     ///
     /// ```
-    /// # use ds01_dockerfile::UserIdentity;
-    /// # let id = UserIdentity::new(1001, 100, ds01_username::Username::parse("bo").unwrap()).unwrap();
+    /// # use ds01_dockerfile::Identity;
+    /// let id = Identity::new("bo", 1001, 100).unwrap();
     /// assert_eq!(id.env(), ["DS01_USER_ID=1001", "DS01_GROUP_ID=100", "DS01_USERNAME=bo"]);
     /// ```
     pub fn env(&self) -> Vec<String> {
@@ -225,29 +243,45 @@ impl UserIdentity {
     }
 }
 
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.login, self.uid, self.gid)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn alice() -> Username {
-        Username::parse("alice").unwrap()
-    }
-
     #[test]
     fn refuses_root_and_the_no_id_value() {
         assert_eq!(
-            UserIdentity::new(0, 1, alice()),
+            Identity::new("alice", 0, 1),
             Err(IdentityError::Root { what: "UID" })
         );
         assert_eq!(
-            UserIdentity::new(1, 0, alice()),
+            Identity::new("alice", 1, 0),
             Err(IdentityError::Root { what: "GID" })
         );
         assert_eq!(
-            UserIdentity::new(u32::MAX, 1, alice()),
+            Identity::new("alice", u32::MAX, 1),
             Err(IdentityError::Invalid { what: "UID" })
         );
-        assert!(UserIdentity::new(1, u32::MAX - 1, alice()).is_ok());
+        assert!(Identity::new("alice", 1, u32::MAX - 1).is_ok());
+    }
+
+    #[test]
+    fn parses_specs_from_the_right() {
+        let id = Identity::parse_spec("h.baker@hertie-school.lan:1722830498:1722800513").unwrap();
+        assert_eq!(id.login(), "h.baker@hertie-school.lan");
+        assert_eq!(id.username().as_str(), "h-baker");
+        for bad in ["", "alice", "alice:1", "alice:x:1", ":1:1", "alice:1:-1"] {
+            assert!(
+                matches!(Identity::parse_spec(bad), Err(IdentityError::BadSpec(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(Identity::parse_spec("alice:1000:0").is_err());
     }
 
     #[test]
@@ -271,7 +305,7 @@ mod tests {
 
     #[test]
     fn env_matches_build_args() {
-        let id = UserIdentity::new(4000123, 4000123, alice()).unwrap();
+        let id = Identity::new("alice", 4000123, 4000123).unwrap();
         let from_args: Vec<String> = id
             .build_args()
             .iter()

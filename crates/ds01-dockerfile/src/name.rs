@@ -87,9 +87,7 @@ impl ImageName {
     /// assert_eq!((r.repository(), r.tag()), ("ds01-1000/proj", Some("latest")));
     /// ```
     pub fn image_ref(&self, uid: u32) -> ImageRef {
-        let repository = crate::owner::user_repository(uid);
-        ImageRef::parse(&format!("{repository}{}:latest", self.0))
-            .expect("a validated image name always forms a valid reference")
+        crate::owner::OwnedImage::new(uid, self.clone()).reference()
     }
 }
 

@@ -3,7 +3,7 @@
 /// POSIX `sh` script that makes the host user an account of the image it runs in.
 ///
 /// It reads its inputs only from the environment variables `DS01_USER_ID`, `DS01_GROUP_ID`
-/// and `DS01_USERNAME` (see [`UserIdentity::env`](crate::UserIdentity::env)), and
+/// and `DS01_USERNAME` (see [`Identity::env`](crate::Identity::env)), and
 /// [`ARG_SUDO`](crate::ARG_SUDO), and must run as root. Rendered Dockerfiles copy it into the image and run it with the build arguments of
 /// the same names; the engine runs it as `["sh", "-c", USER_SETUP_SCRIPT]` in a setup
 /// container. Values are never spliced into the script's text.

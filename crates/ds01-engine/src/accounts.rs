@@ -3,7 +3,7 @@
 //! `image-create` wrote "user set up" labels even when the build skipped the user (B1).
 
 use crate::error::{Context, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use bollard::Docker;
 use futures_util::TryStreamExt;

@@ -6,13 +6,12 @@ use std::net::IpAddr;
 
 use bollard::exec::{CreateExecOptions, StartExecOptions};
 use bollard::query_parameters::WaitContainerOptions;
-use ds01_api::ContainerName;
+use ds01_api::{ContainerName, OwnedContainer};
 use futures_util::StreamExt;
 
 use crate::client::Engine;
 use crate::error::{Context, Result};
-use crate::identity::Identity;
-use crate::lifecycle::is_running;
+use ds01_dockerfile::Identity;
 
 /// Where a container's servers can be reached from the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +30,8 @@ pub struct Reach {
 
 impl Engine {
     /// How the host reaches `who`'s container `name`.
-    pub async fn reach(&self, who: &Identity, name: &ContainerName) -> Result<Reach> {
-        let found = self.owned_container(who, name).await?;
+    pub async fn reach(&self, container: &OwnedContainer) -> Result<Reach> {
+        let found = self.inspect_owned(container).await?;
         let host_network = found
             .host_config
             .as_ref()
@@ -50,7 +49,11 @@ impl Engine {
             });
         Ok(Reach {
             id: found.id.clone().unwrap_or_default(),
-            running: is_running(&found),
+            running: found
+                .state
+                .as_ref()
+                .and_then(|s| s.running)
+                .unwrap_or(false),
             image: found
                 .config
                 .as_ref()
@@ -71,7 +74,7 @@ impl Engine {
         command: Vec<String>,
         env: Vec<String>,
     ) -> Result<String> {
-        let docker_name = name.docker_name(who.uid());
+        let docker_name = name.owned_by(who.uid());
         let exec = self
             .docker()
             .create_exec(

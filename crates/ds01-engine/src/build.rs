@@ -4,7 +4,7 @@ use crate::build_request::{post_build, Confinement};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
 use bollard::query_parameters::{
@@ -253,7 +253,7 @@ impl Engine {
         // warn that they went unused.
         let build_args: HashMap<String, String> = if spec.user.bake {
             let mut args: HashMap<String, String> =
-                who.user_identity().build_args().into_iter().collect();
+                who.build_args().into_iter().collect();
             let sudo = if options.sudo { "1" } else { "0" };
             args.insert(ds01_dockerfile::ARG_SUDO.into(), sudo.into());
             args

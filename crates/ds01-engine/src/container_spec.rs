@@ -2,7 +2,7 @@
 //! free of I/O so that what this machine cannot run (GPUs, cgroup parents) is checked by
 //! snapshotting the request itself.
 
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::labels;
 use crate::options::ContainerOptions;
 use bollard::models::{

@@ -2,12 +2,13 @@
 //! otherwise setup + guard + commit. Either way, a failure or an interrupt removes whatever
 //! the call made, and nothing the call did not make is touched.
 
+use ds01_api::OwnedContainer;
 use crate::accounts::{check_account, verify_container};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance};
 use crate::error::{is_conflict, is_not_found, shown, Context, EngineError, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::interrupt::Interrupt;
 use crate::journal::Journal;
 use crate::labels;
@@ -57,10 +58,10 @@ impl Engine {
         interrupt: impl Future<Output = ()>,
     ) -> Result<CreatedContainer> {
         request.options.validate()?;
-        let docker_name = request.name.docker_name(who.uid());
+        let docker_name = request.name.owned_by(who.uid());
         let mut journal = Journal::try_acquire(&self.journal_dir(), who.uid(), &docker_name);
         if let Journal::Busy = journal {
-            return Err(exists(&docker_name, &request.name));
+            return Err(exists(&docker_name));
         }
         let mut created = Created::new();
         let dead_runs = journal.leftover();
@@ -94,7 +95,7 @@ impl Engine {
         let mut steps = Steps::new("create");
         // No separate "does the name exist" look-up: creating under the final name is the
         // check (409), and it cannot race.
-        let docker_name = request.name.docker_name(who.uid());
+        let docker_name = request.name.owned_by(who.uid());
         let base = self
             .local_image(&request.image, request.pull_if_missing, progress, interrupt)
             .await?;
@@ -135,7 +136,7 @@ impl Engine {
                             cache.record(image_id, who);
                         }
                         return Ok(CreatedContainer {
-                            name: docker_name,
+                            name: docker_name.into(),
                             id,
                             image: request.image.to_string(),
                             user_setup: UserSetup::Baked,
@@ -251,7 +252,7 @@ impl Engine {
             steps.done("reading the account files from the container", progress);
         }
         Ok(CreatedContainer {
-            name: docker_name,
+            name: docker_name.into(),
             id,
             image,
             user_setup: UserSetup::Committed,
@@ -328,7 +329,7 @@ impl Engine {
         &self,
         created: &mut Created,
         spec: &ContainerSpec<'_>,
-        docker_name: &str,
+        docker_name: &OwnedContainer,
     ) -> Result<String> {
         let now = now_utc();
         let spec = ContainerSpec {
@@ -348,7 +349,7 @@ impl Engine {
                 created.container(&r.id);
                 Ok(r.id)
             }
-            Err(e) if is_conflict(&e) => Err(exists(docker_name, spec.name)),
+            Err(e) if is_conflict(&e) => Err(exists(docker_name)),
             Err(e) => Err(e).context(|| format!("creating container {docker_name}")),
         }
     }
@@ -403,7 +404,7 @@ impl Engine {
     /// container under the name and an unused per-container image are still recognisable.
     async fn clear_dead_run(
         &self,
-        docker_name: &str,
+        docker_name: &OwnedContainer,
         image: &ImageRef,
         dead_runs: &[String],
         progress: &mut dyn ProgressSink,
@@ -425,7 +426,7 @@ impl Engine {
                 )));
             }
         }
-        if let Ok(found) = docker.inspect_container(docker_name, None).await {
+        if let Ok(found) = docker.inspect_container(docker_name.as_str(), None).await {
             let container_labels = found.config.as_ref().and_then(|c| c.labels.clone());
             if labels::get(&container_labels, setup::SETUP_ROLE.0) == Some(setup::SETUP_ROLE.1) {
                 progress.report(Progress::Stage(format!(
@@ -435,7 +436,7 @@ impl Engine {
                     .force(true)
                     .v(true)
                     .build();
-                match docker.remove_container(docker_name, Some(remove)).await {
+                match docker.remove_container(docker_name.as_str(), Some(remove)).await {
                     Ok(()) => {}
                     Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(e).context(|| format!("removing stale {docker_name}")),
@@ -462,10 +463,9 @@ impl Engine {
     }
 }
 
-fn exists(docker_name: &str, name: &ContainerName) -> EngineError {
+fn exists(docker_name: &OwnedContainer) -> EngineError {
     EngineError::ContainerExists {
-        name: docker_name.to_owned(),
-        display: name.to_string(),
+        name: docker_name.clone(),
     }
 }
 

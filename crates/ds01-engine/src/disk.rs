@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 
-use ds01_dockerfile::owner;
+use ds01_dockerfile::owner::{OwnedImage, OwnedName};
+use ds01_dockerfile::ImageRef;
 
 use crate::client::Engine;
 use crate::error::{Context, Result};
@@ -87,9 +88,10 @@ impl Engine {
         let mut total = 0u64;
         for image in images {
             let mine = image.repo_tags.iter().any(|t| {
-                let (path, tag) = t.rsplit_once(':').unwrap_or((t, ""));
-                owner::repository_owner(path) == Some(uid)
-                    || owner::split_owned_name(tag).is_some_and(|(_, o)| o == uid)
+                t.parse::<ImageRef>().is_ok_and(|r| {
+                    OwnedImage::owner(&r) == Some(uid)
+                        || OwnedName::of_tag(&r).is_some_and(|o| o.uid() == uid)
+                })
             });
             if mine && seen.insert(image.id.clone()) {
                 total += image.size.max(0) as u64;

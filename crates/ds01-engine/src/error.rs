@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use ds01_api::OwnedContainer;
+
 /// Everything an engine flow can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -41,28 +43,26 @@ pub enum EngineError {
     /// A container of that name exists already.
     #[error("container {name} already exists")]
     ContainerExists {
-        /// The Docker name (`x._.1000`).
-        name: String,
-        /// The name the user typed.
-        display: String,
+        /// The container.
+        name: OwnedContainer,
     },
     /// No container of that name belongs to the user.
     #[error("no container {name} of yours")]
     ContainerNotFound {
         /// The Docker name looked for.
-        name: String,
+        name: OwnedContainer,
     },
     /// The container must run for this, and does not.
     #[error("container {name} is not running")]
     NotRunning {
         /// The Docker name.
-        name: String,
+        name: OwnedContainer,
     },
     /// The container must be stopped for this, and runs.
     #[error("container {name} is running")]
     Running {
         /// The Docker name.
-        name: String,
+        name: OwnedContainer,
     },
     /// A host directory to mount does not exist (Docker would create it, owned by root).
     #[error("{what} directory {path} does not exist")]

@@ -2,8 +2,7 @@
 
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use crate::identity::Identity;
-use crate::lifecycle::is_running;
+use ds01_dockerfile::Identity;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use ds01_api::ContainerName;
 use futures_util::StreamExt;
@@ -29,9 +28,9 @@ impl Engine {
         command: &[String],
         as_root: bool,
     ) -> Result<ExecOutput> {
-        let found = self.owned_container(who, name).await?;
-        let docker_name = name.docker_name(who.uid());
-        if !is_running(&found) {
+        let docker_name = name.owned_by(who.uid());
+        let found = self.owned_container(&docker_name).await?;
+        if !found.state.is_live() {
             return Err(EngineError::NotRunning { name: docker_name });
         }
         let user = if as_root {

@@ -3,7 +3,7 @@
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptionsBuilder;
 use ds01_api::ContainerName;
@@ -28,7 +28,7 @@ impl Engine {
         if out.status != 0 {
             return Err(EngineError::ExecFailed {
                 command: command.join(" "),
-                container: name.docker_name(who.uid()),
+                container: name.owned_by(who.uid()).into(),
                 status: out.status,
             });
         }
@@ -42,7 +42,7 @@ impl Engine {
     }
 
     async fn commit_running(&self, who: &Identity, name: &ContainerName) -> Result<String> {
-        let found = self.owned_container(who, name).await?;
+        let found = self.inspect_owned(&name.owned_by(who.uid())).await?;
         let id = found.id.clone().unwrap_or_default();
         let upper = crate::upper::upper_dir(&found).filter(|_| self.storage_access());
         guard::check_changed_files(self.docker(), &id, upper, guard::DEFAULT_FILE_LIMIT).await?;
@@ -70,7 +70,7 @@ impl Engine {
             .docker()
             .inspect_image(found.image.as_deref().unwrap_or_default())
             .await
-            .context(|| format!("inspecting the image of {}", name.docker_name(who.uid())))?
+            .context(|| format!("inspecting the image of {}", name.owned_by(who.uid())))?
             .config
             .and_then(|c| c.labels)
             .unwrap_or_default();

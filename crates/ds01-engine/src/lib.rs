@@ -50,7 +50,7 @@ mod error;
 mod exec;
 mod gpu;
 mod guard;
-mod identity;
+
 mod images;
 mod install;
 mod interrupt;
@@ -70,6 +70,7 @@ mod stats;
 mod timing;
 mod upper;
 mod verdicts;
+mod view;
 mod volumes;
 
 pub use background::Reach;
@@ -79,6 +80,7 @@ pub use client::{Engine, DEFAULT_STATE_DIR};
 pub use container_spec::{ContainerSpec, Provenance};
 pub use create::CreateRequest;
 pub use ds01_api::{
+    OwnedContainer,
     ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer, GpuRequest,
     GpuRequestError, Progress, Size, UserSetup, MAX_CONTAINER_NAME_LEN,
 };
@@ -86,9 +88,10 @@ pub use error::{EngineError, Result};
 pub use exec::ExecOutput;
 pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
-pub use identity::{Identity, IdentityError};
+pub use ds01_dockerfile::{Identity, IdentityError};
 pub use images::{EngineInfo, ImageInfo, ImageTag};
-pub use lifecycle::{LabelledContainer, Scope};
+pub use lifecycle::Scope;
+pub use view::{ContainerMount, ContainerState, ContainerView};
 pub use options::{ContainerOptions, HomeVolume, UserNetwork};
 pub use plan::CreatePlan;
 pub use progress::ProgressSink;

@@ -1,16 +1,19 @@
-//! Everyday operations on a user's containers. Ownership is decided by DS01's labels and
-//! name: a user can only act on containers labelled with their login.
+//! Everyday operations on a user's containers. Ownership is decided by the name alone,
+//! `<name>._.<uid>`, which only ds01d (or an admin) gives: labels, which any image can
+//! carry, never decide.
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::labels;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
     StopContainerOptionsBuilder,
 };
-use ds01_api::ContainerName;
+use crate::view::ContainerView;
+use ds01_api::OwnedContainer;
+use ds01_dockerfile::owner::OwnedName;
 use ds01_dockerfile::ImageRef;
 use std::collections::HashMap;
 
@@ -24,176 +27,90 @@ pub enum Scope<'a> {
     AllUsers,
 }
 
-pub use ds01_api::ContainerInfo;
-
-/// A container with what its labels say, for accounting across users.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LabelledContainer {
-    /// `<name>._.<uid>`.
-    pub docker_name: String,
-    /// The container ID.
-    pub id: String,
-    /// The owner's UID, from the name.
-    pub uid: u32,
-    /// Whether it runs, paused or restarting included: a paused container's processes
-    /// still hold their memory and devices.
-    pub running: bool,
-    /// Whether it is paused (its processes frozen).
-    pub paused: bool,
-    /// Its labels.
-    pub labels: std::collections::BTreeMap<String, String>,
-}
-
 impl Engine {
-    /// Lists containers, filtered by label on the engine's side.
-    pub async fn list_containers(&self, scope: Scope<'_>) -> Result<Vec<ContainerInfo>> {
-        // The engine matches names as regular expressions; the exact check follows below.
+    /// Lists containers, sorted by owner and name. The engine filters by name; the exact
+    /// check of the form and the owner follows here.
+    pub async fn list_containers(&self, scope: Scope<'_>) -> Result<Vec<ContainerView>> {
+        // The engine matches names as regular expressions.
         let (pattern, only_uid) = match scope {
             Scope::User(who) => (format!(r"\._\.{}$", who.uid()), Some(who.uid())),
             Scope::AllUsers => (r"\._\.[0-9]+$".to_owned(), None),
         };
-        let found = self.containers_named(&pattern).await?;
-        let mut list: Vec<ContainerInfo> = found
-            .into_iter()
-            .filter_map(|c| {
-                let docker_name = c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .unwrap_or_default()
-                    .trim_start_matches('/')
-                    .to_owned();
-                let get = |key| labels::get(&c.labels, key).unwrap_or("").to_owned();
-                let uid = owner_uid(&docker_name)?;
-                if only_uid.is_some_and(|wanted| wanted != uid) {
-                    return None;
-                }
-                // DS01's current scripts write only `ds01.*` labels.
-                let user = labels::get(&c.labels, labels::USER)
-                    .or_else(|| labels::get(&c.labels, labels::DS01_USER))
-                    .unwrap_or("")
-                    .to_owned();
-                Some(ContainerInfo {
-                    name: ContainerName::from_docker_name(&docker_name)
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| get(labels::NAME)),
-                    id: c.id.unwrap_or_default(),
-                    image: c.image.unwrap_or_default(),
-                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
-                    status: c.status.unwrap_or_default(),
-                    user,
-                    uid,
-                    framework: get(labels::FRAMEWORK),
-                    // ds01's and DS01's slots ("0", "1.2") read better than MLC's request.
-                    gpus: labels::get(&c.labels, ds01_labels::gpu::SLOTS)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| get(ds01_labels::gpu::MLC_GPUS)),
-                    workspace: get(labels::WORK_MOUNT),
-                    stops_at: None,
-                    docker_name,
-                })
-            })
-            .collect();
-        list.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
-        Ok(list)
-    }
-
-    /// Every container, running or not, whose name matches `pattern` (the engine reads it as
-    /// a regular expression), in one engine call.
-    async fn containers_named(
-        &self,
-        pattern: &str,
-    ) -> Result<Vec<bollard::models::ContainerSummary>> {
-        let filters = HashMap::from([("name".to_owned(), vec![pattern.to_owned()])]);
+        let filters = HashMap::from([("name".to_owned(), vec![pattern])]);
         let options = ListContainersOptionsBuilder::default()
             .all(true)
             .filters(&filters)
             .build();
-        self.docker()
+        let found = self
+            .docker()
             .list_containers(Some(options))
             .await
-            .context(|| "listing containers".to_owned())
-    }
-
-    /// Every `<name>._.<uid>` container of every user with its state and labels, in one
-    /// engine call: what GPU holdings and usage counts are computed from.
-    pub async fn labelled_containers(&self) -> Result<Vec<LabelledContainer>> {
-        let found = self.containers_named(r"\._\.[0-9]+$").await?;
-        Ok(found
+            .context(|| "listing containers".to_owned())?;
+        let mut list: Vec<ContainerView> = found
             .into_iter()
-            .filter_map(|c| {
-                let docker_name = c
-                    .names?
-                    .into_iter()
-                    .next()?
-                    .trim_start_matches('/')
-                    .to_owned();
-                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-                Some(LabelledContainer {
-                    id: c.id.unwrap_or_default(),
-                    uid: owner_uid(&docker_name)?,
-                    running: matches!(state.as_str(), "running" | "paused" | "restarting"),
-                    paused: state == "paused",
-                    labels: c.labels.unwrap_or_default().into_iter().collect(),
-                    docker_name,
-                })
-            })
-            .collect())
+            .filter_map(ContainerView::from_summary)
+            .filter(|c| only_uid.is_none_or(|wanted| wanted == c.uid()))
+            .collect();
+        list.sort_by(|a, b| (a.uid(), a.name.name()).cmp(&(b.uid(), b.name.name())));
+        Ok(list)
     }
 
-    /// Inspects `who`'s container `name`: the one named `<name>._.<uid>`, so another user's
-    /// container cannot even be named.
-    pub async fn owned_container(
+    /// The user's container, found by its Docker name `<name>._.<uid>` alone, so another
+    /// user's container cannot even be named.
+    pub async fn owned_container(&self, container: &OwnedContainer) -> Result<ContainerView> {
+        let found = self.inspect_owned(container).await?;
+        Ok(ContainerView::from_inspect(
+            OwnedName::new(container.name().as_str(), container.uid()),
+            &found,
+        ))
+    }
+
+    /// The engine's whole inspect of the user's container, for the engine's own flows.
+    pub(crate) async fn inspect_owned(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
     ) -> Result<ContainerInspectResponse> {
-        let docker_name = name.docker_name(who.uid());
-        let found = match self.docker().inspect_container(&docker_name, None).await {
-            Ok(found) => found,
-            Err(e) if is_not_found(&e) => {
-                return Err(EngineError::ContainerNotFound { name: docker_name })
-            }
-            Err(e) => return Err(e).context(|| format!("inspecting {docker_name}")),
-        };
-        // The engine found exactly `<name>._.<uid>`: the name is the ownership.
-        Ok(found)
+        match self.docker().inspect_container(container, None).await {
+            // The engine found exactly `<name>._.<uid>`: the name is the ownership.
+            Ok(found) => Ok(found),
+            Err(e) if is_not_found(&e) => Err(EngineError::ContainerNotFound {
+                name: container.clone(),
+            }),
+            Err(e) => Err(e).context(|| format!("inspecting {container}")),
+        }
     }
 
     /// Starts the container (a no-op when it runs already).
-    pub async fn start_container(&self, who: &Identity, name: &ContainerName) -> Result<()> {
-        let found = self.owned_container(who, name).await?;
-        if is_running(&found) {
+    pub async fn start_container(&self, container: &OwnedContainer) -> Result<()> {
+        let found = self.owned_container(container).await?;
+        if found.state.is_live() {
             return Ok(());
         }
-        let id = found.id.unwrap_or_default();
         self.docker()
-            .start_container(&id, None)
+            .start_container(&found.id, None)
             .await
-            .context(|| format!("starting {}", name.docker_name(who.uid())))
+            .context(|| format!("starting {}", container))
     }
 
     /// Stops the container, giving its processes 10 s before they are killed.
-    pub async fn stop_container(&self, who: &Identity, name: &ContainerName) -> Result<()> {
-        self.stop_container_within(who, name, 10).await
+    pub async fn stop_container(&self, container: &OwnedContainer) -> Result<()> {
+        self.stop_container_within(container, 10).await
     }
 
     /// Stops the container: SIGTERM, then SIGKILL after `grace_secs`.
     pub async fn stop_container_within(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
         grace_secs: u32,
     ) -> Result<()> {
-        let found = self.owned_container(who, name).await?;
-        let id = found.id.unwrap_or_default();
+        let found = self.owned_container(container).await?;
         let options = StopContainerOptionsBuilder::default()
             .t(grace_secs.min(3600) as i32)
             .build();
         self.docker()
-            .stop_container(&id, Some(options))
+            .stop_container(&found.id, Some(options))
             .await
-            .context(|| format!("stopping {}", name.docker_name(who.uid())))
+            .context(|| format!("stopping {}", container))
     }
 
     /// Removes the container (stopping it first with `force`). Its per-container image (the
@@ -203,26 +120,26 @@ impl Engine {
     /// Returns the image tags that were removed.
     pub async fn remove_container(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
         force: bool,
     ) -> Result<Vec<String>> {
-        let found = self.owned_container(who, name).await?;
-        let docker_name = name.docker_name(who.uid());
-        if is_running(&found) && !force {
-            return Err(EngineError::Running { name: docker_name });
+        let found = self.owned_container(container).await?;
+        let docker_name = container;
+        if found.state.is_live() && !force {
+            return Err(EngineError::Running {
+                name: docker_name.clone(),
+            });
         }
-        let id = found.id.clone().unwrap_or_default();
         let options = RemoveContainerOptionsBuilder::default()
             .force(force)
             .build();
         self.docker()
-            .remove_container(&id, Some(options))
+            .remove_container(&found.id, Some(options))
             .await
             .context(|| format!("removing {docker_name}"))?;
 
-        let image_ref = found.config.and_then(|c| c.image).unwrap_or_default();
-        let image_id = found.image.unwrap_or_default();
+        let image_ref = found.image;
+        let image_id = found.image_id;
         let per_container = image_ref
             .parse::<ImageRef>()
             .ok()
@@ -287,15 +204,3 @@ impl Engine {
     }
 }
 
-pub(crate) fn is_running(found: &ContainerInspectResponse) -> bool {
-    found
-        .state
-        .as_ref()
-        .and_then(|s| s.running)
-        .unwrap_or(false)
-}
-
-/// The owner's UID of a container named `<name>._.<uid>`.
-pub(crate) fn owner_uid(docker_name: &str) -> Option<u32> {
-    ds01_dockerfile::owner::split_owned_name(docker_name).map(|(_, uid)| uid)
-}

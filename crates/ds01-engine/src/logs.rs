@@ -3,12 +3,11 @@
 use std::pin::Pin;
 
 use bollard::query_parameters::LogsOptionsBuilder;
-use ds01_api::ContainerName;
+use ds01_api::OwnedContainer;
 use futures_util::{Stream, StreamExt};
 
 use crate::client::Engine;
 use crate::error::{Context, Result};
-use crate::identity::Identity;
 use crate::session::Chunk;
 
 impl Engine {
@@ -17,14 +16,12 @@ impl Engine {
     /// stream only, which comes as stdout.
     pub async fn container_logs(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
         follow: bool,
         tail: Option<u32>,
     ) -> Result<Pin<Box<dyn Stream<Item = Result<Chunk>> + Send>>> {
-        let found = self.owned_container(who, name).await?;
-        let id = found.id.unwrap_or_default();
-        let docker_name = name.docker_name(who.uid());
+        let id = self.owned_container(container).await?.id;
+        let docker_name = container.clone();
         let options = LogsOptionsBuilder::default()
             .follow(follow)
             .stdout(true)

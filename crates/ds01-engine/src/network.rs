@@ -9,7 +9,7 @@ use bollard::models::{NetworkCreateRequest, NetworkInspect};
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::labels;
 use crate::options::UserNetwork;
 

@@ -6,23 +6,13 @@ use crate::client::Engine;
 use crate::container_spec::ContainerSpec;
 use crate::create::{baked_claim, now_utc, Claim, CreateRequest};
 use crate::error::{is_not_found, Context, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::setup;
 use ds01_api::UserSetup;
 
-/// What a create would do.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CreatePlan {
-    /// `<name>._.<uid>`.
-    pub name: String,
-    /// The path the flow would take: `baked` when the image claims the account (the flow
-    /// still checks `/etc/passwd` and may fall back), else `committed`.
-    pub user_setup: UserSetup,
-    /// Whether the image is not here yet and would be pulled first.
-    pub pull: bool,
-    /// The engine's create request for the final container (Docker's API shape).
-    pub create: serde_json::Value,
-}
+/// What a create would do: the API's answer to a dry run, of which the engine leaves only
+/// `gpus` (the request's, which ds01d knows) unset.
+pub use ds01_api::CreatePlan;
 
 impl Engine {
     /// Works out `request` for `who`, changing nothing.
@@ -31,7 +21,7 @@ impl Engine {
         let mut checked = request.options.clone();
         checked.workspace = checked.workspace.filter(|w| w.is_dir());
         checked.validate()?;
-        let docker_name = request.name.docker_name(who.uid());
+        let docker_name = request.name.owned_by(who.uid());
         let reference = request.image.to_string();
         let base = match self.docker().inspect_image(&reference).await {
             Ok(found) => Some(found),
@@ -60,9 +50,10 @@ impl Engine {
             created_at: &now,
         };
         Ok(CreatePlan {
-            name: docker_name,
+            name: docker_name.into(),
             user_setup,
             pull: base.is_none(),
+            gpus: None,
             create: serde_json::to_value(spec.body()).unwrap_or_default(),
         })
     }

@@ -10,8 +10,7 @@ use tokio::io::AsyncWrite;
 
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use crate::identity::Identity;
-use crate::lifecycle::is_running;
+use ds01_dockerfile::Identity;
 use ds01_api::ContainerName;
 
 /// What to run.
@@ -59,9 +58,9 @@ impl Engine {
         name: &ContainerName,
         spec: &SessionSpec,
     ) -> Result<Session> {
-        let found = self.owned_container(who, name).await?;
-        let docker_name = name.docker_name(who.uid());
-        if !is_running(&found) {
+        let docker_name = name.owned_by(who.uid());
+        let found = self.owned_container(&docker_name).await?;
+        if !found.state.is_live() {
             return Err(EngineError::NotRunning { name: docker_name });
         }
         let command = if spec.command.is_empty() {

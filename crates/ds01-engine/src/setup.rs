@@ -2,11 +2,12 @@
 //! image, and what it wrote becomes the image `<repository>:<name>._.<uid>` (a layer stacked
 //! on the base, or the engine's commit), never without the sparse-file guard.
 
+use ds01_api::OwnedContainer;
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::interrupt::Interrupt;
 use crate::labels;
 use crate::layer::{self, Built};
@@ -18,7 +19,7 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
-use ds01_dockerfile::{labels as image_labels, ImageRef, Tag, USER_SETUP_DONE, USER_SETUP_SCRIPT};
+use ds01_dockerfile::{labels as image_labels, ImageRef, USER_SETUP_DONE, USER_SETUP_SCRIPT};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
@@ -95,7 +96,7 @@ pub(crate) async fn run_setup(
     created: &mut Created,
     account: SetupAccount<'_>,
     base: &ImageRef,
-    docker_name: &str,
+    docker_name: &OwnedContainer,
     labels: HashMap<String, String>,
     interrupt: &mut Interrupt<'_, impl std::future::Future<Output = ()>>,
 ) -> Result<SetupDone> {
@@ -120,10 +121,7 @@ pub(crate) async fn run_setup(
         Ok(r) => r.id,
         Err(e) if crate::error::is_conflict(&e) => {
             return Err(EngineError::ContainerExists {
-                name: docker_name.to_owned(),
-                display: ds01_dockerfile::owner::split_owned_name(docker_name)
-                    .map_or(docker_name, |(name, _)| name)
-                    .to_owned(),
+                name: docker_name.clone(),
             })
         }
         Err(e) => return Err(e).context(|| format!("creating setup container from {base}")),
@@ -395,8 +393,8 @@ pub(crate) fn user_labels(who: &Identity) -> Vec<(String, String)> {
 /// The per-container image reference: the base's repository, tagged with the Docker name.
 /// Parsing the reference (not slicing at the first `:`) keeps `registry:5000/x:y` and
 /// `x@sha256:...` intact, which DS01's string surgery broke.
-pub(crate) fn commit_target(base: &ImageRef, docker_name: &str) -> Result<ImageRef> {
-    let tag = Tag::parse(docker_name).map_err(|e| EngineError::InvalidOption(e.to_string()))?;
+pub(crate) fn commit_target(base: &ImageRef, docker_name: &OwnedContainer) -> Result<ImageRef> {
+    let tag = docker_name.tag();
     Ok(base.with_tag(&tag))
 }
 

@@ -2,8 +2,9 @@
 
 use crate::client::Engine;
 use crate::error::{Context, Result};
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use crate::lifecycle::Scope;
+use crate::view::ContainerState;
 use bollard::query_parameters::StatsOptionsBuilder;
 use ds01_api::ContainerName;
 use futures_util::future::try_join_all;
@@ -18,7 +19,7 @@ impl Engine {
             .list_containers(Scope::User(who))
             .await?
             .into_iter()
-            .filter(|c| c.state == "running")
+            .filter(|c| c.state == ContainerState::Running)
             .collect();
         // One sample takes the engine about a second (it waits for a second CPU reading):
         // all containers at once, not one after the other.
@@ -32,8 +33,9 @@ impl Engine {
                 .stats(&c.id, Some(options))
                 .try_next()
                 .await
-                .context(|| format!("reading stats of {}", c.docker_name))?;
-            Ok::<_, crate::error::EngineError>(sample.map(|s| sample_of(c.name, s)))
+                .context(|| format!("reading stats of {}", c.name))?;
+            let name = c.name.name().to_owned();
+            Ok::<_, crate::error::EngineError>(sample.map(|s| sample_of(name, s)))
         }))
         .await?;
         Ok(samples.into_iter().flatten().collect())

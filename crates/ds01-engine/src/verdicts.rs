@@ -2,7 +2,7 @@
 //! of a container costs a mount of its filesystem, several times a bare create; image IDs
 //! are content hashes, so a verdict recorded for an ID never goes stale.
 
-use crate::identity::Identity;
+use ds01_dockerfile::Identity;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

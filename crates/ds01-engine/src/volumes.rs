@@ -5,18 +5,16 @@ use bollard::query_parameters::RemoveVolumeOptionsBuilder;
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, Result};
-use crate::identity::Identity;
 use crate::options::HomeVolume;
-use ds01_api::ContainerName;
+use ds01_api::OwnedContainer;
 
 impl Engine {
     /// The name of `who`'s container's home volume, when it exists.
     pub async fn home_volume(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
     ) -> Result<Option<String>> {
-        let volume = HomeVolume::name_for(&name.docker_name(who.uid()));
+        let volume = HomeVolume::name_for(&container);
         match self.docker().inspect_volume(&volume).await {
             Ok(_) => Ok(Some(volume)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -28,10 +26,9 @@ impl Engine {
     /// refuses to remove a volume in use). Returns its name if there was one.
     pub async fn remove_home_volume(
         &self,
-        who: &Identity,
-        name: &ContainerName,
+        container: &OwnedContainer,
     ) -> Result<Option<String>> {
-        let Some(volume) = self.home_volume(who, name).await? else {
+        let Some(volume) = self.home_volume(container).await? else {
             return Ok(None);
         };
         let options = RemoveVolumeOptionsBuilder::default().build();

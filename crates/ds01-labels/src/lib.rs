@@ -12,6 +12,26 @@
 
 #![warn(missing_docs)]
 
+/// Outside text made fit for a message: control characters and invisible direction marks
+/// escaped, so a hostile value cannot drive the terminal it is printed on. It lives in this,
+/// the bottom crate, because every crate shows outside text (label values among it).
+///
+/// ```
+/// assert_eq!(ds01_labels::shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
+/// ```
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
+        if c.is_control() || hidden {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether a key belongs to ds01's or MLC's namespaces, which decide ownership and what
 /// other tools believe (owners, GPU holdings): only ds01 itself writes them.
 pub fn reserved(key: &str) -> bool {

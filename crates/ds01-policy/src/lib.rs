@@ -49,4 +49,5 @@ pub use policy::{
     Aggregate, Applied, Effective, EffectiveAggregate, LimitError, Limits, Network, Policy,
     PolicyError, Resolved, ResourceRequest, Source,
 };
-pub use units::{shown, Cap, Quantity, Size, Span, UnitError};
+pub use ds01_labels::shown;
+pub use units::{Cap, Quantity, Size, Span, UnitError};

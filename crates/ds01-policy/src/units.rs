@@ -5,6 +5,7 @@
 //! means. Durations take s/m/h/d/w; a fractional value ("0.5h") is allowed because DS01's
 //! configuration used fractional hours.
 
+use ds01_labels::shown;
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -25,25 +26,6 @@ fn unit_err(input: impl fmt::Display, expected: &'static str) -> UnitError {
         input: shown(&input.to_string()),
         expected,
     }
-}
-
-/// Outside text made fit for a message: control characters and invisible direction marks
-/// escaped, so a hostile value cannot drive the terminal it is printed on.
-///
-/// ```
-/// assert_eq!(ds01_policy::shown("a\x1b[2Jb"), "a\\u{1b}[2Jb");
-/// ```
-pub fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}');
-        if c.is_control() || hidden {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Splits "1.5g" into (1.5, "g"); refuses signs, exponents and NaN so a typo is never a limit.

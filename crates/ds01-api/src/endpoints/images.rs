@@ -4,7 +4,7 @@ use ds01_dockerfile::ImageName;
 use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{fill, query, NoBody};
-use crate::{ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
+use crate::{BulkOutcome, ImageBuilt, ImageCreate, ImageDetails, ImageRow, ImageUpdate, Removed};
 
 /// `GET /v1/images`: the caller's images and specs.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +37,16 @@ pub struct UpdateImage {
 }
 endpoint!(UpdateImage, Post "/v1/images/{name}/update", Progress, body: ImageUpdate, answer: ImageBuilt,
     |e, route| fill(route, &[("name", e.name.as_str())], None), body_of: |e| &e.body);
+
+/// `POST /v1/images/{name}/recreate`: every one of the caller's containers made from the
+/// image, made again from it as it is now, streaming progress; each answers for itself.
+#[derive(Debug, Clone)]
+pub struct RecreateFromImage {
+    /// The caller's name for it.
+    pub name: ImageName,
+}
+endpoint!(RecreateFromImage, Post "/v1/images/{name}/recreate", Progress, body: NoBody,
+    answer: Vec<BulkOutcome>, |e, route| fill(route, &[("name", e.name.as_str())], None));
 
 /// The query of removals that may go ahead although the thing is in use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,6 +61,7 @@ routes![
     CreateImage,
     ShowImage,
     UpdateImage,
+    RecreateFromImage,
     DeleteImage,
 ];
 

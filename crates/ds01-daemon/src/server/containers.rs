@@ -1,8 +1,11 @@
-//! Routes of one user's containers: create, lifecycle, exec, files, Jupyter.
+//! Routes of one user's containers: each reads its request's parts and calls its
+//! operation in `crate::ops::containers`.
 
 use ds01_api::endpoints::{BulkVerb, RemoveStoppedQuery, TimeoutQuery};
+use ds01_api::{InstallRequest, JupyterRequest, KeepAliveRequest};
 
 use super::*;
+use crate::ops::containers as ops;
 
 pub(super) async fn list_containers(
     State(d): State<Arc<Daemon>>,
@@ -10,18 +13,16 @@ pub(super) async fn list_containers(
     Query(q): Query<ListQuery>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Answer<Vec<ds01_api::ContainerInfo>> {
-    let filters = crate::control::filters(&pairs)?;
+    let filters = ops::list::filters(&pairs)?;
     // Root without `--as` owns nothing: it sees everybody's, as an admin.
     let acting = match ctx.acting() {
         Ok(a) => Some(a),
         Err(_) if ctx.caller.admin && ctx.act_as.is_none() => None,
         Err(e) => return Err(e),
     };
-    let mut list = d
-        .list_containers(&ctx.caller, acting.as_ref(), q.all_users)
-        .await?;
-    list.retain(|c| filters.iter().all(|f| f.matches(c)));
-    Ok(Json(list))
+    Ok(Json(
+        ops::list::list(&d, &ctx.caller, acting.as_ref(), q.all_users, &filters).await?,
+    ))
 }
 
 pub(super) async fn create_container(
@@ -33,38 +34,38 @@ pub(super) async fn create_container(
     let acting = ctx.acting()?;
     let request: ContainerCreate = body(&bytes)?;
     if q.dry_run {
-        return Ok(Json(d.plan_container(&acting, request).await?).into_response());
+        return Ok(Json(ops::dry_run::dry_run(&d, &acting, request).await?).into_response());
     }
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
-        move |reporter| async move { d.create_container(&acting, request, reporter).await },
+        move |reporter| async move { ops::create::create(&d, &acting, request, reporter).await },
     ))
 }
 
 pub(super) async fn start_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Answer<ds01_api::Acted> {
-    d.start(&acting, &name).await?;
-    Ok(acted(&acting, &name, "started"))
+    ops::start::start(&d, &acting, &container).await?;
+    Ok(acted(&container, "started"))
 }
 
 pub(super) async fn stop_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     Query(q): Query<TimeoutQuery>,
 ) -> Answer<ds01_api::Acted> {
-    d.stop(&acting, &name, q.timeout.unwrap_or(10)).await?;
-    Ok(acted(&acting, &name, "stopped"))
+    ops::stop::stop(&d, &acting, &container, q.timeout.unwrap_or(10)).await?;
+    Ok(acted(&container, "stopped"))
 }
 
 pub(super) async fn remove_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     Query(q): Query<ds01_api::RemoveQuery>,
 ) -> Answer<ds01_api::Removed> {
-    Ok(Json(d.remove(&acting, &name, q).await?))
+    Ok(Json(ops::remove::remove(&d, &acting, &container, q).await?))
 }
 
 /// `DELETE /v1/containers?stopped=true`: only the stopped ones, never a bare "all".
@@ -85,101 +86,104 @@ pub(super) async fn remove_stopped(
         volumes: q.volumes,
         dry_run: q.dry_run,
     };
-    Ok(Json(d.remove_stopped(&acting, query).await?))
+    Ok(Json(
+        ops::remove_stopped::remove_stopped(&d, &acting, query).await?,
+    ))
 }
 
 pub(super) async fn recreate_container(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
-    UrlPath(name): UrlPath<String>,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Result<Response, Failure> {
-    let (acting, name) = (ctx.acting()?, container(&name)?);
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
-        move |reporter| async move { d.recreate(&acting, &name, reporter).await },
+        move |reporter| async move {
+            ops::recreate::recreate(&d, &acting, &container, reporter).await
+        },
     ))
 }
 
 pub(super) async fn exec(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
-    mut request: Request,
+    OwnContainer { acting, container }: OwnContainer,
+    request: Request,
 ) -> Result<Response, Failure> {
-    let Some(on_upgrade) = request
-        .extensions_mut()
-        .remove::<hyper::upgrade::OnUpgrade>()
-    else {
-        return Err(Failure(ApiError::invalid(
-            "exec needs an HTTP/1.1 upgrade (`Connection: Upgrade`, `Upgrade: ds01-exec`)",
-        )));
-    };
-    let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
-        .await
-        .map_err(|e| Failure(ApiError::invalid(format!("cannot read the request: {e}"))))?;
-    let exec: ExecRequest = body(&bytes)?;
-    Ok(d.exec(acting, name, exec, on_upgrade).await?)
+    let (on_upgrade, exec) = upgrade_body(request).await?;
+    Ok(ops::exec::exec(d, acting, container, exec, on_upgrade).await?)
 }
 
-/// `POST /v1/containers/{name}/jupyter`.
 pub(super) async fn jupyter(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     bytes: Bytes,
 ) -> Answer<ds01_api::JupyterServer> {
-    let request: ds01_api::JupyterRequest = body(&bytes)?;
-    Ok(Json(d.jupyter(&acting, &name, request.port).await?))
+    let request: JupyterRequest = body(&bytes)?;
+    Ok(Json(
+        ops::jupyter::jupyter(d, &acting, &container, request.port).await?,
+    ))
 }
 
 pub(super) async fn install(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     bytes: Bytes,
 ) -> Answer<ds01_api::Installed> {
-    let request: ds01_api::InstallRequest = body(&bytes)?;
-    let committed = d
-        .install(&acting, &name, &request.packages, request.commit)
-        .await?;
-    Ok(Json(ds01_api::Installed {
-        name: name.docker_name(acting.who.uid()),
-        action: "installed".into(),
-        packages: request.packages,
-        committed,
-    }))
+    let request: InstallRequest = body(&bytes)?;
+    Ok(Json(
+        ops::install::install(&d, &acting, &container, request).await?,
+    ))
 }
-
-// ---- Everyday basics: show, restart, pause/unpause, `--all`, logs, cp ----
 
 pub(super) async fn show_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { container, .. }: OwnContainer,
 ) -> Answer<ds01_api::ContainerDetails> {
-    Ok(Json(d.show(&acting, &name).await?))
+    Ok(Json(ops::show::show(&d, &container).await?))
 }
 
 pub(super) async fn restart_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     Query(q): Query<TimeoutQuery>,
 ) -> Answer<ds01_api::Acted> {
-    d.restart(&acting, &name, q.timeout.unwrap_or(10)).await?;
-    Ok(acted(&acting, &name, "restarted"))
+    ops::restart::restart(&d, &acting, &container, q.timeout.unwrap_or(10)).await?;
+    Ok(acted(&container, "restarted"))
 }
 
 pub(super) async fn pause_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Answer<ds01_api::Acted> {
-    d.pause(&acting, &name).await?;
-    Ok(acted(&acting, &name, "paused"))
+    ops::pause::pause(&d, &acting, &container).await?;
+    Ok(acted(&container, "paused"))
 }
 
 pub(super) async fn unpause_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Answer<ds01_api::Acted> {
-    d.unpause(&acting, &name).await?;
-    Ok(acted(&acting, &name, "unpaused"))
+    ops::unpause::unpause(&d, &acting, &container).await?;
+    Ok(acted(&container, "unpaused"))
+}
+
+pub(super) async fn keep_alive(
+    State(d): State<Arc<Daemon>>,
+    OwnContainer { acting, container }: OwnContainer,
+    bytes: Bytes,
+) -> Answer<ds01_api::Acted> {
+    let request: KeepAliveRequest = body(&bytes)?;
+    let detail = ops::keep_alive::keep_alive(&d, &acting, &container, &request.span).await?;
+    Ok(acted(&container, &detail))
+}
+
+/// `GET /v1/containers/{name}/why`.
+pub(super) async fn why(
+    State(d): State<Arc<Daemon>>,
+    OwnContainer { container, .. }: OwnContainer,
+) -> Answer<ds01_api::Story> {
+    Ok(Json(ops::why::why(&d, &container)?))
 }
 
 pub(super) async fn bulk_containers(
@@ -200,11 +204,21 @@ pub(super) async fn bulk_containers(
             ))))
         }
     };
-    Ok(Json(d.bulk(&acting, verb, q.timeout.unwrap_or(10)).await?))
+    Ok(Json(
+        ops::bulk::bulk(&d, &acting, verb, q.timeout.unwrap_or(10)).await?,
+    ))
+}
+
+pub(super) async fn stats(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<Vec<ds01_api::ContainerStats>> {
+    let acting = ctx.acting()?;
+    Ok(Json(ops::stats::stats(&d, &acting).await?))
 }
 
 /// The upgrade and the JSON body of a frame-stream request.
-pub(super) async fn upgrade_body<T: DeserializeOwned>(
+async fn upgrade_body<T: DeserializeOwned>(
     mut request: Request,
 ) -> Result<(hyper::upgrade::OnUpgrade, T), Failure> {
     let Some(on_upgrade) = request
@@ -223,33 +237,29 @@ pub(super) async fn upgrade_body<T: DeserializeOwned>(
 
 pub(super) async fn container_logs(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { container, .. }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
     let (on_upgrade, logs) = upgrade_body(request).await?;
-    Ok(d.logs(acting, name, logs, on_upgrade).await?)
+    Ok(ops::logs::logs(d, container, logs, on_upgrade).await?)
 }
 
 pub(super) async fn copy_out(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
     let (on_upgrade, copy) = upgrade_body(request).await?;
-    Ok(
-        d.copy(acting, name, crate::copy::Direction::Out, copy, on_upgrade)
-            .await?,
-    )
+    let out = ops::copy::Direction::Out;
+    Ok(ops::copy::copy(d, acting, container, out, copy, on_upgrade).await?)
 }
 
 pub(super) async fn copy_in(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { acting, name }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
     let (on_upgrade, copy) = upgrade_body(request).await?;
-    Ok(
-        d.copy(acting, name, crate::copy::Direction::In, copy, on_upgrade)
-            .await?,
-    )
+    let into = ops::copy::Direction::In;
+    Ok(ops::copy::copy(d, acting, container, into, copy, on_upgrade).await?)
 }

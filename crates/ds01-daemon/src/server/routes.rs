@@ -89,6 +89,7 @@ fn table(gate: Arc<Gate>) -> (Router<Arc<Daemon>>, Vec<(Method, &'static str)>) 
     .at::<CreateImage, _, _>(create_image)
     .at::<ShowImage, _, _>(show_image)
     .at::<UpdateImage, _, _>(update_image)
+    .at::<RecreateFromImage, _, _>(recreate_from_image)
     .at::<DeleteImage, _, _>(delete_image);
     (routes.router, routes.served)
 }

@@ -1,0 +1,4 @@
+//! Operations for admins only; the routes refuse everybody else first.
+
+pub mod gc;
+pub mod gpus;
