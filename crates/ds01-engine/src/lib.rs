@@ -42,6 +42,7 @@ mod build_request;
 mod cleanup;
 mod client;
 mod container_spec;
+mod context_build;
 mod control;
 mod create;
 mod details;
