@@ -36,6 +36,7 @@
 
 pub mod accounts;
 mod background;
+mod bare_create;
 mod build;
 mod build_network;
 mod build_request;
