@@ -1,11 +1,11 @@
 //! Time to a created container on the real engine: the baked flow, the commit flow and a
-//! bare `docker create` of the same image (the floor), and the commit flow at UID 1000 vs
-//! the LDAP UID 1722830498 on Debian 11. Prints medians and the ratios side by side.
+//! bare create of the same image (the floor: the one engine call `docker create` makes,
+//! sent in-process over the same connection by [`Engine::create_bare_container`]), and the
+//! commit flow at UID 1000 vs the LDAP UID 1722830498 on Debian 11. Prints medians and the
+//! ratios side by side.
 //!
 //! `cargo bench --bench create` (needs the engine and `scripts/fixture-images.sh`).
 
-use bollard::models::ContainerCreateBody;
-use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec};
 use ds01_engine::{
     BuildOptions, ContainerName, CreateRequest, Engine, Identity, Provenance, VerdictCache,
@@ -48,27 +48,20 @@ async fn flow(
 }
 
 async fn bare(engine: &Engine, image: &ImageRef, sweeper: &Sweeper, run: usize) -> Duration {
-    let (k, v) = sweeper.label();
-    let body = ContainerCreateBody {
-        image: Some(image.to_string()),
-        labels: Some([(k, v)].into()),
-        ..Default::default()
-    };
-    let name = format!("bench-bare-{run}");
-    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let (name, image, labels) = (
+        format!("bench-bare-{run}"),
+        image.to_string(),
+        [sweeper.label()],
+    );
     let start = Instant::now();
     engine
-        .docker()
-        .create_container(Some(options), body)
+        .create_bare_container(&name, &image, &labels)
         .await
         .unwrap();
     let took = start.elapsed();
-    let force = RemoveContainerOptionsBuilder::default().force(true).build();
-    engine
-        .docker()
-        .remove_container(&name, Some(force))
-        .await
-        .unwrap();
+    // Untimed, so the CLI's start-up does not count; removed at once, so that every run
+    // meets the same engine.
+    check::docker_ok(&["rm", "-f", &name]);
     took
 }
 

@@ -1,13 +1,8 @@
 //! Shared helpers for ds01's engine-level integration tests and benchmarks: the fixture
 //! images, test identities, and a sweeper that removes everything a test labelled.
 
-use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptionsBuilder,
-};
 use ds01_dockerfile::ImageRef;
 use ds01_engine::Engine;
-use std::collections::HashMap;
 
 pub mod check;
 pub mod cli;
@@ -115,14 +110,21 @@ pub async fn engine() -> Engine {
 
 /// A fixture image, checked to exist.
 pub async fn fixture(engine: &Engine, name: &str) -> ImageRef {
-    engine
-        .docker()
-        .inspect_image(name)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("fixture image {name} is missing (run scripts/fixture-images.sh): {e}")
-        });
-    name.parse().unwrap()
+    let why = match engine.image_info(name).await {
+        Ok(Some(_)) => return name.parse().unwrap(),
+        Ok(None) => "not on this engine".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    panic!("fixture image {name} is missing (run scripts/fixture-images.sh): {why}")
+}
+
+/// The image `reference`, which must be on the engine.
+pub async fn existing_image(engine: &Engine, reference: &str) -> ds01_engine::ImageInfo {
+    match engine.image_info(reference).await {
+        Ok(Some(image)) => image,
+        Ok(None) => panic!("image {reference} is not on the engine"),
+        Err(e) => panic!("image {reference} cannot be read: {e}"),
+    }
 }
 
 /// Builds a small image from raw Dockerfile text (a test's own, labelled for `sweeper`),
@@ -133,7 +135,6 @@ pub async fn derived_image(
     dockerfile: &str,
     sweeper: &Sweeper,
 ) -> ImageRef {
-    use futures_util::TryStreamExt;
     let mut tarball = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(dockerfile.len() as u64);
@@ -143,20 +144,10 @@ pub async fn derived_image(
         .append_data(&mut header, "Dockerfile", dockerfile.as_bytes())
         .unwrap();
     let context = tarball.into_inner().unwrap();
-    let labels = std::collections::HashMap::from([sweeper.label()]);
-    let options = bollard::query_parameters::BuildImageOptionsBuilder::default()
-        .t(tag)
-        .rm(true)
-        .forcerm(true)
-        .labels(&labels)
-        .build();
-    let infos: Vec<_> = engine
-        .docker()
-        .build_image(options, None, Some(bollard::body_full(context.into())))
-        .try_collect()
+    engine
+        .build_from_context(tag, context, &[sweeper.label()])
         .await
-        .unwrap();
-    assert!(infos.iter().all(|i| i.error_detail.is_none()), "{infos:?}");
+        .unwrap_or_else(|e| panic!("building {tag}: {e}"));
     tag.parse().unwrap()
 }
 
@@ -201,42 +192,8 @@ impl Sweeper {
 
     /// Counts the labelled containers and images that exist now.
     pub async fn count(&self, engine: &Engine) -> (usize, usize) {
-        let (containers, images) = self.find(engine).await;
-        (containers.len(), images.len())
-    }
-
-    async fn find(&self, engine: &Engine) -> (Vec<String>, Vec<String>) {
-        let filters = HashMap::from([(
-            "label".to_owned(),
-            vec![format!("{TEST_LABEL}={}", self.value)],
-        )]);
-        let containers = engine
-            .docker()
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap()
-            .into_iter()
-            .filter_map(|c| c.id)
-            .collect();
-        let images = engine
-            .docker()
-            .list_images(Some(
-                ListImagesOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
-        (containers, images)
+        let found = engine.labelled(TEST_LABEL, &self.value).await.unwrap();
+        (found.containers.len(), found.images.len())
     }
 
     fn sweep(&self) {
@@ -248,70 +205,11 @@ impl Sweeper {
                 .build()
                 .unwrap();
             rt.block_on(async {
-                let engine = engine().await;
-                let sweeper = Sweeper { value };
-                let (containers, images) = sweeper.find(&engine).await;
-                let force = RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-                for id in containers {
-                    let _ = engine
-                        .docker()
-                        .remove_container(&id, Some(force.clone()))
-                        .await;
+                // A failed sweep must not fail the test it cleans up after; saying so
+                // points at what may be left.
+                if let Err(e) = engine().await.remove_labelled(TEST_LABEL, &value).await {
+                    eprintln!("sweeping {TEST_LABEL}={value} left something behind: {e}");
                 }
-                // Users' networks, once their containers are gone.
-                let networks = engine
-                    .docker()
-                    .list_networks(Some(
-                        bollard::query_parameters::ListNetworksOptionsBuilder::default()
-                            .filters(&HashMap::from([(
-                                "label".to_owned(),
-                                vec![format!("{TEST_LABEL}={}", sweeper.value)],
-                            )]))
-                            .build(),
-                    ))
-                    .await
-                    .unwrap_or_default();
-                for network in networks.into_iter().filter_map(|n| n.id) {
-                    let _ = engine.docker().remove_network(&network).await;
-                }
-                // Home volumes, once their containers are gone.
-                let volumes = engine
-                    .docker()
-                    .list_volumes(Some(
-                        bollard::query_parameters::ListVolumesOptionsBuilder::default()
-                            .filters(&HashMap::from([(
-                                "label".to_owned(),
-                                vec![format!("{TEST_LABEL}={}", sweeper.value)],
-                            )]))
-                            .build(),
-                    ))
-                    .await
-                    .ok()
-                    .and_then(|v| v.volumes)
-                    .unwrap_or_default();
-                for volume in volumes {
-                    let _ = engine
-                        .docker()
-                        .remove_volume(
-                            &volume.name,
-                            Some(
-                                bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
-                                    .build(),
-                            ),
-                        )
-                        .await;
-                }
-                let force = RemoveImageOptionsBuilder::default().force(true).build();
-                for id in images {
-                    let _ = engine
-                        .docker()
-                        .remove_image(&id, Some(force.clone()), None)
-                        .await;
-                }
-                std::mem::forget(sweeper);
             });
         });
         let _ = job.join();

@@ -37,15 +37,7 @@ async fn a_failed_rebuild_keeps_the_earlier_image_and_reports_the_log() {
         lines.iter().any(|l| l.contains("user setup complete")),
         "{lines:?}"
     );
-    let labels = engine
-        .docker()
-        .inspect_image(&first.image)
-        .await
-        .unwrap()
-        .config
-        .unwrap()
-        .labels
-        .unwrap();
+    let labels = existing_image(&engine, &first.image).await.labels;
     assert_eq!(labels["ds01.spec.sha256"], first.spec_sha256);
     assert_eq!(labels["aime.mlc.DS01_USER_ID"], "2001");
     assert_eq!(labels["aime.mlc.DS01_USERNAME"], who.username().as_str());
@@ -59,12 +51,8 @@ async fn a_failed_rebuild_keeps_the_earlier_image_and_reports_the_log() {
         EngineError::BuildFailed { log_tail, .. } => assert!(!log_tail.is_empty(), "{err}"),
         other => panic!("expected a build failure, got {other}"),
     }
-    let still = engine.docker().inspect_image(&first.image).await.unwrap();
-    assert_eq!(
-        still.id.unwrap(),
-        first.id,
-        "the earlier image must stay tagged"
-    );
+    let still = existing_image(&engine, &first.image).await;
+    assert_eq!(still.id, first.id, "the earlier image must stay tagged");
 }
 
 #[tokio::test]
@@ -118,16 +106,9 @@ async fn users_see_and_touch_only_their_own_containers() {
         );
     }
     engine.owned_container(&alice, &hers).await.unwrap();
-    let host = engine
-        .docker()
-        .inspect_container("t-own._.2002", None)
-        .await
-        .unwrap()
-        .host_config
-        .unwrap();
     assert_eq!(
-        host.privileged,
-        Some(false),
+        check::inspect("t-own._.2002", "{{.HostConfig.Privileged}}"),
+        "false",
         "containers are not privileged by default"
     );
 }
@@ -227,11 +208,7 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
         engine.remove_container(&who, &name, false).await.unwrap(),
         [format!("{}:t-life._.2004", image.repository())]
     );
-    engine
-        .docker()
-        .inspect_image(&image.to_string())
-        .await
-        .unwrap();
+    existing_image(&engine, &image.to_string()).await;
     assert_eq!(
         engine.containers_using(&image.to_string()).await.unwrap(),
         ["t-life-2._.2004"]
@@ -262,5 +239,5 @@ async fn a_committed_image_in_use_by_another_container_is_kept() {
         removed.is_empty(),
         "image still used by t-inuse-2, yet removed: {removed:?}"
     );
-    engine.docker().inspect_image(&first.image).await.unwrap();
+    existing_image(&engine, &first.image).await;
 }

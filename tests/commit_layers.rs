@@ -6,14 +6,15 @@
 //! How the two are told apart: the engine's commit records the base as the image's parent;
 //! an image loaded with a layer on top has none.
 
-use bollard::models::ImageInspect;
 use ds01_dockerfile::ImageRef;
 use ds01_engine::{Engine, Identity, UserSetup};
-use ds01_tests::check::{self, docker, inspect as engine_view};
+use ds01_tests::check::{self, docker, docker_ok, inspect as engine_view};
 use ds01_tests::*;
+use serde_json::Value;
 
-async fn inspect(engine: &Engine, image: &str) -> ImageInspect {
-    engine.docker().inspect_image(image).await.unwrap()
+/// The image as the engine describes it, read apart from ds01.
+fn image_json(image: &str) -> Value {
+    check::json(docker_ok(&["image", "inspect", image]).as_bytes())[0].take()
 }
 
 /// The image's parent as the engine records it (empty for a loaded image).
@@ -41,11 +42,15 @@ fn run_in(image: &str, sweeper: &Sweeper, user: &str, script: &str) -> String {
     ])
 }
 
-fn layers(image: &ImageInspect) -> Vec<String> {
-    image
-        .root_fs
-        .as_ref()
-        .and_then(|r| r.layers.clone())
+fn layers(image: &Value) -> Vec<String> {
+    image["RootFS"]["Layers"]
+        .as_array()
+        .map(|layers| {
+            layers
+                .iter()
+                .map(|l| l.as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -59,29 +64,34 @@ async fn the_account_is_stacked_on_the_base_as_one_layer() {
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Committed);
-    let (before, after) = (
-        inspect(&engine, DEBIAN11).await,
-        inspect(&engine, &created.image).await,
-    );
+    let (before, after) = (image_json(DEBIAN11), image_json(&created.image));
 
     let (base_layers, image_layers) = (layers(&before), layers(&after));
     assert_eq!(image_layers.len(), base_layers.len() + 1);
     assert_eq!(image_layers[..base_layers.len()], base_layers[..]);
     assert_eq!(parent(&created.image), "", "committed by the engine");
-    let growth = after.size.unwrap() - before.size.unwrap();
+    let growth = after["Size"].as_i64().unwrap() - before["Size"].as_i64().unwrap();
     assert!(growth < 64 << 10, "the image grew by {growth} bytes");
 
     // The base's configuration, with the account's labels.
-    let (base_config, config) = (before.config.unwrap(), after.config.unwrap());
-    assert_eq!(config.cmd, base_config.cmd);
-    assert_eq!(config.env, base_config.env);
-    let labels = config.labels.unwrap();
+    let (base_config, config) = (&before["Config"], &after["Config"]);
+    assert_eq!(config["Cmd"], base_config["Cmd"]);
+    assert_eq!(config["Env"], base_config["Env"]);
+    let labels = &config["Labels"];
     assert_eq!(labels["aime.mlc.DS01_USER_ID"], LDAP_UID.to_string());
     assert_eq!(labels["aime.mlc.DS01_USERNAME"], who.username().to_string());
     assert_eq!(labels[TEST_LABEL], sweeper.label().1);
-    let history = engine.docker().image_history(&created.image).await.unwrap();
-    assert_eq!(history[0].comment, "ds01: user account added");
-    assert!(history[0].created_by.contains(who.username().as_str()));
+    let history = docker_ok(&[
+        "history",
+        "--no-trunc",
+        "--format",
+        "{{json .}}",
+        &created.image,
+    ]);
+    let history = check::json_lines(history.as_bytes());
+    assert_eq!(history[0]["Comment"], "ds01: user account added");
+    let created_by = history[0]["CreatedBy"].as_str().unwrap();
+    assert!(created_by.contains(who.username().as_str()), "{created_by}");
     assert_eq!(history.len(), 2, "{history:?}");
 
     // Owners at a 10-digit UID came through the layer, and lastlog is truncated.
@@ -145,7 +155,10 @@ async fn engine_committed(
     sweeper: &Sweeper,
     script: &str,
 ) -> String {
-    let base_id = inspect(engine, &base.to_string()).await.id.unwrap();
+    let base_id = image_json(&base.to_string())["Id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let created = create(engine, who, name, base, sweeper).await.unwrap();
     assert_eq!(
         parent(&created.image),

@@ -3,8 +3,8 @@
 
 use ds01_dockerfile::ImageRef;
 use ds01_engine::{Engine, EngineError, Progress, UserSetup};
+use ds01_tests::check::docker_ok;
 use ds01_tests::*;
-use std::collections::HashMap;
 use std::future::pending;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -90,11 +90,7 @@ async fn a_taken_name_is_refused_without_touching_the_existing_container() {
         .unwrap_err();
     assert!(matches!(err, EngineError::ContainerExists { .. }), "{err}");
     assert!(err.to_string().contains("already exists"));
-    engine
-        .docker()
-        .inspect_container(&first.name, None)
-        .await
-        .unwrap();
+    docker_ok(&["container", "inspect", &first.name]);
     assert_eq!(sweeper.count(&engine).await, (1, 1));
 }
 
@@ -214,31 +210,24 @@ async fn a_missing_image_says_how_to_get_one() {
 
 #[tokio::test]
 async fn a_setup_container_left_by_a_dead_run_does_not_block_the_retry() {
-    use bollard::models::ContainerCreateBody;
-    use bollard::query_parameters::CreateContainerOptionsBuilder;
     let sweeper = Sweeper::new("dead-run");
     let engine = engine().await;
     let base = fixture(&engine, DEBIAN11).await;
     let who = test_user(1013);
-    // What a ds01 run killed mid-setup leaves: a setup container under the final name.
+    // What a ds01 run killed mid-setup leaves: a setup container under the final name,
+    // made by hand, as ds01 itself only leaves one when it dies.
     let (k, v) = sweeper.label();
-    let leftover = ContainerCreateBody {
-        image: Some(base.to_string()),
-        cmd: Some(vec!["true".into()]),
-        labels: Some(HashMap::from([
-            (k, v),
-            ("ds01.role".into(), "setup".into()),
-        ])),
-        ..Default::default()
-    };
-    let options = CreateContainerOptionsBuilder::default()
-        .name("t-dead-run._.1013")
-        .build();
-    engine
-        .docker()
-        .create_container(Some(options), leftover)
-        .await
-        .unwrap();
+    docker_ok(&[
+        "create",
+        "--name",
+        "t-dead-run._.1013",
+        "--label",
+        &format!("{k}={v}"),
+        "--label",
+        "ds01.role=setup",
+        &base.to_string(),
+        "true",
+    ]);
 
     let mut stages = Vec::new();
     let mut progress = |event: Progress| {

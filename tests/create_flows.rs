@@ -72,13 +72,7 @@ async fn check_inside(
 }
 
 async fn image_size(engine: &Engine, image: &str) -> i64 {
-    engine
-        .docker()
-        .inspect_image(image)
-        .await
-        .unwrap()
-        .size
-        .unwrap()
+    existing_image(engine, image).await.size.unwrap()
 }
 
 #[tokio::test]
@@ -139,11 +133,7 @@ async fn commit_flow(base_name: &str, uid: u32, container: &str, expect_sudo: bo
     let name = ContainerName::new(container).unwrap();
     let removed = engine.remove_container(&who, &name, true).await.unwrap();
     assert_eq!(removed, vec![created.image.clone()]);
-    engine
-        .docker()
-        .inspect_image(&base.to_string())
-        .await
-        .unwrap();
+    existing_image(&engine, &base.to_string()).await;
     assert_eq!(sweeper.count(&engine).await, (0, 0));
 }
 
@@ -188,15 +178,8 @@ async fn catalog_flow_resolves_through_a_fixture_catalog() {
         .await
         .unwrap();
     assert_eq!(created.user_setup, UserSetup::Committed);
-    let labels = engine
-        .docker()
-        .inspect_container(&created.name, None)
-        .await
-        .unwrap()
-        .config
-        .unwrap()
-        .labels
-        .unwrap();
+    let labels = check::inspect(&created.name, "{{json .Config.Labels}}");
+    let labels = check::json(labels.as_bytes());
     assert_eq!(labels["aime.mlc.FRAMEWORK"], "Pytorch-9.9.9");
     assert_eq!(labels["aime.mlc.ARCH"], "CUDA_AMPERE");
     assert_eq!(labels["aime.mlc.CUSTOM_IMAGE"], "");

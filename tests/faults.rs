@@ -9,7 +9,6 @@
 //! (see [`Proxy`]) that sees every request and kills the daemon at a chosen one, either
 //! after the daemon acted on it but before its answer reaches ds01, or while it works on it.
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListImagesOptionsBuilder};
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec, Login};
 use ds01_engine::{
     BuildOptions, BuiltImage, CreateRequest, CreatedContainer, Engine, EngineError, Identity,
@@ -318,62 +317,39 @@ async fn bounded<T>(what: &str, call: impl Future<Output = T>) -> T {
     out
 }
 
+/// `docker ARGS` against the daemon `engine` talks to (through the proxy, which passes
+/// the CLI's requests as it does ds01's): what is on it, read apart from ds01.
+fn docker_at(engine: &Engine, args: &[&str]) -> String {
+    let mut all = vec!["-H", engine.host()];
+    all.extend_from_slice(args);
+    check::docker_ok(&all)
+}
+
 /// Everything on the daemon: container names with their state, and all image IDs
 /// (intermediate build images included).
-async fn inventory(engine: &Engine) -> (Vec<String>, BTreeSet<String>) {
-    let containers = engine
-        .docker()
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default().all(true).build(),
-        ))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|c| {
-            let name = c.names.unwrap_or_default().join(",");
-            format!("{} ({:?})", name.trim_start_matches('/'), c.state)
-        })
-        .collect();
-    let images = engine
-        .docker()
-        .list_images(Some(ListImagesOptionsBuilder::default().all(true).build()))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    (containers, images)
+fn inventory(engine: &Engine) -> (Vec<String>, BTreeSet<String>) {
+    let containers = docker_at(engine, &["ps", "-a", "--format", "{{.Names}} ({{.State}})"]);
+    let images = docker_at(engine, &["images", "-a", "-q", "--no-trunc"]);
+    (
+        containers.lines().map(str::to_owned).collect(),
+        images.lines().map(str::to_owned).collect(),
+    )
 }
 
 /// Prints what the killed call left on the daemon (the test output then shows what a
 /// retry had to cope with).
-async fn report_leftovers(engine: &Engine) {
-    let containers = engine
-        .docker()
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default().all(true).build(),
-        ))
-        .await
-        .unwrap();
-    for c in containers {
-        eprintln!(
-            "after the restart: container {:?} {:?} image {:?} labels {:?}",
-            c.names.unwrap_or_default(),
-            c.state,
-            c.image,
-            c.labels.unwrap_or_default()
-        );
+fn report_leftovers(engine: &Engine) {
+    let containers = docker_at(
+        engine,
+        &["ps", "-a", "--no-trunc", "--format", "{{json .}}"],
+    );
+    for c in containers.lines() {
+        eprintln!("after the restart: container {c}");
     }
 }
 
 async fn image_id(engine: &Engine, reference: &str) -> String {
-    engine
-        .docker()
-        .inspect_image(reference)
-        .await
-        .unwrap_or_else(|e| panic!("image {reference} is gone: {e}"))
-        .id
-        .unwrap()
+    existing_image(engine, reference).await.id
 }
 
 /// The error must be the engine's own, name what failed, and not be a bare transport error.
@@ -451,7 +427,7 @@ async fn assert_nothing_left(
     made: &[String],
     kept: &[&str],
 ) {
-    let (containers, images) = inventory(engine).await;
+    let (containers, images) = inventory(engine);
     let names: Vec<&str> = containers
         .iter()
         .map(|c| c.split(' ').next().unwrap())
@@ -476,7 +452,7 @@ async fn build_killed(test: &str, uid: u32, check_containers: bool) {
     let earlier = build(&engine, &who, &spec("thesis"), &sweeper, &mut ())
         .await
         .unwrap();
-    let (_, before) = inventory(&engine).await;
+    let (_, before) = inventory(&engine);
 
     // The user edits the spec (a label before the setup step) and rebuilds; the daemon dies
     // once the setup script has begun (its first line is out, useradd comes next).
@@ -499,7 +475,7 @@ async fn build_killed(test: &str, uid: u32, check_containers: bool) {
 
     daemon.restart();
     let engine = daemon.engine().await;
-    report_leftovers(&engine).await;
+    report_leftovers(&engine);
     assert_eq!(
         image_id(&engine, &earlier.image).await,
         earlier.id,
@@ -511,16 +487,12 @@ async fn build_killed(test: &str, uid: u32, check_containers: bool) {
         .unwrap_or_else(|e| panic!("the retry failed: {e}"));
     assert_ne!(retried.id, earlier.id);
     // The retry's image and its intermediate images (the build cache) are what it made.
-    let made: Vec<String> = engine
-        .docker()
-        .image_history(&retried.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|layer| layer.id)
+    let made: Vec<String> = docker_at(&engine, &["history", "-q", "--no-trunc", &retried.id])
+        .lines()
         .filter(|id| id.starts_with("sha256:"))
+        .map(str::to_owned)
         .collect();
-    let (containers, _) = inventory(&engine).await;
+    let (containers, _) = inventory(&engine);
     let kept: Vec<&str> = if check_containers {
         vec![]
     } else {
@@ -567,7 +539,7 @@ async fn create_killed(
     };
     let req = custom_request(test, &base, &sweeper);
     let docker_name = req.name.owned_by(uid);
-    let (_, before) = inventory(&engine).await;
+    let (_, before) = inventory(&engine);
 
     daemon.proxy().arm(pattern, fault(&daemon));
     let err = create(&engine, &who, &req, &mut ()).await.unwrap_err();
@@ -576,7 +548,7 @@ async fn create_killed(
 
     daemon.restart();
     let engine = daemon.engine().await;
-    report_leftovers(&engine).await;
+    report_leftovers(&engine);
     let created = create(&engine, &who, &req, &mut ())
         .await
         .unwrap_or_else(|e| panic!("the retry failed: {e}"));
@@ -656,7 +628,7 @@ async fn a_full_disk_during_the_commit_is_reported_not_hung() {
     let who = test_user(2005);
     let base: ImageRef = DEBIAN11.parse().unwrap();
     let req = custom_request("t-fault-disk", &base, &sweeper);
-    let (_, before) = inventory(&engine).await;
+    let (_, before) = inventory(&engine);
 
     // Once the setup has run, everything left on the data root's tmpfs is taken.
     let filler = daemon.data_root().join("filler");

@@ -355,7 +355,7 @@ impl Engine {
 }
 
 /// Keeps the last [`LOG_TAIL_LINES`] non-blank lines.
-fn push_line(tail: &mut VecDeque<String>, line: &str) {
+pub(crate) fn push_line(tail: &mut VecDeque<String>, line: &str) {
     if line.trim().is_empty() {
         return;
     }
@@ -365,7 +365,7 @@ fn push_line(tail: &mut VecDeque<String>, line: &str) {
     tail.push_back(line.to_owned());
 }
 
-fn build_failed(
+pub(crate) fn build_failed(
     tag: &str,
     step: Option<String>,
     message: String,

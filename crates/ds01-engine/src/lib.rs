@@ -36,12 +36,14 @@
 
 pub mod accounts;
 mod background;
+mod bare_create;
 mod build;
 mod build_network;
 mod build_request;
 mod cleanup;
 mod client;
 mod container_spec;
+mod context_build;
 mod control;
 mod create;
 mod details;
@@ -67,6 +69,7 @@ mod progress;
 mod session;
 mod setup;
 mod stats;
+mod sweep;
 mod timing;
 mod upper;
 mod verdicts;
@@ -96,4 +99,5 @@ pub use options::{ContainerOptions, HomeVolume, UserNetwork};
 pub use plan::CreatePlan;
 pub use progress::ProgressSink;
 pub use session::{Chunk, Session, SessionSpec};
+pub use sweep::Labelled;
 pub use verdicts::VerdictCache;
