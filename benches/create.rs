@@ -43,7 +43,10 @@ async fn flow(
         .await
         .unwrap();
     let took = start.elapsed();
-    engine.remove_container(who, &name, true).await.unwrap();
+    engine
+        .remove_container(&name.owned_by(who.uid()), true)
+        .await
+        .unwrap();
     took
 }
 

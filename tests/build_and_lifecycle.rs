@@ -68,8 +68,10 @@ async fn users_see_and_touch_only_their_own_containers() {
         .await
         .unwrap();
 
-    let names = |list: Vec<ds01_engine::ContainerInfo>| {
-        list.into_iter().map(|c| c.docker_name).collect::<Vec<_>>()
+    let names = |list: Vec<ds01_engine::ContainerView>| {
+        list.into_iter()
+            .map(|c| c.name.to_string())
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         names(engine.list_containers(Scope::User(&alice)).await.unwrap()),
@@ -87,10 +89,16 @@ async fn users_see_and_touch_only_their_own_containers() {
     // Bob naming Alice's container reaches nothing of hers.
     let hers = ContainerName::new("t-own").unwrap();
     for err in [
-        engine.start_container(&bob, &hers).await.unwrap_err(),
-        engine.stop_container(&bob, &hers).await.unwrap_err(),
         engine
-            .remove_container(&bob, &hers, true)
+            .start_container(&hers.owned_by(bob.uid()))
+            .await
+            .unwrap_err(),
+        engine
+            .stop_container(&hers.owned_by(bob.uid()))
+            .await
+            .unwrap_err(),
+        engine
+            .remove_container(&hers.owned_by(bob.uid()), true)
             .await
             .map(|_| ())
             .unwrap_err(),
@@ -105,7 +113,10 @@ async fn users_see_and_touch_only_their_own_containers() {
             "{err}"
         );
     }
-    engine.owned_container(&alice, &hers).await.unwrap();
+    engine
+        .owned_container(&hers.owned_by(alice.uid()))
+        .await
+        .unwrap();
     assert_eq!(
         check::inspect("t-own._.2002", "{{.HostConfig.Privileged}}"),
         "false",
@@ -150,8 +161,14 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
         matches!(&not_running, EngineError::NotRunning { name } if name == "t-life._.2004"),
         "{not_running}"
     );
-    engine.start_container(&who, &name).await.unwrap();
-    engine.start_container(&who, &name).await.unwrap(); // already running: fine
+    engine
+        .start_container(&name.owned_by(who.uid()))
+        .await
+        .unwrap();
+    engine
+        .start_container(&name.owned_by(who.uid()))
+        .await
+        .unwrap(); // already running: fine
 
     let out = engine
         .exec(
@@ -194,18 +211,24 @@ async fn start_exec_stats_stop_and_remove_with_a_workspace() {
     assert!(stats[0].pids >= 1 && stats[0].memory_bytes > 0, "{stats:?}");
 
     let running = engine
-        .remove_container(&who, &name, false)
+        .remove_container(&name.owned_by(who.uid()), false)
         .await
         .unwrap_err();
     assert!(running.to_string().contains("is running"), "{running}");
-    engine.stop_container(&who, &name).await.unwrap();
+    engine
+        .stop_container(&name.owned_by(who.uid()))
+        .await
+        .unwrap();
     // A second container from the same image: removing the first takes only its own tag,
     // never the image.
     create(&engine, &who, "t-life-2", &image, &sweeper)
         .await
         .unwrap();
     assert_eq!(
-        engine.remove_container(&who, &name, false).await.unwrap(),
+        engine
+            .remove_container(&name.owned_by(who.uid()), false)
+            .await
+            .unwrap(),
         [format!("{}:t-life._.2004", image.repository())]
     );
     existing_image(&engine, &image.to_string()).await;
@@ -232,7 +255,10 @@ async fn a_committed_image_in_use_by_another_container_is_kept() {
         .unwrap();
     assert_eq!(second.user_setup, UserSetup::Baked);
     let removed = engine
-        .remove_container(&who, &ContainerName::new("t-inuse").unwrap(), true)
+        .remove_container(
+            &ContainerName::new("t-inuse").unwrap().owned_by(who.uid()),
+            true,
+        )
         .await
         .unwrap();
     assert!(

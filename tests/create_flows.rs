@@ -3,8 +3,8 @@
 
 use ds01_dockerfile::{Base, ImageName, ImageRef, ImageSpec};
 use ds01_engine::{
-    BuildOptions, ContainerName, CreatedContainer, Engine, Identity, Provenance, UserSetup,
-    VerdictCache,
+    BuildOptions, ContainerName, CreatedContainer, Engine, Identity, OwnedContainer, Provenance,
+    UserSetup, VerdictCache,
 };
 use ds01_tests::*;
 use std::future::pending;
@@ -44,8 +44,9 @@ async fn check_inside(
     created: &CreatedContainer,
     expect_sudo: bool,
 ) {
-    let name = ContainerName::from_docker_name(&created.name).unwrap();
-    engine.start_container(who, &name).await.unwrap();
+    let owned = OwnedContainer::parse(&created.name).unwrap();
+    let name = owned.name().clone();
+    engine.start_container(&owned).await.unwrap();
     let run = |script: &str| {
         let cmd = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
         let name = name.clone();
@@ -131,7 +132,10 @@ async fn commit_flow(base_name: &str, uid: u32, container: &str, expect_sudo: bo
 
     // Removing the container removes its per-container image, never the base.
     let name = ContainerName::new(container).unwrap();
-    let removed = engine.remove_container(&who, &name, true).await.unwrap();
+    let removed = engine
+        .remove_container(&name.owned_by(who.uid()), true)
+        .await
+        .unwrap();
     assert_eq!(removed, vec![created.image.clone()]);
     existing_image(&engine, &base.to_string()).await;
     assert_eq!(sweeper.count(&engine).await, (0, 0));

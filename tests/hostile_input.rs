@@ -29,8 +29,8 @@ use ds01_dockerfile::{
 use ds01_engine::accounts::check_account;
 use ds01_engine::labels::{self as container_labels, parse_extra_label};
 use ds01_engine::{
-    ContainerName, ContainerOptions, ContainerSpec, GpuRequest, Identity, Provenance, Size,
-    UserSetup,
+    ContainerName, ContainerOptions, ContainerSpec, GpuRequest, Identity, OwnedContainer,
+    Provenance, Size, UserSetup,
 };
 use ds01_username::{slice_name, SliceGroup, Username};
 use proptest::prelude::*;
@@ -1076,13 +1076,13 @@ proptest! {
     fn container_names(input in text(CONTAINER_NAME), uid in any::<u32>()) {
         if let Some(name) = exact(&input, |s: &str| s.parse::<ContainerName>())? {
             let docker_name = name.owned_by(uid);
-            prop_assert_eq!(ContainerName::from_docker_name(&docker_name), Some(name.clone()));
-            prop_assert_eq!(ContainerName::from_docker_name(&format!("/{docker_name}")), Some(name));
+            prop_assert_eq!(OwnedContainer::parse(&docker_name), Some(docker_name.clone()));
+            prop_assert_eq!(OwnedContainer::parse(&format!("/{docker_name}")), Some(docker_name.clone()));
             // The commit flow tags images with it.
             prop_assert!(Tag::parse(&docker_name).is_ok(), "{docker_name:?} is not a tag");
         }
         // Names read back from the engine are outside text too.
-        let _ = ContainerName::from_docker_name(&input);
+        let _ = OwnedContainer::parse(&input);
     }
 
     #[test]
@@ -1169,17 +1169,6 @@ fn extra_label() -> BoxedStrategy<String> {
     .boxed()
 }
 
-fn as_user_identity(id: &Identity) -> Result<ds01_dockerfile::UserIdentity, String> {
-    std::panic::catch_unwind(|| id.user_identity()).map_err(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("Identity::user_identity panicked for {id}: {message}")
-    })
-}
-
 proptest! {
     #![proptest_config(cases(25_000))]
 
@@ -1192,9 +1181,11 @@ proptest! {
                 prop_assert_eq!(Username::parse(id.username().as_str()), Ok(id.username().clone()));
                 let again = Identity::parse_spec(&format!("{}:{}:{}", id.login(), id.uid(), id.gid()));
                 prop_assert_eq!(again.ok(), Some(id.clone()));
-                // Image builds turn it into build arguments.
-                let user = as_user_identity(&id).map_err(TestCaseError::fail)?;
-                prop_assert_eq!((user.uid(), user.gid()), (id.uid(), id.gid()));
+                // Image builds turn it into build arguments: never root's IDs nor "no ID".
+                prop_assert!(![0, u32::MAX].contains(&id.gid()) && id.uid() != u32::MAX);
+                let args: HashMap<String, String> = id.build_args().into_iter().collect();
+                prop_assert_eq!(&args["DS01_USER_ID"], &id.uid().to_string());
+                prop_assert_eq!(&args["DS01_GROUP_ID"], &id.gid().to_string());
             }
             Err(err) => refusal_has_message(&err)?,
         }
@@ -1218,7 +1209,7 @@ fn create_labels(
         resource_labels: &[],
         created_at: "2026-11-27T12:00:00Z",
     };
-    spec.body().labels.unwrap_or_default()
+    spec.labels()
 }
 
 proptest! {
@@ -1509,21 +1500,18 @@ proptest! {
 // Regressions: exact inputs the properties found
 // ---------------------------------------------------------------------------------------------
 
-/// `Identity::new` refuses UID 0 only, while `UserIdentity::new` (which `user_identity`
-/// `expect`s to succeed, on every image build) also refuses GID 0 and the ID 4294967295.
+/// The one identity refuses what an image account cannot be (GID 0, the ID 4294967295),
+/// so every accepted `LOGIN:UID:GID` gives build arguments.
 #[test]
 fn every_accepted_as_spec_gives_a_build_identity() {
-    let panics: Vec<String> = [
-        "alice:1000:1000",
+    assert!(Identity::parse_spec("alice:1000:1000").is_ok());
+    for refused in [
         "alice:1000:0",
         "alice:4294967295:1000",
         "alice:1000:4294967295",
-    ]
-    .into_iter()
-    .filter_map(|spec| Identity::parse_spec(spec).ok())
-    .filter_map(|id| as_user_identity(&id).err())
-    .collect();
-    assert!(panics.is_empty(), "{panics:#?}");
+    ] {
+        assert!(Identity::parse_spec(refused).is_err(), "{refused}");
+    }
 }
 
 /// The checker must catch what it is there to catch: each tampered Dockerfile is one a

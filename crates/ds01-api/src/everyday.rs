@@ -98,6 +98,10 @@ pub struct ContainerDetails {
     pub labels: BTreeMap<String, String>,
     /// When ds01d will stop it and why, once it has warned.
     pub stops_at: Option<String>,
+    /// The account its processes run as inside (`h-baker`; DS01's scripts baked `h_baker`),
+    /// as ds01d knows it.
+    #[serde(default)]
+    pub account: String,
 }
 
 /// One `--filter KEY=VALUE` of `container list`: `name=`, `image=` (both with `*`

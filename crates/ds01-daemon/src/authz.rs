@@ -14,8 +14,8 @@ use ds01_dockerfile::owner::{OwnedImage, OwnedName};
 use ds01_dockerfile::{Catalog, ImageRef};
 use ds01_engine::Engine;
 
-use crate::errors::from_engine;
 use crate::config::Config;
+use crate::errors::from_engine;
 
 /// Which repositories count as shared bases (besides the caller's own images).
 #[derive(Debug, Clone, PartialEq, Eq)]

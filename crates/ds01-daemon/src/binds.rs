@@ -200,8 +200,7 @@ pub(crate) async fn bind_for_start(
                 "its {kind} is not bound from its own mount point; remove it and create it again"
             ))));
         }
-        let (_, fd) =
-            mounts::open(kind, Path::new(chosen), uid, roots).map_err(refuse)?;
+        let (_, fd) = mounts::open(kind, Path::new(chosen), uid, roots).map_err(refuse)?;
         opened.push((point, fd));
     }
     if opened.is_empty() {

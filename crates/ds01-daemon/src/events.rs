@@ -66,7 +66,13 @@ impl EventLog {
 
     /// Records one event about the acting user's `container`.
     pub fn record_for(&self, acting: &Acting, container: &str, kind: &str, detail: String) {
-        self.record(acting.who.uid(), acting.who.login(), container, kind, detail);
+        self.record(
+            acting.who.uid(),
+            acting.who.login(),
+            container,
+            kind,
+            detail,
+        );
     }
 
     /// The recorded events that `keep` accepts, oldest first.

@@ -132,7 +132,10 @@ impl Gpus {
 
     /// The devices held now, by running containers and by reservations (but `skip`).
     pub async fn held(&self, engine: &Engine, skip: &str) -> Result<Vec<Holding>, ApiError> {
-        let containers = engine.list_containers(ds01_engine::Scope::AllUsers).await.map_err(from_engine)?;
+        let containers = engine
+            .list_containers(ds01_engine::Scope::AllUsers)
+            .await
+            .map_err(from_engine)?;
         let mut held = holdings(&self.devices, &containers, skip);
         held.extend(
             self.lock_reserved()
@@ -297,7 +300,10 @@ impl Gpus {
 
     /// `ds01 admin gpus`: every device and its holder.
     pub async fn table(&self, engine: &Engine) -> Result<Vec<GpuRow>, ApiError> {
-        let containers = engine.list_containers(ds01_engine::Scope::AllUsers).await.map_err(from_engine)?;
+        let containers = engine
+            .list_containers(ds01_engine::Scope::AllUsers)
+            .await
+            .map_err(from_engine)?;
         let held = holdings(&self.devices, &containers, "");
         Ok(self
             .devices
@@ -399,6 +405,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            mounts: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use ds01_labels::{container, gpu};
 use std::time::Duration;
 
-use ds01_engine::{Identity, ContainerView};
+use ds01_engine::{ContainerView, Identity};
 use ds01_policy::{Cap, Decision, Rules, Sample, Span, Watch};
 
 use crate::Daemon;
@@ -257,10 +257,9 @@ pub(crate) fn warn_owner(
     kind: &str,
     sentence: String,
 ) {
-    daemon.sessions.notify(
-        &c.name,
-        &format!("ds01: {} {sentence}", c.name),
-    );
+    daemon
+        .sessions
+        .notify(&c.name, &format!("ds01: {} {sentence}", c.name));
     daemon
         .events
         .record(c.uid(), login, &c.name, kind, sentence);
@@ -340,11 +339,7 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, s
         ),
     }
     let grace = daemon.config.lifecycle.stop_grace_secs;
-    match daemon
-        .engine
-        .stop_container_within(&owned, grace)
-        .await
-    {
+    match daemon.engine.stop_container_within(&owned, grace).await {
         Ok(()) => {
             daemon
                 .events

@@ -23,12 +23,7 @@ impl SpecStore {
 
     /// The store of user `uid` in ds01d's state directory.
     pub fn of(state_dir: &Path, uid: u32) -> SpecStore {
-        SpecStore::new(
-            state_dir
-                .join("users")
-                .join(uid.to_string())
-                .join("images"),
-        )
+        SpecStore::new(state_dir.join("users").join(uid.to_string()).join("images"))
     }
 
     /// `<dir>/<name>.toml`.

@@ -15,8 +15,8 @@ use nix::sys::stat::{fstat, mkdirat, Mode};
 use nix::unistd::{fchown, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::caller::Acting;
-use crate::mounts;
 use crate::config::Config;
+use crate::mounts;
 
 /// The default workspace: the configured `workspace` (`~` is the user's home) when it
 /// exists and passes the checks, as before; without one, `~/workspace/<name>`, created

@@ -60,8 +60,7 @@ pub use context::{build_context, build_context_with_ca, BuildContext};
 pub use defaults::{UseCase, UseCaseError};
 pub use env::{EnvError, EnvName, EnvValue};
 pub use identity::{
-    Identity, IdentityError, Login, LoginError, ARG_GROUP_ID, ARG_SUDO, ARG_USERNAME,
-    ARG_USER_ID,
+    Identity, IdentityError, Login, LoginError, ARG_GROUP_ID, ARG_SUDO, ARG_USERNAME, ARG_USER_ID,
 };
 pub use name::{ImageName, NameError};
 pub use package::{AptPackage, PackageError, PipRequirement};

@@ -64,6 +64,16 @@ impl OwnedName {
         OwnedName::parse(reference.tag()?)
     }
 
+    /// The engine's name filter (a regular expression) for the names of `uid`'s containers,
+    /// or of everybody's; it may match more than the form: check with [`OwnedName::parse`].
+    pub fn filter(uid: Option<u32>) -> String {
+        let escaped = SEPARATOR.replace('.', r"\.");
+        match uid {
+            Some(uid) => format!("{escaped}{uid}$"),
+            None => format!("{escaped}[0-9]+$"),
+        }
+    }
+
     /// The name before the separator (`thesis`).
     pub fn name(&self) -> &str {
         &self.text[..self.name_len]
@@ -149,8 +159,17 @@ impl OwnedImage {
     }
 
     /// The prefix of every repository of `uid`'s images, `ds01-<uid>/`.
-    pub fn repository_prefix(uid: u32) -> String {
+    fn repository_prefix(uid: u32) -> String {
         format!("{REPOSITORY_PREFIX}{uid}/")
+    }
+
+    /// The engine's reference filter for the repositories of `uid`'s images, or of every
+    /// user's (`ds01-*/*`), which also matches lookalikes: check with [`OwnedImage::owner`].
+    pub fn filter(uid: Option<u32>) -> String {
+        match uid {
+            Some(uid) => format!("{}*", Self::repository_prefix(uid)),
+            None => format!("{REPOSITORY_PREFIX}*/*"),
+        }
     }
 
     /// The owner's UID.
@@ -186,7 +205,8 @@ mod tests {
     use super::*;
 
     fn owner(text: &str) -> Option<u32> {
-        OwnedImage::owner(&text.parse().unwrap())
+        // Some lookalikes are not references at all.
+        OwnedImage::owner(&text.parse().ok()?)
     }
 
     #[test]
@@ -200,6 +220,8 @@ mod tests {
             OwnedName::new("latest", 0).tag().unwrap().as_str(),
             "latest._.0"
         );
+        assert_eq!(OwnedName::filter(Some(7)), r"\._\.7$");
+        assert_eq!(OwnedName::filter(None), r"\._\.[0-9]+$");
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! `image-create` wrote "user set up" labels even when the build skipped the user (B1).
 
 use crate::error::{Context, Result};
-use ds01_dockerfile::Identity;
 use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use bollard::Docker;
+use ds01_dockerfile::Identity;
 use futures_util::TryStreamExt;
 use std::io::Read;
 

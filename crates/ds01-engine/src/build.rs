@@ -4,13 +4,13 @@ use crate::build_request::{post_build, Confinement};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use crate::journal::Journal;
 use crate::progress::{Progress, ProgressSink};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
     RemoveImageOptionsBuilder,
 };
+use ds01_dockerfile::Identity;
 use ds01_dockerfile::{build_context_with_ca, labels as image_labels, ImageSpec};
 use futures_util::StreamExt;
 use std::collections::{HashMap, VecDeque};
@@ -252,8 +252,7 @@ impl Engine {
         // Without a user block the Dockerfile declares no such ARGs, and the engine would
         // warn that they went unused.
         let build_args: HashMap<String, String> = if spec.user.bake {
-            let mut args: HashMap<String, String> =
-                who.build_args().into_iter().collect();
+            let mut args: HashMap<String, String> = who.build_args().into_iter().collect();
             let sudo = if options.sudo { "1" } else { "0" };
             args.insert(ds01_dockerfile::ARG_SUDO.into(), sudo.into());
             args

@@ -117,7 +117,7 @@ impl Engine {
     }
 
     /// The underlying bollard client, for callers that need an API ds01 does not wrap.
-    pub fn docker(&self) -> &Docker {
+    pub(crate) fn docker(&self) -> &Docker {
         &self.docker
     }
 }

@@ -2,7 +2,6 @@
 //! free of I/O so that what this machine cannot run (GPUs, cgroup parents) is checked by
 //! snapshotting the request itself.
 
-use ds01_dockerfile::Identity;
 use crate::labels;
 use crate::options::ContainerOptions;
 use bollard::models::{
@@ -10,6 +9,7 @@ use bollard::models::{
     NetworkingConfig, ResourcesUlimits,
 };
 use ds01_api::{ContainerName, UserSetup};
+use ds01_dockerfile::Identity;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -112,7 +112,7 @@ impl ContainerSpec<'_> {
     }
 
     /// The full create request.
-    pub fn body(&self) -> ContainerCreateBody {
+    pub(crate) fn body(&self) -> ContainerCreateBody {
         let o = self.options;
         let mut binds = Vec::new();
         for (dir, kind) in [

@@ -36,7 +36,11 @@ impl Engine {
                     "container {docker_name} is paused already"
                 )))
             }
-            _ => return Err(EngineError::NotRunning { name: docker_name.clone() }),
+            _ => {
+                return Err(EngineError::NotRunning {
+                    name: docker_name.clone(),
+                })
+            }
         }
         self.docker()
             .pause_container(&found.id)

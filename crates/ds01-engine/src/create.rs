@@ -2,13 +2,11 @@
 //! otherwise setup + guard + commit. Either way, a failure or an interrupt removes whatever
 //! the call made, and nothing the call did not make is touched.
 
-use ds01_api::OwnedContainer;
 use crate::accounts::{check_account, verify_container};
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::container_spec::{ContainerSpec, Provenance};
 use crate::error::{is_conflict, is_not_found, shown, Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use crate::interrupt::Interrupt;
 use crate::journal::Journal;
 use crate::labels;
@@ -22,7 +20,9 @@ use bollard::query_parameters::{
     RemoveImageOptionsBuilder, TagImageOptionsBuilder,
 };
 use ds01_api::ContainerName;
+use ds01_api::OwnedContainer;
 use ds01_api::{CreatedContainer, UserSetup};
+use ds01_dockerfile::Identity;
 use ds01_dockerfile::{labels as image_labels, ImageRef};
 use futures_util::TryStreamExt;
 use std::collections::HashMap;
@@ -436,7 +436,10 @@ impl Engine {
                     .force(true)
                     .v(true)
                     .build();
-                match docker.remove_container(docker_name.as_str(), Some(remove)).await {
+                match docker
+                    .remove_container(docker_name.as_str(), Some(remove))
+                    .await
+                {
                     Ok(()) => {}
                     Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(e).context(|| format!("removing stale {docker_name}")),

@@ -11,10 +11,7 @@ use ds01_dockerfile::owner::OwnedName;
 impl Engine {
     /// What the container is: image, user setup, GPUs, mounts, limits, labels and state.
     /// `stops_at` and `gpus` are left for ds01d, whose reaper and inventory know them.
-    pub async fn container_details(
-        &self,
-        container: &OwnedContainer,
-    ) -> Result<ContainerDetails> {
+    pub async fn container_details(&self, container: &OwnedContainer) -> Result<ContainerDetails> {
         let found = self.inspect_owned(container).await?;
         let host = found.host_config.clone().unwrap_or_default();
         let view = ContainerView::from_inspect(
@@ -54,6 +51,7 @@ impl Engine {
             },
             labels,
             stops_at: None,
+            account: String::new(),
         })
     }
 }

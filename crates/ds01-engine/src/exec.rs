@@ -2,9 +2,9 @@
 
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use ds01_api::ContainerName;
+use ds01_dockerfile::Identity;
 use futures_util::StreamExt;
 
 /// What a command run in a container printed and returned.

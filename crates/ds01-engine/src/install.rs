@@ -3,10 +3,10 @@
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
-use ds01_dockerfile::Identity;
 use bollard::models::ContainerConfig;
 use bollard::query_parameters::CommitContainerOptionsBuilder;
 use ds01_api::ContainerName;
+use ds01_dockerfile::Identity;
 use ds01_dockerfile::{ImageRef, Tag};
 use std::collections::HashMap;
 

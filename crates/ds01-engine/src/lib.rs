@@ -83,21 +83,20 @@ pub use client::{Engine, DEFAULT_STATE_DIR};
 pub use container_spec::{ContainerSpec, Provenance};
 pub use create::CreateRequest;
 pub use ds01_api::{
-    OwnedContainer,
     ContainerInfo, ContainerName, ContainerNameError, ContainerStats, CreatedContainer, GpuRequest,
-    GpuRequestError, Progress, Size, UserSetup, MAX_CONTAINER_NAME_LEN,
+    GpuRequestError, OwnedContainer, Progress, Size, UserSetup, MAX_CONTAINER_NAME_LEN,
 };
+pub use ds01_dockerfile::{Identity, IdentityError};
 pub use error::{EngineError, Result};
 pub use exec::ExecOutput;
 pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
-pub use ds01_dockerfile::{Identity, IdentityError};
 pub use images::{EngineInfo, ImageInfo, ImageTag};
 pub use lifecycle::Scope;
-pub use view::{ContainerMount, ContainerState, ContainerView};
 pub use options::{ContainerOptions, HomeVolume, UserNetwork};
 pub use plan::CreatePlan;
 pub use progress::ProgressSink;
 pub use session::{Chunk, Session, SessionSpec};
 pub use sweep::Labelled;
 pub use verdicts::VerdictCache;
+pub use view::{ContainerMount, ContainerState, ContainerView};

@@ -4,16 +4,16 @@
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use crate::labels;
+use crate::view::ContainerView;
 use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
     StopContainerOptionsBuilder,
 };
-use crate::view::ContainerView;
 use ds01_api::OwnedContainer;
 use ds01_dockerfile::owner::OwnedName;
+use ds01_dockerfile::Identity;
 use ds01_dockerfile::ImageRef;
 use std::collections::HashMap;
 
@@ -33,8 +33,8 @@ impl Engine {
     pub async fn list_containers(&self, scope: Scope<'_>) -> Result<Vec<ContainerView>> {
         // The engine matches names as regular expressions.
         let (pattern, only_uid) = match scope {
-            Scope::User(who) => (format!(r"\._\.{}$", who.uid()), Some(who.uid())),
-            Scope::AllUsers => (r"\._\.[0-9]+$".to_owned(), None),
+            Scope::User(who) => (OwnedName::filter(Some(who.uid())), Some(who.uid())),
+            Scope::AllUsers => (OwnedName::filter(None), None),
         };
         let filters = HashMap::from([("name".to_owned(), vec![pattern])]);
         let options = ListContainersOptionsBuilder::default()
@@ -203,4 +203,3 @@ impl Engine {
             .collect())
     }
 }
-

@@ -9,9 +9,9 @@ use bollard::models::{NetworkCreateRequest, NetworkInspect};
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use crate::labels;
 use crate::options::UserNetwork;
+use ds01_dockerfile::Identity;
 
 /// The engine's option that names a bridge network's interface.
 const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";

@@ -6,9 +6,9 @@ use crate::client::Engine;
 use crate::container_spec::ContainerSpec;
 use crate::create::{baked_claim, now_utc, Claim, CreateRequest};
 use crate::error::{is_not_found, Context, Result};
-use ds01_dockerfile::Identity;
 use crate::setup;
 use ds01_api::UserSetup;
+use ds01_dockerfile::Identity;
 
 /// What a create would do: the API's answer to a dry run, of which the engine leaves only
 /// `gpus` (the request's, which ds01d knows) unset.

@@ -10,8 +10,8 @@ use tokio::io::AsyncWrite;
 
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
-use ds01_dockerfile::Identity;
 use ds01_api::ContainerName;
+use ds01_dockerfile::Identity;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

@@ -2,12 +2,10 @@
 //! image, and what it wrote becomes the image `<repository>:<name>._.<uid>` (a layer stacked
 //! on the base, or the engine's commit), never without the sparse-file guard.
 
-use ds01_api::OwnedContainer;
 use crate::cleanup::Created;
 use crate::client::Engine;
 use crate::error::{Context, EngineError, Result};
 use crate::guard;
-use ds01_dockerfile::Identity;
 use crate::interrupt::Interrupt;
 use crate::labels;
 use crate::layer::{self, Built};
@@ -19,6 +17,8 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
+use ds01_api::OwnedContainer;
+use ds01_dockerfile::Identity;
 use ds01_dockerfile::{labels as image_labels, ImageRef, USER_SETUP_DONE, USER_SETUP_SCRIPT};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashMap;

@@ -2,11 +2,11 @@
 
 use crate::client::Engine;
 use crate::error::{Context, Result};
-use ds01_dockerfile::Identity;
 use crate::lifecycle::Scope;
 use crate::view::ContainerState;
 use bollard::query_parameters::StatsOptionsBuilder;
 use ds01_api::ContainerName;
+use ds01_dockerfile::Identity;
 use futures_util::future::try_join_all;
 use futures_util::TryStreamExt;
 

@@ -129,9 +129,7 @@ impl ContainerView {
             id: c.id.unwrap_or_default(),
             image: c.image.unwrap_or_default(),
             image_id: c.image_id.unwrap_or_default(),
-            state: ContainerState::from_docker(
-                &c.state.map(|s| s.to_string()).unwrap_or_default(),
-            ),
+            state: ContainerState::from_docker(&c.state.map(|s| s.to_string()).unwrap_or_default()),
             status: c.status.unwrap_or_default(),
             started_at: None,
             labels: c.labels.unwrap_or_default().into_iter().collect(),
@@ -171,7 +169,11 @@ impl ContainerView {
                 .flatten()
                 .map(|m| ContainerMount {
                     bind: m.typ.as_deref() == Some("bind"),
-                    source: m.source.clone().or_else(|| m.name.clone()).unwrap_or_default(),
+                    source: m
+                        .source
+                        .clone()
+                        .or_else(|| m.name.clone())
+                        .unwrap_or_default(),
                     destination: m.destination.clone().unwrap_or_default(),
                     writable: m.rw.unwrap_or(false),
                 })

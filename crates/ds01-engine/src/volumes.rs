@@ -10,11 +10,8 @@ use ds01_api::OwnedContainer;
 
 impl Engine {
     /// The name of `who`'s container's home volume, when it exists.
-    pub async fn home_volume(
-        &self,
-        container: &OwnedContainer,
-    ) -> Result<Option<String>> {
-        let volume = HomeVolume::name_for(&container);
+    pub async fn home_volume(&self, container: &OwnedContainer) -> Result<Option<String>> {
+        let volume = HomeVolume::name_for(container);
         match self.docker().inspect_volume(&volume).await {
             Ok(_) => Ok(Some(volume)),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -24,10 +21,7 @@ impl Engine {
 
     /// Removes the home volume of `who`'s container `name` (which must be gone: the engine
     /// refuses to remove a volume in use). Returns its name if there was one.
-    pub async fn remove_home_volume(
-        &self,
-        container: &OwnedContainer,
-    ) -> Result<Option<String>> {
+    pub async fn remove_home_volume(&self, container: &OwnedContainer) -> Result<Option<String>> {
         let Some(volume) = self.home_volume(container).await? else {
             return Ok(None);
         };

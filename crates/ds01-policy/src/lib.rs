@@ -38,6 +38,7 @@ pub use alloc::{
     allocate, gpus_from_labels, AllocError, AllocRequest, Allocation, Amount, GpuAsk, Holding,
     LabelGpus,
 };
+pub use ds01_labels::shown;
 pub use import::{import_ds01_limits, ImportError, Imported};
 #[cfg(feature = "nvml")]
 pub use inventory::NvmlSource;
@@ -49,5 +50,4 @@ pub use policy::{
     Aggregate, Applied, Effective, EffectiveAggregate, LimitError, Limits, Network, Policy,
     PolicyError, Resolved, ResourceRequest, Source,
 };
-pub use ds01_labels::shown;
 pub use units::{Cap, Quantity, Size, Span, UnitError};

@@ -22,7 +22,7 @@ mod recreate;
 mod remove;
 mod session;
 
-pub(crate) use recreate::recreate_one;
+pub(crate) use actions::outcomes_shown;
 use recreate::{recreate, RECREATE_AFTER_HELP};
 use remove::{remove, RemoveArgs, REMOVE_AFTER_HELP};
 

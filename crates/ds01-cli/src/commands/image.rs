@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use ds01_api::endpoints::{
-    CreateImage, DeleteImage, ForceQuery, ListImages, ShowImage, UpdateImage,
+    CreateImage, DeleteImage, ForceQuery, ListImages, RecreateFromImage, ShowImage, UpdateImage,
 };
 use ds01_api::{ApiError, Endpoint, ErrorCode, ImageBuilt, ImageCreate, ImageDetails, ImageUpdate};
 use ds01_dockerfile::{AptPackage, ImageName, ImageRef, PipRequirement, UseCase};
@@ -398,15 +398,17 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
         }
         return Ok(status);
     }
-    for name in &built.containers {
-        let name: ds01_api::ContainerName = name
-            .parse()
-            .map_err(|e: ds01_api::ContainerNameError| CliError::msg(e.to_string()))?;
-        let created = super::container::recreate_one(&name, ctx).await?;
-        ctx.out
-            .success(format!("recreated {} from {}", created.name, created.image));
+    // ds01d finds the containers made from the image and makes each again.
+    let mut progress = ctx.out.progress();
+    let recreate = RecreateFromImage {
+        name: args.name.clone(),
+    };
+    let outcomes = ctx.client.progress(&recreate, |p| progress.report(p)).await;
+    progress.finish();
+    match super::container::outcomes_shown(ctx, &outcomes?)? {
+        ExitStatus::Success => Ok(status),
+        failed => Ok(failed),
     }
-    Ok(status)
 }
 
 async fn list(ctx: &Context) -> Result<ExitStatus, CliError> {

@@ -45,8 +45,7 @@ pub async fn doctor(d: &Daemon) -> Vec<Check> {
                 "aggregate limits",
                 true,
                 if info.cgroup_driver == "systemd" {
-                    "the engine uses the systemd cgroup driver: per-user slices are possible"
-                        .into()
+                    "the engine uses the systemd cgroup driver: per-user slices are possible".into()
                 } else {
                     format!(
                         "the engine uses the {} cgroup driver: per-user aggregate limits are off, per-container limits apply",

@@ -49,8 +49,7 @@ impl Selection {
         self.uid.is_none_or(|u| e.uid == u)
             && e.ts >= self.since
             && self.container.as_ref().is_none_or(|c| {
-                e.container == *c
-                    || OwnedName::parse(&e.container).is_some_and(|o| o.name() == c)
+                e.container == *c || OwnedName::parse(&e.container).is_some_and(|o| o.name() == c)
             })
     }
 }

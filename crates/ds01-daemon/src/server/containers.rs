@@ -99,9 +99,7 @@ pub(super) async fn recreate_container(
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
-        move |reporter| async move {
-            ops::recreate::recreate(&d, &acting, &container, reporter).await
-        },
+        move |reporter| async move { ops::recreate::recreate(&d, &acting, &container, reporter).await },
     ))
 }
 
@@ -138,9 +136,9 @@ pub(super) async fn install(
 
 pub(super) async fn show_container(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { container, .. }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Answer<ds01_api::ContainerDetails> {
-    Ok(Json(ops::show::show(&d, &container).await?))
+    Ok(Json(ops::show::show(&d, &acting, &container).await?))
 }
 
 pub(super) async fn restart_container(

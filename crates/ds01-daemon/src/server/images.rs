@@ -39,9 +39,7 @@ pub(super) async fn update_image(
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
-        move |reporter| async move {
-            ops::update::update(&d, &acting, &name, request, reporter).await
-        },
+        move |reporter| async move { ops::update::update(&d, &acting, &name, request, reporter).await },
     ))
 }
 
@@ -74,5 +72,7 @@ pub(super) async fn delete_image(
     Query(q): Query<ForceQuery>,
 ) -> Answer<ds01_api::Removed> {
     let (acting, name) = (ctx.acting()?, image(&name)?);
-    Ok(Json(ops::delete::delete(&d, &acting, &name, q.force).await?))
+    Ok(Json(
+        ops::delete::delete(&d, &acting, &name, q.force).await?,
+    ))
 }

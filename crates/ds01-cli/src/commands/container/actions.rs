@@ -85,11 +85,20 @@ pub(super) async fn one<E: Endpoint<Answer = Acted>>(
 
 async fn all(ctx: &Context, endpoint: &BulkAction) -> Result<ExitStatus, CliError> {
     let outcomes = ctx.client.ask(endpoint).await?;
+    outcomes_shown(ctx, &outcomes)
+}
+
+/// Each container's outcome of an action on several, one line each (a JSON object each
+/// with `--json`); a failure of any makes the command fail.
+pub(crate) fn outcomes_shown(
+    ctx: &Context,
+    outcomes: &[ds01_api::BulkOutcome],
+) -> Result<ExitStatus, CliError> {
     let mut status = ExitStatus::Success;
     if outcomes.is_empty() && !ctx.out.json() {
         ctx.out.info("none of your containers needed it");
     }
-    for o in &outcomes {
+    for o in outcomes {
         if ctx.out.json() {
             ctx.out.print_json(o)?;
         } else if let Some(e) = &o.error {

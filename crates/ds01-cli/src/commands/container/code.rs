@@ -4,7 +4,7 @@
 //! Code's Remote-SSH then talks to as to any host.
 
 use clap::Args;
-use ds01_api::endpoints::ListContainers;
+use ds01_api::endpoints::{ListContainers, ShowContainer};
 use ds01_api::ContainerName;
 use serde_json::json;
 
@@ -36,11 +36,14 @@ pub(super) async fn code(args: &CodeArgs, ctx: &Context) -> Result<ExitStatus, C
             "no container {name} of yours\n  `ds01 container list` shows yours"
         )));
     };
-    // The owner's login (also with --as), and the account it has inside the container.
+    // The owner's login (also with --as), and the account it has inside the container,
+    // which only ds01d knows (DS01's scripts spelt it otherwise).
     let login = &found.user;
-    let account = ds01_username::sanitize(login)
-        .map(|u| u.as_str().to_owned())
-        .map_err(|e| CliError::failure(format!("no account name for {login}"), e))?;
+    let account = ctx
+        .client
+        .ask(&ShowContainer::new(args.name.clone()))
+        .await?
+        .account;
     let server = hostname();
     let dir = "$HOME/.ds01/ssh";
     let proxy = format!(

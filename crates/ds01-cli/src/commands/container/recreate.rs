@@ -33,10 +33,7 @@ pub(super) async fn recreate(name: &ContainerName, ctx: &Context) -> Result<Exit
 }
 
 /// One recreate request, with its progress shown.
-pub(crate) async fn recreate_one(
-    name: &ContainerName,
-    ctx: &Context,
-) -> Result<CreatedContainer, CliError> {
+async fn recreate_one(name: &ContainerName, ctx: &Context) -> Result<CreatedContainer, CliError> {
     let mut progress = ctx.out.progress();
     let created = ctx
         .client

@@ -55,7 +55,12 @@ pub(crate) async fn create_within(
                 record("start", "started by its owner".into());
             }
         }
-        Err(e) if matches!(e.code, ErrorCode::Limit | ErrorCode::Forbidden | ErrorCode::Busy) => {
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::Limit | ErrorCode::Forbidden | ErrorCode::Busy
+            ) =>
+        {
             record("refused", format!("create refused: {}", e.message));
         }
         Err(_) => {}
@@ -170,7 +175,8 @@ async fn unrecorded(
             undo(prepared.made);
             // The points of a container that was not made go with it; those of one that
             // exists under the name already are its own.
-            if let (Some(points), false) = (points, matches!(e, EngineError::ContainerExists { .. }))
+            if let (Some(points), false) =
+                (points, matches!(e, EngineError::ContainerExists { .. }))
             {
                 crate::binds::forget(&points);
             }

@@ -23,7 +23,12 @@ pub async fn install(
     }
     let committed = d
         .engine
-        .install_packages(&acting.who, container.name(), &request.packages, request.commit)
+        .install_packages(
+            &acting.who,
+            container.name(),
+            &request.packages,
+            request.commit,
+        )
         .await
         .map_err(from_engine)?;
     Ok(Installed {

@@ -31,10 +31,7 @@ pub async fn list(
         .into_iter()
         .map(|c| {
             let stops_at = d.watches.stops_at(&c.id);
-            ContainerInfo {
-                stops_at,
-                ..row(c)
-            }
+            ContainerInfo { stops_at, ..row(c) }
         })
         .filter(|c| filters.iter().all(|f| f.matches(c)))
         .collect();

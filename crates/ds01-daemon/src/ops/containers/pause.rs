@@ -8,7 +8,11 @@ use crate::errors::from_engine;
 use crate::Daemon;
 
 /// Pauses the acting user's running container.
-pub async fn pause(d: &Daemon, acting: &Acting, container: &OwnedContainer) -> Result<(), ApiError> {
+pub async fn pause(
+    d: &Daemon,
+    acting: &Acting,
+    container: &OwnedContainer,
+) -> Result<(), ApiError> {
     d.engine
         .pause_container(container)
         .await

@@ -241,12 +241,7 @@ pub(crate) async fn assemble(
     } else if request.workspace.is_some() {
         (mount("workspace", &request.workspace)?, None)
     } else {
-        crate::workspace::default_workspace(
-            &d.config,
-            acting,
-            &request.name,
-            make == Make::Yes,
-        )?
+        crate::workspace::default_workspace(&d.config, acting, &request.name, make == Make::Yes)?
     };
     let owned = request.name.owned_by(who.uid());
     let mount_points = (workspace.is_some() || data.is_some() || models.is_some())

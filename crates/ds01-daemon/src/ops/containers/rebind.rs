@@ -68,9 +68,11 @@ pub(crate) async fn rebind<'d>(
                         .to_owned(),
                 )
             };
-            let mut refusal =
-                ApiError::new(code, format!("{container} cannot {verb}: {}; {why}", e.message))
-                    .subject(container.name().as_str());
+            let mut refusal = ApiError::new(
+                code,
+                format!("{container} cannot {verb}: {}; {why}", e.message),
+            )
+            .subject(container.name().as_str());
             if code == ErrorCode::Limit {
                 refusal.reason = e.reason;
             }

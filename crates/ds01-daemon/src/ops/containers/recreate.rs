@@ -57,8 +57,12 @@ pub async fn recreate(
         .await
         .map_err(from_engine)?;
     d.gpus.released();
-    d.events
-        .record_for(acting, container, "remove", "removed to be recreated".into());
+    d.events.record_for(
+        acting,
+        container,
+        "remove",
+        "removed to be recreated".into(),
+    );
     super::create::create_within(d, acting, request, reporter, Some(section))
         .await
         .map_err(|mut e| {

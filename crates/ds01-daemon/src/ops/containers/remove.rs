@@ -36,11 +36,7 @@ pub async fn remove(
             .map_err(from_engine)?;
         (gone.into_iter().collect(), Vec::new())
     } else {
-        let kept = d
-            .engine
-            .home_volume(container)
-            .await
-            .map_err(from_engine)?;
+        let kept = d.engine.home_volume(container).await.map_err(from_engine)?;
         (Vec::new(), kept.into_iter().collect())
     };
     Ok(Removed {
@@ -64,11 +60,7 @@ async fn plan(d: &Daemon, container: &OwnedContainer, volumes: bool) -> Result<R
         .parse::<ImageRef>()
         .ok()
         .is_some_and(|r| r.tag() == Some(container.as_str()));
-    let home = d
-        .engine
-        .home_volume(container)
-        .await
-        .map_err(from_engine)?;
+    let home = d.engine.home_volume(container).await.map_err(from_engine)?;
     let (removed_volumes, kept_volumes) = match home {
         Some(v) if volumes => (vec![v], Vec::new()),
         Some(v) => (Vec::new(), vec![v]),

@@ -42,7 +42,11 @@ pub async fn restart(
         .map_err(from_engine)?;
     drop(bound);
     drop(reservation);
-    d.events
-        .record_for(acting, container, "restart", "restarted by its owner".into());
+    d.events.record_for(
+        acting,
+        container,
+        "restart",
+        "restarted by its owner".into(),
+    );
     Ok(())
 }

@@ -10,7 +10,11 @@ use crate::errors::from_engine;
 use crate::Daemon;
 
 /// Starts the acting user's container (a no-op when it runs).
-pub async fn start(d: &Daemon, acting: &Acting, container: &OwnedContainer) -> Result<(), ApiError> {
+pub async fn start(
+    d: &Daemon,
+    acting: &Acting,
+    container: &OwnedContainer,
+) -> Result<(), ApiError> {
     let section = d.user_locks.enter(acting.who.uid()).await;
     let reservation = rebind(d, acting, container, "start", true, &section).await?;
     let bound = crate::binds::bind_for_start(

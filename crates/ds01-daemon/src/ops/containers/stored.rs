@@ -140,7 +140,10 @@ mod tests {
         assert_eq!(stored.version, VERSION);
         let again = stored.request(name("other"), false);
         assert_eq!(again.name.as_str(), "other");
-        assert_eq!((again.start, again.wait, again.catalog), (false, false, None));
+        assert_eq!(
+            (again.start, again.wait, again.catalog),
+            (false, false, None)
+        );
         assert_eq!(again.image, request.image);
         assert_eq!(again.gpus, request.gpus);
         assert_eq!(again.memory, request.memory);

@@ -4,8 +4,7 @@
 
 use ds01_api::{ApiError, ErrorCode, ImageBuilt, ImageCreate};
 use ds01_dockerfile::{
-    defaults, parse_requirements, AimeBase, Base, ImageSpec, Login, PipRequirement,
-    UserDockerfile,
+    defaults, parse_requirements, AimeBase, Base, ImageSpec, Login, PipRequirement, UserDockerfile,
 };
 
 use super::base;

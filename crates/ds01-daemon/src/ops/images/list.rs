@@ -14,10 +14,9 @@ use crate::Daemon;
 /// One row a tag of the user's repository, and one for each spec not built (yet).
 pub async fn list(d: &Daemon, acting: &Acting) -> Result<Vec<ImageRow>, ApiError> {
     let uid = acting.who.uid();
-    let prefix = OwnedImage::repository_prefix(uid);
     let tags = d
         .engine
-        .image_tags(&format!("{prefix}*"))
+        .image_tags(&OwnedImage::filter(Some(uid)))
         .await
         .map_err(from_engine)?;
     let store = SpecStore::of(&d.state_dir, uid);

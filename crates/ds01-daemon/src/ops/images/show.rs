@@ -15,11 +15,7 @@ pub async fn show(d: &Daemon, acting: &Acting, name: &ImageName) -> Result<Image
     let reference = name.image_ref(uid).to_string();
     let store = SpecStore::of(&d.state_dir, uid);
     let spec = store.exists(name).then(|| store.load(name)).transpose()?;
-    let image = d
-        .engine
-        .image_info(&reference)
-        .await
-        .map_err(from_engine)?;
+    let image = d.engine.image_info(&reference).await.map_err(from_engine)?;
     if spec.is_none() && image.is_none() {
         return Err(
             ApiError::new(ErrorCode::NotFound, format!("image {reference} not found"))

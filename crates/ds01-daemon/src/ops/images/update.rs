@@ -40,8 +40,7 @@ pub async fn update(
     }
     store.save(&spec)?;
     // Checked at every build: what a short ID or a name resolves to may have changed.
-    spec.base =
-        base::authorized(&Authz::new(&d.engine, &d.config), who.uid(), &spec.base).await?;
+    spec.base = base::authorized(&Authz::new(&d.engine, &d.config), who.uid(), &spec.base).await?;
     let reference = name.image_ref(who.uid());
     let wanted = build_context(&spec).dockerfile_sha256().to_owned();
     let current = d
