@@ -189,6 +189,37 @@ fn files_in_workspace_and_home_survive_recreate_update_and_remove() {
     );
     assert_eq!(daemon.ok(out, "home after remove and create"), "home\n");
 
+    // Update with --recreate: ds01d makes the container again from the new build, and
+    // says so per container; alice's own update reaches nothing of bob's.
+    let out = daemon.ds01(
+        &bob,
+        &[
+            "image",
+            "update",
+            "notes",
+            "--no-cache",
+            "--recreate",
+            "--json",
+        ],
+    );
+    let lines = daemon.ok(out, "bob's update --recreate");
+    let third = image_id(&latest);
+    assert_ne!(third, second, "the update built nothing new");
+    let outcome = json(lines.lines().last().unwrap_or_default());
+    assert_eq!(
+        (outcome["name"].as_str(), outcome["action"].as_str()),
+        (Some(docker_name.as_str()), Some("recreated")),
+        "{lines}"
+    );
+    assert_eq!(
+        image_of(&docker_name),
+        third,
+        "recreated from the new build"
+    );
+    let out = daemon.ds01(&alice, &["image", "update", "notes", "--recreate"]);
+    refused(out, "alice updating bob's notes", "notes");
+    assert_eq!(image_of(&docker_name), third);
+
     // With --volumes the home volume goes too.
     let out = daemon.ds01(
         &bob,

@@ -43,7 +43,13 @@ const UPDATE_AFTER_HELP: &str = "\
 The stored spec is edited and the Dockerfile rendered again. The image is rebuilt only
 when the rendered Dockerfile differs from the one it was built from (its
 `ds01.spec.sha256` label), or with --rebuild / --no-cache.
-With --json: {\"image\", \"id\", \"spec_sha256\", \"built\": true|false}";
+
+Your containers made from the image keep the old build until they are made again: after a
+rebuild, ds01 offers (on a terminal) to recreate them, and --recreate does it without
+asking. ds01d makes each again with the options it was created with.
+
+With --json: {\"image\", \"id\", \"spec_sha256\", \"built\": true|false, \"containers\"},
+then with --recreate one {\"name\", \"action\": \"recreated\"|\"failed\", \"error\"} per container.";
 
 #[derive(Debug, Subcommand)]
 enum ImageCommand {
@@ -164,6 +170,10 @@ struct UpdateArgs {
     /// Rebuild every step without the layer cache
     #[arg(long)]
     no_cache: bool,
+    /// After a rebuild, make your containers from this image again without asking (they
+    /// keep their options, home volume and workspace)
+    #[arg(long)]
+    recreate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -384,13 +394,19 @@ async fn update(args: &UpdateArgs, ctx: &Context) -> Result<ExitStatus, CliError
     };
     let built = build(ctx, &update).await?;
     let status = report(ctx, &built, &args.name)?;
-    if !built.built || built.containers.is_empty() || ctx.out.json() {
+    if !built.built || built.containers.is_empty() {
         return Ok(status);
     }
     // Containers keep the image they were made from until they are made again.
     let names = built.containers.join(", ");
     let question = format!("Recreate {names} from the new image now?");
-    if crate::prompt::confirm(&question)? != Some(true) {
+    let asked = || {
+        if ctx.out.json() {
+            return Ok(None);
+        }
+        crate::prompt::confirm(&question)
+    };
+    if !args.recreate && asked()? != Some(true) {
         for name in &built.containers {
             ctx.out.info(format!(
                 "`ds01 container recreate {name}` makes it again from the new image"

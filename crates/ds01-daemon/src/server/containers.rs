@@ -39,7 +39,7 @@ pub(super) async fn create_container(
     Ok(crate::stream::respond(
         d.clone(),
         ctx.caller.uid,
-        move |reporter| async move { ops::create::create(&d, &acting, request, reporter).await },
+        move |reporter| async move { ops::create::create(&d, &acting, request, reporter, None).await },
     ))
 }
 

@@ -77,7 +77,12 @@ pub async fn gc(d: &Daemon, dry_run: bool) -> Result<Vec<Collected>, ApiError> {
         });
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for tag in d.engine.image_tags(&OwnedImage::filter(None)).await.map_err(from_engine)? {
+    for tag in d
+        .engine
+        .image_tags(&OwnedImage::filter(None))
+        .await
+        .map_err(from_engine)?
+    {
         let Some(uid) = tag
             .tag
             .parse::<ImageRef>()

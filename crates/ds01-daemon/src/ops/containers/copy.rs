@@ -153,7 +153,7 @@ pub async fn copy(
         };
         super::exec::pump(&daemon, TokioIo::new(upgraded), session, &key).await;
     });
-    let mut response = super::logs::switching();
+    let mut response = super::exec::switching();
     if let Some(root) = root {
         let value = HeaderValue::from_str(&root).map_err(|_| {
             ApiError::invalid(format!(

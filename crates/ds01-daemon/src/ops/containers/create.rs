@@ -13,19 +13,9 @@ use crate::stream::Reporter;
 use crate::user_lock::Section;
 use crate::Daemon;
 
-/// Creates the container.
+/// Creates the container. `section` is the caller's, when it already counts inside the
+/// user's critical section (a recreate, which must not lose the slot it just freed).
 pub async fn create(
-    d: &Daemon,
-    acting: &Acting,
-    request: ContainerCreate,
-    reporter: Reporter,
-) -> Result<CreatedContainer, ApiError> {
-    create_within(d, acting, request, reporter, None).await
-}
-
-/// A create; `section` is the caller's, when it already counts inside the user's critical
-/// section (a recreate, which must not lose the slot it just freed).
-pub(crate) async fn create_within(
     d: &Daemon,
     acting: &Acting,
     request: ContainerCreate,

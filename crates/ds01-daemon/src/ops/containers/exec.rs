@@ -66,12 +66,17 @@ pub async fn exec(
         pump(&daemon, TokioIo::new(upgraded), session, &key).await;
         daemon.sessions.close(&key);
     });
-    Ok(Response::builder()
+    Ok(switching())
+}
+
+/// `101 Switching Protocols` to the frame stream (exec, logs and cp speak it).
+pub(crate) fn switching() -> Response {
+    Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(CONNECTION, "upgrade")
         .header(UPGRADE, PROTOCOL)
         .body(Body::empty())
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
 
 pub(crate) async fn pump(

@@ -4,9 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::header::{CONNECTION, UPGRADE};
-use axum::http::StatusCode;
 use axum::response::Response;
 use ds01_api::frames::{encode, Frame};
 use ds01_api::{ApiError, LogsRequest, OwnedContainer};
@@ -61,15 +58,5 @@ pub async fn logs(
         let _ = to_client.write_all(&encode(&last)).await;
         let _ = to_client.shutdown().await;
     });
-    Ok(switching())
-}
-
-/// `101 Switching Protocols` to the frame stream.
-pub(crate) fn switching() -> Response {
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(CONNECTION, "upgrade")
-        .header(UPGRADE, super::exec::PROTOCOL)
-        .body(Body::empty())
-        .unwrap_or_default()
+    Ok(super::exec::switching())
 }

@@ -63,7 +63,7 @@ pub async fn recreate(
         "remove",
         "removed to be recreated".into(),
     );
-    super::create::create_within(d, acting, request, reporter, Some(section))
+    super::create::create(d, acting, request, reporter, Some(section))
         .await
         .map_err(|mut e| {
             e.message = format!(
