@@ -197,6 +197,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
                     limit,
                     limit
                 );
+                crate::metrics::reaper_warned("disk");
                 crate::reaper::warn_owner(daemon, c, login, "disk_warning", sentence);
             }
             Verdict::Stop => {
@@ -205,6 +206,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
                     shown_size(used),
                     limit
                 );
+                crate::metrics::reaper_stopped("disk");
                 daemon
                     .events
                     .record(c.uid, login, &c.docker_name, "disk_stop", sentence.clone());

@@ -225,6 +225,7 @@ impl Daemon {
         no_cache: bool,
         reporter: Reporter,
     ) -> Result<ImageBuilt, ApiError> {
+        let timer = crate::metrics::build_started();
         self.check_image_storage(acting).await?;
         let effective = self.effective(acting);
         let network = self.config.build_network();
@@ -285,6 +286,7 @@ impl Daemon {
         }
         self.store(acting.who.uid())
             .record_built(&spec.name, &built.id)?;
+        timer.built();
         Ok(ImageBuilt {
             image: built.image,
             id: Some(built.id),

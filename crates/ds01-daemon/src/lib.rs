@@ -39,6 +39,7 @@ mod gpus;
 mod images;
 mod jupyter;
 mod logs;
+mod metrics;
 pub mod mounts;
 mod reaper;
 mod recreate;
@@ -48,6 +49,7 @@ mod sessions;
 mod slices;
 mod store;
 mod stream;
+mod usage;
 mod user_lock;
 mod workspace;
 
@@ -93,6 +95,8 @@ pub struct Daemon {
     user_locks: user_lock::UserLocks,
     /// The image builds running now, per user (`max_builds`).
     builds: builds::BuildSlots,
+    /// The usage ledger and its sampler.
+    usage: usage::Usage,
 }
 
 impl Daemon {
@@ -160,6 +164,7 @@ pub async fn run(
         Some(inventory) => gpus::Gpus::new(inventory.devices(), gpus::Binding::Environment),
         None => nvml_gpus(),
     };
+    let usage_config = config.usage.clone();
     let daemon = Arc::new(Daemon {
         gpus,
         events: events::EventLog::open(&settings.state_dir),
@@ -176,6 +181,7 @@ pub async fn run(
         jupyters: jupyter::Jupyters::default(),
         user_locks: user_lock::UserLocks::default(),
         builds: builds::BuildSlots::default(),
+        usage: usage::Usage::open(&settings.state_dir, usage_config),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",
@@ -184,6 +190,9 @@ pub async fn run(
         settings.state_dir.display(),
         daemon.audit.path().display()
     );
+    if let Some(listen) = &daemon.config.metrics {
+        metrics::start(daemon.clone(), listen, &settings.socket).await?;
+    }
     tokio::spawn(reaper::run(daemon.clone()));
     server::serve(daemon, listener, fd_limit, shutdown)
         .await

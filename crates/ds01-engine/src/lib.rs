@@ -69,6 +69,7 @@ mod setup;
 mod stats;
 mod timing;
 mod upper;
+mod usage;
 mod verdicts;
 mod volumes;
 
@@ -93,4 +94,5 @@ pub use options::{ContainerOptions, HomeVolume, UserNetwork};
 pub use plan::CreatePlan;
 pub use progress::ProgressSink;
 pub use session::{Chunk, Session, SessionSpec};
+pub use usage::{RunTimes, UsageReading};
 pub use verdicts::VerdictCache;

@@ -62,6 +62,9 @@ routes![
     ShowImage,
     UpdateImage,
     DeleteImage,
+    Usage,
+    AdminUsage,
+    AdminReport,
 ];
 
 /// Implements [`crate::Endpoint`] for an endpoint type: its method, route, answering style,
@@ -96,10 +99,12 @@ macro_rules! endpoint {
 mod containers;
 mod images;
 mod service;
+mod usage;
 
 pub use containers::*;
 pub use images::*;
 pub use service::*;
+pub use usage::*;
 
 #[cfg(test)]
 mod tests {

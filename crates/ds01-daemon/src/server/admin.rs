@@ -90,7 +90,8 @@ pub(super) async fn events(
         .unwrap_or_default())
 }
 
-fn since(text: &str) -> Option<i64> {
+/// A time given as Unix seconds, RFC 3339, or a span back from now (`2h`), in Unix seconds.
+pub(super) fn since(text: &str) -> Option<i64> {
     if let Ok(secs) = text.parse::<i64>() {
         return Some(secs);
     }

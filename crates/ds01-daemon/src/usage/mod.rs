@@ -1,0 +1,18 @@
+//! The usage ledger: what each container used, per interval, kept by ds01d in its state
+//! directory (`ledger/`, root-only), for users' own accounts of their use, the admin's
+//! tables and monthly report, and the metrics.
+//!
+//! The reaper's round calls [`sample`]; the requests read through [`service`].
+
+mod ledger;
+mod record;
+mod report;
+mod sampler;
+pub(crate) mod service;
+mod settings;
+mod util;
+mod webhook;
+
+pub(crate) use record::{Holder, Interval};
+pub(crate) use sampler::{in_scope, now_ms, sample, People, Usage};
+pub use settings::{UsageConfig, UsageSettings};
