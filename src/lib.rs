@@ -12,6 +12,7 @@ use std::collections::HashMap;
 pub mod check;
 pub mod cli;
 pub mod daemon;
+pub mod loopback;
 pub mod users;
 
 /// The label key every test resource carries; the value names the test.
