@@ -228,6 +228,10 @@ head -c $((20 << 20)) /dev/urandom >"$work/workspace/model.ckpt"
 for i in $(seq 2000); do printf 'import torch\nprint(%d)\n' "$i" >"$work/workspace/src/m$i.py"; done
 read -r ctx_bytes ctx_us < <("$bin/examples/context_size")
 
+# The usage ledger's cost (a reaper round over 200 containers, a month of ledger for 50
+# users): printed, with the path each figure measures.
+scripts/bench_ledger.sh "$bin"
+
 cat >"$work/facts.env" <<EOF
 rss_idle_start=$rss_idle_start
 build_s=$build_s
