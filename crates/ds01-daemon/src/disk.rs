@@ -147,13 +147,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&LabelledContainer]) 
     // bring that label along, so it proves nothing about the admin's wish.
     let limited: Vec<(&LabelledContainer, &str, Size)> = running
         .iter()
-        .filter(|c| {
-            config.reap != crate::config::ReapScope::Labelled
-                || config
-                    .labels
-                    .iter()
-                    .all(|(k, v)| c.labels.get(k) == Some(v))
-        })
+        .filter(|c| crate::usage::in_scope(config, c))
         .filter_map(|c| {
             let login = container::owner_login(|k| c.labels.get(k))?;
             match crate::reaper::policy_of(daemon, c.uid, login).disk.value {

@@ -198,7 +198,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         if first_seen {
             daemon.watches.save();
         }
-        let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.docker_name).await else {
+        let Ok(cpu_ns) = crate::usage::cpu_time_ns(daemon, c).await else {
             continue;
         };
         let cpu_percent = {

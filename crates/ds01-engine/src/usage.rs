@@ -1,6 +1,7 @@
 //! What the usage ledger reads of a running container: its CPU counter and memory limit (one
-//! quick stats sample), and when it started or finished (one inspect, taken only when a
-//! container is first seen or has stopped).
+//! stats sample; `ds01d` reads the cgroup's files instead where it can), and when it started
+//! or finished and its first process (one inspect, taken when a container is first seen or has
+//! stopped).
 
 use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::TryStreamExt;
@@ -24,6 +25,8 @@ pub struct RunTimes {
     pub started_ms: Option<i64>,
     /// Its last end, once it has ended.
     pub finished_ms: Option<i64>,
+    /// Its first process, while it runs (where its cgroup can be found).
+    pub pid: Option<u32>,
 }
 
 impl Engine {
@@ -67,6 +70,10 @@ impl Engine {
         Ok(RunTimes {
             started_ms: state.started_at.as_deref().and_then(unix_ms),
             finished_ms: state.finished_at.as_deref().and_then(unix_ms),
+            pid: state
+                .pid
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|p| *p > 0),
         })
     }
 }

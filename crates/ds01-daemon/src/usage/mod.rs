@@ -4,6 +4,7 @@
 //!
 //! The reaper's round calls [`sample`]; the requests read through [`service`].
 
+mod cgroup;
 mod ledger;
 mod record;
 mod report;
@@ -14,5 +15,5 @@ mod util;
 mod webhook;
 
 pub(crate) use record::{Holder, Interval};
-pub(crate) use sampler::{in_scope, now_ms, sample, People, Usage};
+pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, People, Usage};
 pub use settings::{UsageConfig, UsageSettings};

@@ -57,6 +57,7 @@ pub(crate) struct Usage {
     /// files and the open records, so a record is seen in one place or the other, not both.
     commit: RwLock<()>,
     util: super::util::Utilisation,
+    cgroups: super::cgroup::Cgroups,
     /// See [`UsageConfig`].
     pub(crate) config: UsageConfig,
 }
@@ -90,6 +91,7 @@ impl Usage {
             }),
             commit: RwLock::new(()),
             util: super::util::Utilisation::new(),
+            cgroups: Default::default(),
             config,
         }
     }
@@ -137,6 +139,18 @@ impl Usage {
     }
 }
 
+/// The CPU time `c` has used since it started, in nanoseconds: from its cgroup when the
+/// sampler found it, else from the engine.
+pub(crate) async fn cpu_time_ns(
+    daemon: &Daemon,
+    c: &LabelledContainer,
+) -> ds01_engine::Result<u64> {
+    match daemon.usage.cgroups.read(&c.id) {
+        Some(r) => Ok(r.cpu_ns),
+        None => daemon.engine.cpu_time_ns(&c.docker_name).await,
+    }
+}
+
 /// Whether the reaper's scope takes in `c` (`reap = "labelled"`: only with every label).
 pub(crate) fn in_scope(config: &crate::config::FileConfig, c: &LabelledContainer) -> bool {
     config.reap != crate::config::ReapScope::Labelled
@@ -156,11 +170,35 @@ pub(crate) async fn sample(daemon: &Arc<Daemon>, containers: &[LabelledContainer
         .iter()
         .filter(|c| c.running && in_scope(&daemon.config.file, c))
         .collect();
-    let ids: Vec<String> = running.iter().map(|c| c.id.clone()).collect();
-    let readings = each(daemon, ids, |d, id| async move {
-        d.engine.usage_reading(&id).await
+    // The cgroups' files where known; the others are found from their first process, and
+    // what still cannot be read is asked of the engine.
+    let mut readings: HashMap<String, UsageReading> = HashMap::new();
+    let mut unknown = Vec::new();
+    for c in &running {
+        match usage.cgroups.read(&c.id) {
+            Some(r) => {
+                readings.insert(c.id.clone(), r);
+            }
+            None => unknown.push(c.id.clone()),
+        }
+    }
+    let mut times = each(daemon, unknown, |d, id| async move {
+        d.engine.run_times(&id).await
     })
     .await;
+    let mut unread = Vec::new();
+    for (id, t) in &times {
+        match t.pid.filter(|pid| usage.cgroups.learn(id, *pid)) {
+            Some(_) => readings.extend(usage.cgroups.read(id).map(|r| (id.clone(), r))),
+            None => unread.push(id.clone()),
+        }
+    }
+    readings.extend(
+        each(daemon, unread, |d, id| async move {
+            d.engine.usage_reading(&id).await
+        })
+        .await,
+    );
     let now_ms = now_ms();
     // The engine's start or end times: for containers first seen, restarted, or stopped.
     let known: HashMap<String, u64> = usage
@@ -170,6 +208,7 @@ pub(crate) async fn sample(daemon: &Arc<Daemon>, containers: &[LabelledContainer
         .map(|(id, o)| (id.clone(), o.cpu_ns))
         .collect();
     let running_ids: HashSet<&str> = running.iter().map(|c| c.id.as_str()).collect();
+    usage.cgroups.keep(&running_ids);
     let listed: HashSet<&str> = containers.iter().map(|c| c.id.as_str()).collect();
     let mut asks: Vec<String> = readings
         .iter()
@@ -182,10 +221,13 @@ pub(crate) async fn sample(daemon: &Arc<Daemon>, containers: &[LabelledContainer
             .filter(|id| !running_ids.contains(id.as_str()) && listed.contains(id.as_str()))
             .cloned(),
     );
-    let times = each(daemon, asks, |d, id| async move {
-        d.engine.run_times(&id).await
-    })
-    .await;
+    asks.retain(|id| !times.contains_key(id));
+    times.extend(
+        each(daemon, asks, |d, id| async move {
+            d.engine.run_times(&id).await
+        })
+        .await,
+    );
     let mut people = People::default();
     let seen: Vec<Seen> = running
         .iter()
@@ -522,6 +564,7 @@ mod tests {
         let times = RunTimes {
             started_ms: Some(95_000),
             finished_ms: None,
+            pid: None,
         };
         let (i, o, _) = step(
             None,
@@ -539,6 +582,7 @@ mod tests {
         let long_ago = RunTimes {
             started_ms: Some(10_000),
             finished_ms: None,
+            pid: None,
         };
         let (i, _, _) = step(
             None,
@@ -585,6 +629,7 @@ mod tests {
         let times = RunTimes {
             started_ms: Some(104_000),
             finished_ms: Some(103_000),
+            pid: None,
         };
         let (i, _, _) = step(
             Some(before),
