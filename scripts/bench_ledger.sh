@@ -2,9 +2,9 @@
 # What the usage ledger costs, in two figures, each printed with the path it measures:
 #
 #  1. A reaper round over 200 running containers (`sleep infinity` from a fixture image,
-#     16 MiB each, 50 owners): ds01d's own ds01_reaper_round_duration_seconds, read from its
-#     metrics listener, over steady rounds (every container already known), and ds01d's RSS
-#     holding them.
+#     16 MiB each, 50 owners, all under an idle timeout): ds01d's own
+#     ds01_reaper_round_duration_seconds, read from its metrics listener, over steady rounds
+#     (every container already known), and ds01d's RSS holding them.
 #  2. ds01d's memory and answer times with a month of ledger for 50 users (synthetic files:
 #     2 containers each, a record per container and hour, as `record_every = "1h"` writes
 #     them): RSS at rest, then the peak (VmHWM) over `ds01 admin report` and
@@ -64,6 +64,8 @@ cat >"$round_dir/config.toml" <<EOF
 reap = "labelled"
 [lifecycle]
 check_interval = "${interval}s"
+[policy.default]
+idle_timeout = "1h"
 [metrics]
 listen = "127.0.0.1:$port"
 [labels]
@@ -71,7 +73,8 @@ listen = "127.0.0.1:$port"
 EOF
 echo "bench-ledger: starting 200 containers (sleep infinity)" >&2
 seq 0 199 | xargs -P 4 -I{} sh -c \
-    "docker run -d --name 'l{}._.'\$((64800 + {} % 50)) --label ds01.test=$tag --memory 16m $image sleep infinity >/dev/null"
+    "docker run -d --name 'l{}._.'\$((64800 + {} % 50)) --label ds01.user=bench\$(({} % 50)) \
+        --label ds01.test=$tag --memory 16m $image sleep infinity >/dev/null"
 start_daemon "$round_dir"
 address=127.0.0.1:$port
 wait_rounds() { # count: until ds01d has ended that many rounds in all
@@ -88,7 +91,7 @@ wait_rounds $((count1 + 4))
 sum2=$(metric "$address" ds01_reaper_round_duration_seconds_sum)
 count2=$(metric "$address" ds01_reaper_round_duration_seconds_count)
 round_ms=$(echo "scale=1; ($sum2 - $sum1) * 1000 / ($count2 - $count1)" | bc)
-per_ms=$(echo "scale=2; $round_ms / 200" | bc)
+per_ms=$(printf '%.2f' "$(echo "scale=3; $round_ms / 200" | bc)")
 round_rss=$(kib "$daemon" VmRSS)
 open_kib=$(($(stat -c %s "$round_dir/state/ledger/open.json") / 1024))
 kill "$daemon"; wait "$daemon" 2>/dev/null || true
@@ -147,7 +150,8 @@ peak_rss=$(kib "$daemon" VmHWM)
 
 cat <<EOF
 ledger: reaper round over 200 running containers (ds01d's reaper round: one engine listing,
-ledger: a stats sample per container 4 at a time, the ledger commit; ds01d's own
+ledger: per container its cgroup's CPU counter and memory limit for the ledger and the idle
+ledger: timer, the ledger's open.json and the timers saved; ds01d's own
 ledger: ds01_reaper_round_duration_seconds over $((count2 - count1)) steady rounds):
 ledger:   ${round_ms} ms per round, ${per_ms} ms per container; ds01d RSS $(mib "$round_rss") MiB; open.json ${open_kib} KiB
 ledger: a month of ledger for 50 users ($lines records, ${ledger_mib} MiB, read by ds01d for
