@@ -457,18 +457,21 @@ fn gpu_seconds_match_the_engine_across_a_restart_and_a_crash_and_the_report_is_t
         ),
     )
     .unwrap();
-    let out = as_root(
-        &daemon,
-        &[
-            "admin",
-            "report",
-            "--month",
-            &month,
-            "--unused-days",
-            "1",
-            "--json",
-        ],
-    );
+    let report_with = |last: &str| {
+        as_root(
+            &daemon,
+            &[
+                "admin",
+                "report",
+                "--month",
+                &month,
+                "--unused-days",
+                "1",
+                last,
+            ],
+        )
+    };
+    let out = report_with("--json");
     let report = json(&daemon.ok(out, "admin report").into_bytes());
     let month_total = sum(&lines, |_| true, |l| l.gpu);
     close(
@@ -538,21 +541,7 @@ fn gpu_seconds_match_the_engine_across_a_restart_and_a_crash_and_the_report_is_t
     assert_eq!(sent, shown);
 
     // The Markdown, without posting again.
-    let markdown = daemon.ok(
-        as_root(
-            &daemon,
-            &[
-                "admin",
-                "report",
-                "--month",
-                &month,
-                "--unused-days",
-                "1",
-                "--no-webhook",
-            ],
-        ),
-        "the report as Markdown",
-    );
+    let markdown = daemon.ok(report_with("--no-webhook"), "the report as Markdown");
     assert!(
         markdown.starts_with(&format!("# GPU and CPU usage, {month}")),
         "{markdown}"
