@@ -243,15 +243,21 @@ fn render_table(table: &UsageTable, format: Format) -> Vec<String> {
             lines
         }
         Format::Table => {
+            // The second column says what the key does not: a user's group, a container's user.
+            let (second, of): (&str, fn(&UsageRow) -> Option<&str>) = match table.by {
+                UsageBy::User => ("GROUP", |r| r.group.as_deref()),
+                UsageBy::Container => ("USER", |r| r.user.as_deref()),
+                UsageBy::Group => ("", |_| None),
+            };
             let mut lines = vec![format!(
                 "{:<32} {:<14} {:>4} {:>9} {:>9} {:>9} {:>11}",
-                head, "GROUP", "CTRS", "GPU-H", "IDLE-H", "CPU-H", "MEM-GIB-H"
+                head, second, "CTRS", "GPU-H", "IDLE-H", "CPU-H", "MEM-GIB-H"
             )];
             lines.extend(table.rows.iter().map(|r| {
                 format!(
                     "{:<32} {:<14} {:>4} {:>9} {:>9} {:>9} {:>11}",
                     ds01_api::shown(&r.key),
-                    ds01_api::shown(r.group.as_deref().unwrap_or("")),
+                    ds01_api::shown(of(r).unwrap_or("")),
                     r.containers,
                     hours(r.totals.gpu_seconds),
                     hours(r.totals.idle_gpu_seconds),
@@ -402,6 +408,34 @@ mod tests {
         );
         assert_eq!(lines[1], "ann,ann,student,1,7200.000,0.000,0.000,0");
         assert!(lines[2].starts_with("\"b,\"\"x\"\"\","), "{}", lines[2]);
+    }
+
+    #[test]
+    fn the_table_shows_what_the_key_does_not() {
+        let mut table = UsageTable {
+            month: "2026-11".into(),
+            by: UsageBy::Container,
+            from: 0,
+            until: 0,
+            rows: vec![row("a._.1000", 3600.0)],
+        };
+        table.rows[0].user = Some("ann".into());
+        let lines = render_table(&table, Format::Table);
+        assert!(lines[0].starts_with("CONTAINER") && lines[0].contains(" USER "));
+        assert!(lines[1].starts_with("a._.1000") && lines[1].contains(" ann "));
+        assert!(lines[1].contains(" 1.00 "), "{}", lines[1]);
+        table.by = UsageBy::Group;
+        assert_eq!(
+            render_table(&table, Format::Table)[0]
+                .matches("GROUP")
+                .count(),
+            1
+        );
+        table.rows.clear();
+        assert_eq!(
+            render_table(&table, Format::Table)[1],
+            "no usage recorded in 2026-11"
+        );
     }
 
     #[test]
