@@ -6,6 +6,7 @@
 
 mod cgroup;
 mod ledger;
+mod owner;
 mod record;
 mod report;
 mod sampler;
@@ -14,6 +15,7 @@ mod settings;
 mod util;
 mod webhook;
 
+pub(crate) use owner::People;
 pub(crate) use record::{Holder, Interval};
-pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, People, Usage};
+pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, Usage};
 pub use settings::{UsageConfig, UsageSettings};
