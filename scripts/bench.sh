@@ -7,7 +7,8 @@
 # (ds01b-*), a ds01d on a socket in a temporary directory with its own state directory,
 # containers and images (all carry ds01.test=<run tag>, or the hand-made sequence's names).
 # Needs root, the engine (scripts/ensure-engine.sh) and the fixture images
-# (scripts/fixture-images.sh). About 5 minutes on 2 cores once those and the release build exist.
+# (scripts/fixture-images.sh). About 8 minutes on 2 cores once those and the release build exist
+# (the usage ledger's steps, scripts/bench_ledger.sh, take about 3 of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -227,6 +228,10 @@ head -c $((40 << 20)) /dev/urandom >"$work/workspace/data/train.parquet"
 head -c $((20 << 20)) /dev/urandom >"$work/workspace/model.ckpt"
 for i in $(seq 2000); do printf 'import torch\nprint(%d)\n' "$i" >"$work/workspace/src/m$i.py"; done
 read -r ctx_bytes ctx_us < <("$bin/examples/context_size")
+
+# The usage ledger's cost (a reaper round over 200 containers, a month of ledger for 50
+# users): printed, with the path each figure measures.
+scripts/bench_ledger.sh "$bin"
 
 cat >"$work/facts.env" <<EOF
 rss_idle_start=$rss_idle_start

@@ -301,7 +301,7 @@ pub fn http_get(socket: &Path, path: &str) -> std::io::Result<(u16, String)> {
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> std::io::Result<(u16, String)> {
+pub(crate) fn parse_response(raw: &[u8]) -> std::io::Result<(u16, String)> {
     let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
     let split = raw
         .windows(4)

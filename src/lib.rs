@@ -7,6 +7,7 @@ use ds01_engine::Engine;
 pub mod check;
 pub mod cli;
 pub mod daemon;
+pub mod loopback;
 pub mod users;
 
 /// The label key every test resource carries; the value names the test.

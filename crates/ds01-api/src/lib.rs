@@ -24,6 +24,7 @@ mod gpu;
 mod names;
 mod requests;
 mod results;
+mod usage;
 
 pub use answers::{
     Acted, Cancelled, Collected, CreatePlan, GcReport, InstallRequest, Installed, KeepAliveRequest,
@@ -45,6 +46,10 @@ pub use requests::{
 pub use results::{
     Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
     ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
+};
+pub use usage::{
+    AdminUsageQuery, ContainerUsage, MonthChange, ReportQuery, UnusedAccount, UsageBy, UsageQuery,
+    UsageReport, UsageRow, UsageSummary, UsageTable, UsageTotals, WebhookOutcome,
 };
 // `ds01 container jupyter`.
 pub use requests::JupyterRequest;

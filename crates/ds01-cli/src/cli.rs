@@ -6,6 +6,7 @@ use crate::commands::admin::AdminArgs;
 use crate::commands::container::ContainerArgs;
 use crate::commands::events::EventsArgs;
 use crate::commands::image::ImageArgs;
+use crate::commands::usage::UsageArgs;
 use crate::commands::username::UsernameArgs;
 
 const AFTER_HELP: &str = "\
@@ -87,6 +88,8 @@ pub enum Command {
     Doctor,
     /// Show your limits on this server, where each comes from, and what you use now
     Limits,
+    /// Show the GPU, CPU and memory time your containers used (GPU-hours, idle ones too)
+    Usage(UsageArgs),
     /// Show what ds01d did to your containers (created, stopped and why, warnings, GPUs)
     Events(EventsArgs),
     /// Tell the story of one container: why it stopped, when it was warned
@@ -94,7 +97,7 @@ pub enum Command {
         /// The container name
         name: ds01_api::ContainerName,
     },
-    /// Admin tools: GPU holdings, importing DS01's resource limits
+    /// Admin tools: GPU holdings, usage and reports, importing DS01's limits
     Admin(AdminArgs),
     /// Print a shell completion script; it completes your container and image names too
     #[command(

@@ -104,6 +104,12 @@ pub struct FileConfig {
     /// What the users' private networks may reach on the host.
     #[serde(default)]
     pub network: NetworkSettings,
+    /// The usage ledger's records and the monthly report's webhook.
+    #[serde(default)]
+    pub usage: crate::usage::UsageSettings,
+    /// Where the Prometheus metrics are served, if anywhere.
+    #[serde(default)]
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 /// `[network]`: the host's firewall for the users' private bridges (see `firewall.rs`).
@@ -362,6 +368,10 @@ pub struct Config {
     pub server: ServerLimits,
     /// The resolved `[lifecycle]` table.
     pub lifecycle: Lifecycle,
+    /// The resolved `[usage]` table.
+    pub usage: crate::usage::UsageConfig,
+    /// The resolved `[metrics] listen`.
+    pub metrics: Option<crate::metrics::MetricsListen>,
 }
 
 impl Config {
@@ -403,6 +413,8 @@ impl Config {
         let policy = Policy::from_value(file.policy.clone()).map_err(|e| invalid(e.to_string()))?;
         let server = file.server.resolve().map_err(invalid)?;
         let lifecycle = file.lifecycle.resolve().map_err(invalid)?;
+        let usage = file.usage.resolve().map_err(invalid)?;
+        let metrics = file.metrics.resolve().map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -422,6 +434,8 @@ impl Config {
         Ok(Config {
             server,
             lifecycle,
+            usage,
+            metrics,
             ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
         })
     }
@@ -437,6 +451,8 @@ impl Config {
             inventory,
             server: ServerLimits::default(),
             lifecycle: Lifecycle::default(),
+            usage: Default::default(),
+            metrics: None,
             source,
             catalog: file
                 .catalog

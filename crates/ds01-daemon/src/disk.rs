@@ -148,13 +148,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&ContainerView]) -> H
     // bring that label along, so it proves nothing about the admin's wish.
     let limited: Vec<(&ContainerView, &str, Size)> = running
         .iter()
-        .filter(|c| {
-            config.reap != crate::config::ReapScope::Labelled
-                || config
-                    .labels
-                    .iter()
-                    .all(|(k, v)| c.labels.get(k) == Some(v))
-        })
+        .filter(|c| crate::usage::in_scope(config, c))
         .filter_map(|c| {
             let login = container::owner_login(|k| c.labels.get(k))?;
             match crate::reaper::policy_of(daemon, c.uid(), login).disk.value {
@@ -198,6 +192,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&ContainerView]) -> H
                     limit,
                     limit
                 );
+                crate::metrics::reaper_warned("disk");
                 crate::reaper::warn_owner(daemon, c, login, "disk_warning", sentence);
             }
             Verdict::Stop => {
@@ -206,6 +201,7 @@ pub(crate) async fn round(daemon: &Arc<Daemon>, running: &[&ContainerView]) -> H
                     shown_size(used),
                     limit
                 );
+                crate::metrics::reaper_stopped("disk");
                 daemon
                     .events
                     .record(c.uid(), login, &c.name, "disk_stop", sentence.clone());

@@ -69,10 +69,12 @@ impl Drop for Reservation<'_> {
 struct Ticket<'a> {
     gpus: &'a Gpus,
     id: u64,
+    joined: std::time::Instant,
 }
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
+        crate::metrics::queue_left(self.joined.elapsed());
         let mut queue = self.gpus.queue.lock().unwrap_or_else(|p| p.into_inner());
         queue.retain(|t| *t != self.id);
         drop(queue);
@@ -81,7 +83,11 @@ impl Drop for Ticket<'_> {
 }
 
 /// What holds the devices now: running containers (by their labels) and reservations.
-fn holdings(devices: &[Device], containers: &[ContainerView], skip: &str) -> Vec<Holding> {
+pub(crate) fn holdings(
+    devices: &[Device],
+    containers: &[ContainerView],
+    skip: &str,
+) -> Vec<Holding> {
     containers
         .iter()
         .filter(|c| c.state.is_live() && c.name.as_str() != skip)
@@ -174,7 +180,12 @@ impl Gpus {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push_back(id);
-            Ticket { gpus: self, id }
+            crate::metrics::queue_joined();
+            Ticket {
+                gpus: self,
+                id,
+                joined: std::time::Instant::now(),
+            }
         });
         let gone = wait.map(|r| r.gone());
         tokio::pin!(gone);

@@ -29,6 +29,7 @@ mod errors;
 mod events;
 pub mod firewall;
 mod gpus;
+mod metrics;
 pub mod mounts;
 mod ops;
 mod reaper;
@@ -37,6 +38,7 @@ mod sessions;
 mod slices;
 mod store;
 mod stream;
+mod usage;
 mod user_lock;
 mod workspace;
 
@@ -82,6 +84,8 @@ pub struct Daemon {
     user_locks: user_lock::UserLocks,
     /// The image builds running now, per user (`max_builds`).
     builds: builds::BuildSlots,
+    /// The usage ledger and its sampler.
+    usage: usage::Usage,
 }
 
 /// Makes `dir` a directory only its owner can enter.
@@ -137,6 +141,7 @@ pub async fn run(
         Some(inventory) => gpus::Gpus::new(inventory.devices(), gpus::Binding::Environment),
         None => nvml_gpus(),
     };
+    let usage_config = config.usage.clone();
     let daemon = Arc::new(Daemon {
         gpus,
         events: events::EventLog::open(&settings.state_dir),
@@ -153,6 +158,7 @@ pub async fn run(
         jupyters: ops::containers::jupyter::Jupyters::default(),
         user_locks: user_lock::UserLocks::default(),
         builds: builds::BuildSlots::default(),
+        usage: usage::Usage::open(&settings.state_dir, usage_config),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",
@@ -161,6 +167,9 @@ pub async fn run(
         settings.state_dir.display(),
         daemon.audit.path().display()
     );
+    if let Some(listen) = &daemon.config.metrics {
+        metrics::start(daemon.clone(), listen, &settings.socket).await?;
+    }
     tokio::spawn(reaper::run(daemon.clone()));
     server::serve(daemon, listener, fd_limit, shutdown)
         .await

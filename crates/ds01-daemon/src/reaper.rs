@@ -124,7 +124,10 @@ pub async fn run(daemon: Arc<Daemon>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(e) = round(&daemon, every).await {
+        let started = std::time::Instant::now();
+        let outcome = round(&daemon, every).await;
+        crate::metrics::reaper_round(started.elapsed(), outcome.is_ok());
+        if let Err(e) = outcome {
             tracing::warn!("reaper round failed: {}", e.message);
         }
     }
@@ -137,6 +140,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         .await
         .map_err(crate::errors::from_engine)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    crate::usage::sample(daemon, &containers).await;
     let running: Vec<&ContainerView> = containers.iter().filter(|c| c.state.is_live()).collect();
     // A container that stopped (or went away) starts afresh when it runs again.
     {
@@ -160,11 +164,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         {
             continue;
         }
-        let ours = config
-            .labels
-            .iter()
-            .all(|(k, v)| c.labels.get(k) == Some(v));
-        if config.reap == crate::config::ReapScope::Labelled && !ours {
+        if !crate::usage::in_scope(config, c) {
             continue;
         }
         let Some(login) = container::owner_login(|k| c.labels.get(k)) else {
@@ -197,7 +197,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         if first_seen {
             daemon.watches.save();
         }
-        let Ok(cpu_ns) = daemon.engine.cpu_time_ns(&c.name).await else {
+        let Ok(cpu_ns) = crate::usage::cpu_time_ns(daemon, c).await else {
             continue;
         };
         let cpu_percent = {
@@ -232,11 +232,13 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         };
         match &decision {
             Decision::Keep => {}
-            Decision::Warn { .. } => {
+            Decision::Warn { reason, .. } => {
+                crate::metrics::reaper_warned(crate::metrics::reason_of(reason));
                 let sentence = decision.sentence(now).unwrap_or_default();
                 warn_owner(daemon, c, login, "warn", sentence);
             }
-            Decision::Stop { .. } => {
+            Decision::Stop { reason } => {
+                crate::metrics::reaper_stopped(crate::metrics::reason_of(reason));
                 let sentence = decision.sentence(now).unwrap_or_default();
                 stop(daemon, c, login, &sentence).await;
                 daemon.watches.lock().remove(&c.id);

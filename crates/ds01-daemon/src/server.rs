@@ -31,10 +31,12 @@ mod containers;
 mod images;
 mod limits;
 mod routes;
+mod usage;
 
 use admin::*;
 use containers::*;
 use images::*;
+use usage::*;
 
 /// The kernel's word on who is at the other end of a connection (`SO_PEERCRED`, read
 /// once when it is accepted).

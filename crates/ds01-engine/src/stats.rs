@@ -45,21 +45,7 @@ impl Engine {
     /// quick sample: the caller takes the rate over its own interval, which measures the
     /// whole interval rather than the engine's last second.
     pub async fn cpu_time_ns(&self, docker_name: &str) -> Result<u64> {
-        let options = StatsOptionsBuilder::default()
-            .stream(false)
-            .one_shot(true)
-            .build();
-        let sample = self
-            .docker()
-            .stats(docker_name, Some(options))
-            .try_next()
-            .await
-            .context(|| format!("reading stats of {docker_name}"))?;
-        Ok(sample
-            .and_then(|s| s.cpu_stats)
-            .and_then(|c| c.cpu_usage)
-            .and_then(|u| u.total_usage)
-            .unwrap_or(0))
+        Ok(self.usage_reading(docker_name).await?.cpu_ns)
     }
 
     /// Runs `command` as `who` in their running container and gives up after `limit`

@@ -29,6 +29,16 @@ pub struct Sample {
     pub sessions: u32,
 }
 
+impl Sample {
+    /// Whether every signal is under its threshold: CPU, GPU where measured, and no session.
+    /// The reaper's idle stops and the usage ledger's idle GPU time both mean this.
+    pub fn is_idle(&self, idle_cpu_percent: f64, idle_gpu_percent: u32) -> bool {
+        self.cpu_percent < idle_cpu_percent
+            && self.gpu_percent.is_none_or(|g| g < idle_gpu_percent)
+            && self.sessions == 0
+    }
+}
+
 /// The thresholds and limits that apply to one container.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rules {
@@ -180,9 +190,7 @@ impl Watch {
         let contiguous = self
             .last_sample
             .is_some_and(|l| s.at >= l && s.at - l <= 2 * interval);
-        let idle = s.cpu_percent < rules.idle_cpu_percent
-            && s.gpu_percent.is_none_or(|g| g < rules.idle_gpu_percent)
-            && s.sessions == 0;
+        let idle = s.is_idle(rules.idle_cpu_percent, rules.idle_gpu_percent);
         if !idle {
             self.idle_since = None;
             self.warned_idle = None;

@@ -63,6 +63,9 @@ routes![
     UpdateImage,
     RecreateFromImage,
     DeleteImage,
+    Usage,
+    AdminUsage,
+    AdminReport,
 ];
 
 /// Implements [`crate::Endpoint`] for an endpoint type: its method, route, answering style,
@@ -97,10 +100,12 @@ macro_rules! endpoint {
 mod containers;
 mod images;
 mod service;
+mod usage;
 
 pub use containers::*;
 pub use images::*;
 pub use service::*;
+pub use usage::*;
 
 #[cfg(test)]
 mod tests {

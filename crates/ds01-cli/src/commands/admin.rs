@@ -38,6 +38,8 @@ what cannot be carried over is listed as comments at the top and on stderr.")]
         #[arg(long)]
         dry_run: bool,
     },
+    #[command(flatten)]
+    Ledger(super::usage::LedgerCommand),
 }
 
 /// Runs `ds01 admin ...`; `import-limits` needs no service.
@@ -64,6 +66,7 @@ pub fn import_limits(args: &AdminArgs, out: &Output) -> Result<ExitStatus, CliEr
 pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError> {
     match &args.command {
         AdminCommand::ImportLimits { .. } => import_limits(args, &ctx.out),
+        AdminCommand::Ledger(command) => super::usage::admin(command, ctx).await,
         AdminCommand::Gc { dry_run } => {
             let dry_run = *dry_run;
             let report = ctx.client.ask(&AdminGc(DryRunQuery { dry_run })).await?;

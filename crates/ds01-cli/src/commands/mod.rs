@@ -5,6 +5,7 @@ pub mod container;
 pub mod doctor;
 pub mod events;
 pub mod image;
+pub mod usage;
 pub mod username;
 
 use std::io::Write;
@@ -51,6 +52,10 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
         Command::Limits => block_on(async {
             let ctx = Context::new(&cli.global).await?;
             admin::limits(&ctx).await
+        }),
+        Command::Usage(args) => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            usage::own(args, &ctx).await
         }),
         Command::Admin(args) if !admin::needs_service(args) => {
             admin::import_limits(args, &crate::output::Output::new(&cli.global))

@@ -54,8 +54,8 @@ impl Selection {
     }
 }
 
-/// Unix seconds, an RFC 3339 time, or a span back from now.
-fn since(text: &str) -> Option<i64> {
+/// Unix seconds, an RFC 3339 time, or a span back from now (`2h`), in Unix seconds.
+pub(crate) fn since(text: &str) -> Option<i64> {
     if let Ok(secs) = text.parse::<i64>() {
         return Some(secs);
     }

@@ -9,3 +9,4 @@ pub mod doctor;
 pub mod events;
 pub mod images;
 pub mod limits;
+pub mod usage;

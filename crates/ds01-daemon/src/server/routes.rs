@@ -90,7 +90,10 @@ fn table(gate: Arc<Gate>) -> (Router<Arc<Daemon>>, Vec<(Method, &'static str)>) 
     .at::<ShowImage, _, _>(show_image)
     .at::<UpdateImage, _, _>(update_image)
     .at::<RecreateFromImage, _, _>(recreate_from_image)
-    .at::<DeleteImage, _, _>(delete_image);
+    .at::<DeleteImage, _, _>(delete_image)
+    .at::<Usage, _, _>(usage)
+    .at::<AdminUsage, _, _>(admin_usage)
+    .at::<AdminReport, _, _>(admin_report);
     (routes.router, routes.served)
 }
 
@@ -105,6 +108,7 @@ pub(super) fn router(daemon: Arc<Daemon>, gate: Arc<Gate>) -> Router {
                 "no such API path; see docs/api.md",
             ))
         })
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(middleware::from_fn_with_state(daemon.clone(), authenticate))
         .with_state(daemon)
 }

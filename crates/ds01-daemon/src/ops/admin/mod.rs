@@ -2,3 +2,5 @@
 
 pub mod gc;
 pub mod gpus;
+pub mod report;
+pub mod usage;

@@ -29,6 +29,7 @@ pub(crate) async fn build(
     no_cache: bool,
     reporter: Reporter,
 ) -> Result<ImageBuilt, ApiError> {
+    let timer = crate::metrics::build_started();
     let storage = ImageStorage::of(&d.engine, &d.config, acting);
     storage.check().await?;
     let effective = acting.policy(&d.config);
@@ -89,6 +90,7 @@ pub(crate) async fn build(
         cache.record(&built.id, &acting.who);
     }
     SpecStore::of(&d.state_dir, acting.who.uid()).record_built(&spec.name, &built.id)?;
+    timer.built();
     Ok(ImageBuilt {
         image: built.image,
         id: Some(built.id),
