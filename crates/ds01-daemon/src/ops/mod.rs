@@ -4,6 +4,7 @@
 //! pipeline, the GPUs a start binds again, a build) has a module of its own beside them.
 
 pub mod admin;
+pub mod cancel;
 pub mod containers;
 pub mod doctor;
 pub mod events;

@@ -10,17 +10,7 @@ pub(super) async fn cancel(
     Extension(ctx): Extension<Ctx>,
     UrlPath(id): UrlPath<String>,
 ) -> Answer<ds01_api::Cancelled> {
-    if d.operations.cancel(&id, ctx.caller.uid, ctx.caller.admin) {
-        Ok(Json(ds01_api::Cancelled {
-            operation: id,
-            cancelled: true,
-        }))
-    } else {
-        Err(Failure(ApiError::new(
-            ErrorCode::NotFound,
-            format!("no operation {} of yours is running", ds01_api::shown(&id)),
-        )))
-    }
+    Ok(Json(crate::ops::cancel::cancel(&d, &ctx.caller, id)?))
 }
 
 /// `GET /v1/events`: the caller's own events (an admin's `all_users`: everybody's).
