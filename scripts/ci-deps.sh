@@ -6,26 +6,15 @@
 # Installed from Debian when missing; the tests install nothing.
 set -euo pipefail
 
-if ! command -v tmux >/dev/null 2>&1; then
-  echo "ci-deps: installing tmux" >&2
+# need COMMAND PACKAGE: PACKAGE from Debian, unless COMMAND is there already.
+need() {
+  command -v "$1" >/dev/null 2>&1 && return
+  echo "ci-deps: installing $2" >&2
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+}
 
-if ! command -v iptables-restore >/dev/null 2>&1; then
-  echo "ci-deps: installing iptables" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
-fi
-
-if ! command -v dpkg-shlibdeps >/dev/null 2>&1; then
-  echo "ci-deps: installing dpkg-dev" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev >/dev/null
-fi
-
-if ! command -v man >/dev/null 2>&1; then
-  echo "ci-deps: installing man-db" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq man-db >/dev/null
-fi
+need tmux tmux
+need iptables-restore iptables
+need dpkg-shlibdeps dpkg-dev
+need man man-db

@@ -89,7 +89,8 @@ completions fish "$root/usr/share/fish/vendor_completions.d/ds01.fish"
 # Alert rules and dashboards, whichever exist yet.
 for kind in prometheus grafana; do
   for file in dist/$kind/*; do
-    [ -f "$file" ] && install -D -m0644 "$file" "$root/usr/share/ds01/$kind/${file##*/}"
+    [ -f "$file" ] || continue
+    install -D -m0644 "$file" "$root/usr/share/ds01/$kind/${file##*/}"
   done
 done
 
