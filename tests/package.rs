@@ -113,6 +113,38 @@ fn the_debian_package_installs_serves_a_user_and_purges() {
     eprintln!("package test: {:?}", started.elapsed());
 }
 
+/// A purge takes ds01d's state, but not while something is mounted under it: a user's
+/// directory that ds01d bound onto a mount point for a start it did not finish would go
+/// with it. postrm alone, in a namespace whose /var/lib/ds01 holds such a bind.
+#[test]
+fn a_purge_leaves_the_state_alone_while_a_users_directory_is_bound_in_it() {
+    let _lock = lock();
+    let state = tempfile::tempdir().unwrap();
+    let users = tempfile::tempdir().unwrap();
+    std::fs::write(users.path().join("thesis.tex"), "mine").unwrap();
+    let point = state.path().join("mounts/thesis._.1000/workspace");
+    std::fs::create_dir_all(&point).unwrap();
+    let postrm = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/debian/postrm");
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind \"$1\" \"$2\" && mount --rbind \"$0\" /var/lib/ds01 && exec sh \"$3\" purge")
+        .arg(state.path())
+        .arg(users.path())
+        .arg(&point)
+        .arg(&postrm)
+        // As dpkg calls it (deb-systemd-helper does nothing otherwise).
+        .env("DPKG_MAINTSCRIPT_PACKAGE", "ds01")
+        .env("DPKG_MAINTSCRIPT_NAME", "postrm")
+        .output()
+        .expect("unshare runs");
+    checked(out.clone(), "postrm purge");
+    assert!(
+        text(&out.stderr).contains("something is mounted under /var/lib/ds01"),
+        "{out:?}"
+    );
+    assert!(users.path().join("thesis.tex").is_file() && point.is_dir());
+}
+
 /// A throwaway user (not in the docker group) asks the installed ds01d through the
 /// installed ds01, and completes a command with the installed bash script. Without systemd
 /// (as here) the installed ds01d is started by the test on a temporary socket, with the
