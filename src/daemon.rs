@@ -34,6 +34,12 @@ impl TestDaemon {
     /// returning once it answers `GET /v1/version` with 200. Panics, with the daemon's log,
     /// when it exits or is not ready within 20 s.
     pub fn start(config_toml: &str) -> TestDaemon {
+        Self::start_binary(workspace_binary("ds01d"), config_toml)
+    }
+
+    /// As [`Self::start`], running `binary` (an installed `ds01d`) instead of the
+    /// workspace's.
+    pub fn start_binary(binary: PathBuf, config_toml: &str) -> TestDaemon {
         let dir = tempfile::Builder::new()
             .prefix("ds01d-test-")
             .tempdir()
@@ -43,7 +49,7 @@ impl TestDaemon {
             .expect("chmod daemon temp dir");
         let mut daemon = TestDaemon {
             dir,
-            binary: workspace_binary("ds01d"),
+            binary,
             child: None,
         };
         daemon.set_config(config_toml);

@@ -112,7 +112,12 @@ pub enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the manual page (roff) on stdout (e.g. `ds01 man | man -l -`)
-    Man,
+    Man {
+        /// Write a page for every command into DIR instead (`ds01.1`,
+        /// `ds01-container-create.1`, ...), as packages install them
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[cfg(test)]

@@ -138,6 +138,14 @@ pub fn registration(shell: clap_complete::Shell) -> Option<Vec<u8>> {
             &mut script,
         )
         .ok()?;
+    if shell == clap_complete::Shell::Zsh {
+        // Installed as `_ds01` in zsh's fpath (as packages do), the script is the body of a
+        // function zsh autoloads at the first TAB: it must complete then too, not only bind
+        // the completer for the next TAB. Sourced, it only binds, as before.
+        script.extend_from_slice(
+            b"if [[ ${funcstack[1]} == _ds01 ]]; then _clap_dynamic_completer_ds01 \"$@\"; fi\n",
+        );
+    }
     Some(script)
 }
 

@@ -132,13 +132,26 @@ fn completions_and_man_page_come_from_the_definition() {
         .args(["completions", "zsh"])
         .assert()
         .success()
-        .stdout(contains("#compdef ds01"));
+        .stdout(contains("#compdef ds01"))
+        // Autoloaded from fpath as `_ds01`, it completes at the first TAB too.
+        .stdout(contains("${funcstack[1]} == _ds01"));
     env.ds01()
         .arg("man")
         .assert()
         .success()
         .stdout(contains(".TH ds01"))
         .stdout(contains("container"));
+    // A page per command, as the Debian package installs them.
+    let pages = tempfile::tempdir().unwrap();
+    env.ds01()
+        .args(["man", "--dir"])
+        .arg(pages.path())
+        .assert()
+        .success();
+    let page = std::fs::read_to_string(pages.path().join("ds01-container-create.1")).unwrap();
+    assert!(page.contains(".TH ds01-container-create 1"), "{page}");
+    assert!(page.contains(r"\-\-gpus"), "{page}");
+    assert!(pages.path().join("ds01.1").is_file());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The daemon's configuration: one root-owned TOML file, read by ds01d alone. Nothing a
 //! user sets (environment, `~/.config`, flags) reaches it.
 
+pub use crate::metrics::MetricsSettings;
+pub use crate::usage::UsageSettings;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -106,10 +108,10 @@ pub struct FileConfig {
     pub network: NetworkSettings,
     /// The usage ledger's records and the monthly report's webhook.
     #[serde(default)]
-    pub usage: crate::usage::UsageSettings,
+    pub usage: UsageSettings,
     /// Where the Prometheus metrics are served, if anywhere.
     #[serde(default)]
-    pub metrics: crate::metrics::MetricsSettings,
+    pub metrics: MetricsSettings,
 }
 
 /// `[network]`: the host's firewall for the users' private bridges (see `firewall.rs`).

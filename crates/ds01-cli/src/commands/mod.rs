@@ -29,7 +29,13 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
             out.flush().map_err(CliError::write)?;
             Ok(ExitStatus::Success)
         }
-        Command::Man => {
+        Command::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(Cli::command(), dir).map_err(|e| {
+                CliError::failure(format!("cannot write the pages into {}", dir.display()), e)
+            })?;
+            Ok(ExitStatus::Success)
+        }
+        Command::Man { dir: None } => {
             let mut out = std::io::stdout().lock();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
