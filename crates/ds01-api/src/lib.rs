@@ -44,8 +44,9 @@ pub use requests::{
     ContainerCreate, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery, RemoveQuery,
 };
 pub use results::{
-    Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, ImageBuilt,
-    ImageDetails, ImageRow, LimitsReport, Progress, Removed, StreamItem, UserSetup, Whoami,
+    Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, GpuTable, ImageBuilt,
+    ImageDetails, ImageRow, LimitsReport, Progress, QueuedRequest, Removed, StreamItem, UserSetup,
+    Whoami,
 };
 pub use usage::{
     AdminUsageQuery, ContainerUsage, MonthChange, ReportQuery, UnusedAccount, UsageBy, UsageQuery,

@@ -223,6 +223,32 @@ pub struct GpuRow {
     pub user: Option<String>,
 }
 
+/// `ds01 admin gpus`: the devices and the line of `--wait` requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GpuTable {
+    /// Every device and its holder.
+    pub devices: Vec<GpuRow>,
+    /// The requests waiting for devices, first in line first.
+    pub queue: Vec<QueuedRequest>,
+}
+
+/// One `--wait` request in line for GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedRequest {
+    /// 1 for the first in line.
+    pub position: usize,
+    /// The requesting user's login.
+    pub user: String,
+    /// The requesting user's UID.
+    pub uid: u32,
+    /// The container it would create (`<name>._.<uid>`).
+    pub container: String,
+    /// The user's decayed GPU-seconds when the request joined, which orders the line.
+    pub decayed_gpu_seconds: f64,
+    /// Unix seconds when the request joined.
+    pub waiting_since: i64,
+}
+
 /// One lifecycle event (`ds01 events`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

@@ -349,6 +349,27 @@ pub struct GpuSettings {
     /// A TOML inventory file (`[[gpu]]` tables); without one, NVML at run time where built
     /// in, else no GPUs.
     pub inventory: Option<PathBuf>,
+    /// The half-life of the GPU use that orders `--wait` requests (default `7d`).
+    pub fair_share_half_life: Option<String>,
+}
+
+/// The default of [`GpuSettings::fair_share_half_life`].
+const DEFAULT_HALF_LIFE: Duration = Duration::from_secs(7 * 86_400);
+
+impl GpuSettings {
+    /// The fair queue's half-life, checked: from a second to a year.
+    pub fn half_life(&self) -> Result<Duration, String> {
+        let Some(text) = &self.fair_share_half_life else {
+            return Ok(DEFAULT_HALF_LIFE);
+        };
+        match text.parse::<Span>() {
+            Ok(s) if (1..=365 * 86_400).contains(&s.secs()) => Ok(Duration::from_secs(s.secs())),
+            Ok(_) => Err(format!(
+                "[gpus] fair_share_half_life = {text:?}: give a duration from 1s to 365d"
+            )),
+            Err(e) => Err(format!("[gpus] fair_share_half_life = {text:?}: {e}")),
+        }
+    }
 }
 
 /// The resolved configuration.
@@ -374,6 +395,8 @@ pub struct Config {
     pub usage: crate::usage::UsageConfig,
     /// The resolved `[metrics] listen`.
     pub metrics: Option<crate::metrics::MetricsListen>,
+    /// The resolved `[gpus] fair_share_half_life`.
+    pub fair_share_half_life: Duration,
 }
 
 impl Config {
@@ -417,6 +440,7 @@ impl Config {
         let lifecycle = file.lifecycle.resolve().map_err(invalid)?;
         let usage = file.usage.resolve().map_err(invalid)?;
         let metrics = file.metrics.resolve().map_err(invalid)?;
+        let fair_share_half_life = file.gpus.half_life().map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -438,6 +462,7 @@ impl Config {
             lifecycle,
             usage,
             metrics,
+            fair_share_half_life,
             ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
         })
     }
@@ -455,6 +480,7 @@ impl Config {
             lifecycle: Lifecycle::default(),
             usage: Default::default(),
             metrics: None,
+            fair_share_half_life: DEFAULT_HALF_LIFE,
             source,
             catalog: file
                 .catalog

@@ -4,16 +4,20 @@
 //! a stopped one holds nothing, and `start` binds its devices again only if they are free.
 //! Between choosing devices and the container running, an in-memory reservation holds
 //! them, so two requests never get the same device.
+//!
+//! `--wait` requests queue in the fair order of [`ds01_policy::fair`]: less decayed GPU
+//! use first (the caller weighs it from the usage ledger), then arrival.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use ds01_labels::container;
 
-use ds01_api::{ApiError, ErrorCode, GpuRequest, GpuRow, Progress};
+use ds01_api::{ApiError, ErrorCode, GpuRequest, GpuRow, GpuTable, Progress, QueuedRequest};
 use ds01_engine::{ContainerView, Engine};
+use ds01_policy::fair::{self, Waiter};
 use ds01_policy::{
     allocate, gpus_from_labels, AllocError, AllocRequest, Allocation, Device, GpuAsk, Holding,
 };
@@ -41,9 +45,29 @@ pub struct Gpus {
     /// holds by its labels): a look at the engine taken before that, joined with the map
     /// after it, would see the devices held by neither, so such a look is taken again.
     ended: AtomicU64,
-    queue: Mutex<VecDeque<u64>>,
+    /// The `--wait` requests, in fair order.
+    queue: Mutex<Vec<Queued>>,
     next_ticket: Mutex<u64>,
     freed: tokio::sync::Notify,
+}
+
+/// One `--wait` request in line.
+struct Queued {
+    waiter: Waiter,
+    user: String,
+    container: String,
+    /// Unix seconds.
+    since: i64,
+}
+
+/// What a `--wait` request brings to the line.
+pub struct Wait<'a> {
+    /// Where its progress (its place in line) goes.
+    pub reporter: &'a Reporter,
+    /// The requesting user's login.
+    pub user: String,
+    /// Their decayed GPU-seconds now, which orders the line.
+    pub usage: f64,
 }
 
 /// Devices held for a container until it runs (or the request fails).
@@ -76,7 +100,7 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         crate::metrics::queue_left(self.joined.elapsed());
         let mut queue = self.gpus.queue.lock().unwrap_or_else(|p| p.into_inner());
-        queue.retain(|t| *t != self.id);
+        queue.retain(|q| q.waiter.ticket != self.id);
         drop(queue);
         self.gpus.freed.notify_waiters();
     }
@@ -111,7 +135,7 @@ impl Gpus {
             binding,
             reserved: Mutex::new(HashMap::new()),
             ended: AtomicU64::new(0),
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Vec::new()),
             next_ticket: Mutex::new(0),
             freed: tokio::sync::Notify::new(),
         }
@@ -162,24 +186,37 @@ impl Gpus {
             .sum()
     }
 
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Chooses devices for container `key` of `uid` and reserves them. With `wait`, a
-    /// request that finds too few free devices waits its turn, in order of arrival.
+    /// request that finds too few free devices waits its turn, in the fair order.
     pub async fn reserve(
         &self,
         engine: &Engine,
         key: &str,
         request: AllocRequest,
-        wait: Option<&Reporter>,
+        wait: Option<Wait<'_>>,
     ) -> Result<Reservation<'_>, ApiError> {
         let uid = request.uid;
-        let ticket = wait.map(|_| {
+        let ticket = wait.as_ref().map(|w| {
             let mut next = self.next_ticket.lock().unwrap_or_else(|p| p.into_inner());
             *next += 1;
             let id = *next;
-            self.queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back(id);
+            let mut queue = self.lock_queue();
+            queue.push(Queued {
+                waiter: Waiter {
+                    ticket: id,
+                    uid,
+                    usage: w.usage,
+                },
+                user: w.user.clone(),
+                container: key.to_owned(),
+                since: crate::usage::now_ms() / 1000,
+            });
+            queue.sort_by(|a, b| fair::compare(&a.waiter, &b.waiter));
+            drop(queue);
             crate::metrics::queue_joined();
             Ticket {
                 gpus: self,
@@ -187,14 +224,16 @@ impl Gpus {
                 joined: std::time::Instant::now(),
             }
         });
+        let wait = wait.as_ref().map(|w| w.reporter);
         let gone = wait.map(|r| r.gone());
         tokio::pin!(gone);
         loop {
-            let position = ticket.as_ref().map(|t| {
-                let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                queue.iter().position(|id| *id == t.id).unwrap_or(0)
+            let place = ticket.as_ref().and_then(|t| {
+                let queue = self.lock_queue();
+                let line: Vec<Waiter> = queue.iter().map(|q| q.waiter.clone()).collect();
+                fair::place(&line, t.id)
             });
-            if position.unwrap_or(0) == 0 {
+            if place.is_none_or(|p| p.position() == 1) {
                 // Subscribe before looking, so a release between the look and the wait is
                 // not missed.
                 let freed = self.freed.notified();
@@ -246,7 +285,7 @@ impl Gpus {
                     ) if wait.is_some() => {
                         if let Some(r) = wait {
                             r.report(Progress::Stage(format!(
-                                "waiting for a GPU, first in line ({e})"
+                                "waiting for a GPU, 1st in line ({e})"
                             )));
                         }
                         self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
@@ -255,11 +294,8 @@ impl Gpus {
                 }
             } else {
                 let freed = self.freed.notified();
-                if let Some(r) = wait {
-                    r.report(Progress::Stage(format!(
-                        "waiting for a GPU, {} request(s) ahead of you",
-                        position.unwrap_or(0)
-                    )));
+                if let (Some(r), Some(p)) = (wait, place) {
+                    r.report(Progress::Stage(format!("waiting for a GPU, {p}")));
                 }
                 self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
             }
@@ -309,8 +345,31 @@ impl Gpus {
             .map_err(refusal)
     }
 
-    /// `ds01 admin gpus`: every device and its holder.
-    pub async fn table(&self, engine: &Engine) -> Result<Vec<GpuRow>, ApiError> {
+    /// The `--wait` line, first in line first.
+    fn line(&self) -> Vec<QueuedRequest> {
+        self.lock_queue()
+            .iter()
+            .enumerate()
+            .map(|(i, q)| QueuedRequest {
+                position: i + 1,
+                user: q.user.clone(),
+                uid: q.waiter.uid,
+                container: q.container.clone(),
+                decayed_gpu_seconds: q.waiter.usage,
+                waiting_since: q.since,
+            })
+            .collect()
+    }
+
+    /// `ds01 admin gpus`: every device and its holder, and the line.
+    pub async fn table(&self, engine: &Engine) -> Result<GpuTable, ApiError> {
+        Ok(GpuTable {
+            devices: self.devices_table(engine).await?,
+            queue: self.line(),
+        })
+    }
+
+    async fn devices_table(&self, engine: &Engine) -> Result<Vec<GpuRow>, ApiError> {
         let containers = engine
             .list_containers(ds01_engine::Scope::AllUsers)
             .await

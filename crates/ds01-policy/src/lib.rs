@@ -7,6 +7,7 @@
 //!   `nvml` feature).
 //! * [`alloc`]: the exclusive, least-loaded GPU allocator and the reading of DS01/AIME GPU
 //!   labels.
+//! * [`fair`]: the `--wait` line ordered by decayed GPU use.
 //! * [`lifecycle`]: the idle and max-runtime rules of the reaper, with a serializable state.
 //!
 //! ```
@@ -28,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod fair;
 pub mod import;
 pub mod inventory;
 pub mod lifecycle;

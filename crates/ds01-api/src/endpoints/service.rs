@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{fill, query, NoBody};
 use crate::{
-    Cancelled, Check, ContainerStats, Event, GcReport, GpuRow, LimitsReport, VersionInfo, Whoami,
+    Cancelled, Check, ContainerStats, Event, GcReport, GpuTable, LimitsReport, VersionInfo, Whoami,
 };
 
 /// `GET /v1/version`.
@@ -71,7 +71,7 @@ endpoint!(FollowEvents, Get "/v1/events", Lines, body: NoBody, answer: Event,
 /// `GET /v1/admin/gpus` (admins): every device and its holder.
 #[derive(Debug, Clone, Default)]
 pub struct AdminGpus;
-endpoint!(AdminGpus, Get "/v1/admin/gpus", Json, body: NoBody, answer: Vec<GpuRow>,
+endpoint!(AdminGpus, Get "/v1/admin/gpus", Json, body: NoBody, answer: GpuTable,
     |_e, route| fill(route, &[], None));
 
 /// The query of `POST /v1/admin/gc`, and of other requests that can only say what they

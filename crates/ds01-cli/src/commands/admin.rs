@@ -89,14 +89,12 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
             Ok(ExitStatus::Success)
         }
         AdminCommand::Gpus => {
-            let rows = ctx.client.ask(&AdminGpus).await?;
+            let table = ctx.client.ask(&AdminGpus).await?;
             if ctx.out.json() {
-                for r in &rows {
-                    ctx.out.print_json(r)?;
-                }
+                ctx.out.print_json(&table)?;
                 return Ok(ExitStatus::Success);
             }
-            if rows.is_empty() {
+            if table.devices.is_empty() {
                 ctx.out.info("ds01d knows of no GPUs on this server");
                 return Ok(ExitStatus::Success);
             }
@@ -104,7 +102,7 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
                 "{:<6} {:<24} {:<10} {:<28} {}",
                 "SLOT", "NAME", "PROFILE", "CONTAINER", "USER"
             )))?;
-            for r in rows {
+            for r in table.devices {
                 ctx.out.print(format!(
                     "{:<6} {:<24} {:<10} {:<28} {}",
                     r.slot,
@@ -112,6 +110,25 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
                     r.profile.as_deref().unwrap_or("-"),
                     r.container.as_deref().unwrap_or("free"),
                     r.user.as_deref().map(ds01_api::shown).unwrap_or_default()
+                ))?;
+            }
+            if table.queue.is_empty() {
+                ctx.out.print("\nNo requests are waiting for GPUs.")?;
+                return Ok(ExitStatus::Success);
+            }
+            ctx.out.print("")?;
+            ctx.out.print(ctx.out.bold(&format!(
+                "{:<4} {:<20} {:<28} {:>14} {}",
+                "LINE", "USER", "CONTAINER", "DECAYED GPU-H", "WAITING SINCE"
+            )))?;
+            for q in table.queue {
+                ctx.out.print(format!(
+                    "{:<4} {:<20} {:<28} {:>14.2} {}",
+                    q.position,
+                    ds01_api::shown(&q.user),
+                    ds01_api::shown(&q.container),
+                    q.decayed_gpu_seconds / 3600.0,
+                    super::usage::clock(q.waiting_since)
                 ))?;
             }
             Ok(ExitStatus::Success)

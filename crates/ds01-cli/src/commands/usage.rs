@@ -195,7 +195,7 @@ fn gib_hours(byte_seconds: f64) -> String {
 }
 
 /// `2026-11-05 10:00 UTC`.
-fn clock(unix: i64) -> String {
+pub(crate) fn clock(unix: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()

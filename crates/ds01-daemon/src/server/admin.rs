@@ -70,7 +70,7 @@ pub(super) async fn limits(
 pub(super) async fn admin_gpus(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,
-) -> Answer<Vec<ds01_api::GpuRow>> {
+) -> Answer<ds01_api::GpuTable> {
     if !ctx.caller.admin {
         return Err(Failure(ApiError::forbidden(
             "only admins see who holds which GPU; `ds01 limits` shows yours",

@@ -8,6 +8,8 @@ use ds01_api::{
     AdminUsageQuery, ApiError, ErrorCode, ReportQuery, UsageReport, UsageSummary, UsageTable,
 };
 
+use ds01_policy::fair;
+
 use super::report::{self, Month, Sum, Tables};
 use super::sampler::now_ms;
 use crate::Daemon;
@@ -42,6 +44,31 @@ pub(crate) async fn own(
         report::summary(&user, uid, since_ms, until, records)
     })
     .await
+}
+
+/// `uid`'s decayed GPU-seconds now, which orders the `--wait` line: the ledger's records
+/// and the open ones (what the user holds now, up to the reaper's last round). The reading
+/// blocks this worker only, as the caller is about to wait anyway.
+pub(crate) fn decayed_gpu_seconds(daemon: &Daemon, uid: u32) -> f64 {
+    let half_life = daemon.config.fair_share_half_life.as_secs_f64();
+    let now = now_ms();
+    let from = now - (half_life * 1000.0) as i64 * i64::from(fair::HORIZON_HALF_LIVES);
+    tokio::task::block_in_place(|| {
+        let mut spans = Vec::new();
+        daemon.usage.read(
+            from,
+            now,
+            |r| r.holder.uid == uid,
+            |r| {
+                spans.push(fair::Used {
+                    start_ms: r.start_ms,
+                    end_ms: r.end_ms,
+                    gpu_seconds: r.gpu_seconds,
+                })
+            },
+        );
+        fair::decayed(spans, now, half_life)
+    })
 }
 
 fn month_of(text: Option<&str>, default: Month) -> Result<Month, ApiError> {

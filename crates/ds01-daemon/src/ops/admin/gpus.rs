@@ -1,10 +1,10 @@
-//! `GET /v1/admin/gpus`: every device and who holds it, for admins.
+//! `GET /v1/admin/gpus`: every device and who holds it, and the `--wait` line, for admins.
 
-use ds01_api::{ApiError, GpuRow};
+use ds01_api::{ApiError, GpuTable};
 
 use crate::Daemon;
 
 /// The GPU table.
-pub async fn gpus(d: &Daemon) -> Result<Vec<GpuRow>, ApiError> {
+pub async fn gpus(d: &Daemon) -> Result<GpuTable, ApiError> {
     d.gpus.table(&d.engine).await
 }

@@ -102,7 +102,11 @@ async fn unrecorded(
                         max_gpus: cap,
                         allow_device_pick: effective.allow_device_pick.value,
                     },
-                    request.wait.then_some(&reporter),
+                    request.wait.then(|| crate::gpus::Wait {
+                        reporter: &reporter,
+                        user: who.login().to_owned(),
+                        usage: crate::usage::read::decayed_gpu_seconds(d, who.uid()),
+                    }),
                 )
                 .await
                 .map_err(name_cap)?,
