@@ -191,7 +191,9 @@ fn gpus_are_exclusive_capped_released_and_survive_a_restart() {
     daemon.restart();
     let root_view = daemon.get("/v1/admin/gpus").unwrap();
     assert_eq!(root_view.0, 200, "{}", root_view.1);
-    let rows: Vec<serde_json::Value> = serde_json::from_str(&root_view.1).unwrap();
+    let table: serde_json::Value = serde_json::from_str(&root_view.1).unwrap();
+    let rows = table["devices"].as_array().unwrap();
+    assert_eq!(table["queue"], serde_json::json!([]), "nobody waits");
     let holder = |uuid: &str| {
         rows.iter()
             .find(|r| r["uuid"] == uuid)
@@ -224,9 +226,11 @@ fn gpus_are_exclusive_capped_released_and_survive_a_restart() {
     // Release on remove.
     let removed = ds01(&bob, &daemon, &["container", "remove", "b1", "--force"]);
     assert!(removed.status.success(), "{}", text(&removed.stderr));
-    let rows: Vec<serde_json::Value> =
+    let table: serde_json::Value =
         serde_json::from_str(&daemon.get("/v1/admin/gpus").unwrap().1).unwrap();
-    assert!(rows
+    assert!(table["devices"]
+        .as_array()
+        .unwrap()
         .iter()
         .any(|r| r["uuid"] == gb[0].as_str() && r["container"].is_null()));
 
