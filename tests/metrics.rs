@@ -227,6 +227,7 @@ fn prometheus_scrapes_ds01d_and_queries_what_it_holds() {
         &format!(
             "[gpus]\ninventory = \"{}\"\n[metrics]\nlisten = \"{metrics}\"\n\
              [lifecycle]\ncheck_interval = \"1s\"\nstop_grace = \"1s\"\n\
+             high_demand_share = 0.5\nhigh_demand_factor = 1.0\n\
              [policy.default]\nmemory = \"256m\"\n\
              [policy.users.\"{}\"]\nidle_timeout = \"5s\"\n",
             inventory.display(),
@@ -310,6 +311,9 @@ fn prometheus_scrapes_ds01d_and_queries_what_it_holds() {
         |v| v == 1.0,
     );
     prometheus.wait_for("ds01_gpu_queue_length", |v| v == 1.0);
+    // Every GPU held: over the share of 50 %, high-demand mode is on (its factor of 1
+    // leaves carol's idle timeout as it is).
+    prometheus.wait_for("ds01_high_demand", |v| v == 1.0);
     prometheus.wait_for("ds01_engine_up", |v| v == 1.0);
     prometheus.wait_for(
         "ds01_http_requests_total{route=\"/v1/containers\",method=\"POST\",status=\"200\"}",

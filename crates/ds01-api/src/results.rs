@@ -263,7 +263,8 @@ pub struct Event {
     /// `<name>._.<uid>`.
     pub container: String,
     /// `create`, `start`, `stop`, `warn`, `keep_alive`, `gpu_bound`, `gpu_released`,
-    /// `remove`, `refused`, `on_stop`.
+    /// `remove`, `refused`, `on_stop`; for the server (container `-`, user `root`):
+    /// `high_demand_on`, `high_demand_off`.
     pub kind: String,
     /// A sentence for people.
     pub detail: String,

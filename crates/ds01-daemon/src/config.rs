@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ds01_api::Size;
+use ds01_policy::demand::HighDemand;
 use ds01_policy::{Inventory, Policy, Span};
 use ds01_username::{SliceGroup, SliceName};
 use serde::Deserialize;
@@ -112,6 +113,31 @@ pub struct FileConfig {
     /// Where the Prometheus metrics are served, if anywhere.
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// Where warnings go besides the user's sessions and alerts file.
+    #[serde(default)]
+    pub notify: NotifySettings,
+}
+
+/// `[notify]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySettings {
+    /// Where the reaper's warnings and `--wait` grants are posted as `{"text": ...}`
+    /// (Slack and Teams incoming webhooks take it); http only.
+    pub webhook: Option<String>,
+}
+
+impl NotifySettings {
+    /// The webhook, checked.
+    pub fn resolve(&self) -> Result<Option<crate::usage::Webhook>, String> {
+        self.webhook
+            .as_deref()
+            .map(|url| {
+                crate::usage::Webhook::parse(url)
+                    .map_err(|e| format!("[notify] webhook = {url:?}: {e}"))
+            })
+            .transpose()
+    }
 }
 
 /// `[network]`: the host's firewall for the users' private bridges (see `firewall.rs`).
@@ -249,10 +275,18 @@ pub struct LifecycleSettings {
     /// Warn the owner once a container's layer holds this share of its `disk` limit
     /// (percent, default 90).
     pub disk_warn_percent: Option<u32>,
+    /// Warn owners this long before an idle or max-runtime stop, besides the warning one
+    /// check interval before it (default none).
+    pub warn_before: Option<Vec<String>>,
+    /// High-demand mode: on above this share of the GPUs allocated (0 to 1; the default, 1,
+    /// is never).
+    pub high_demand_share: Option<f64>,
+    /// What idle timeouts are multiplied by in high-demand mode (default 0.5).
+    pub high_demand_factor: Option<f64>,
 }
 
 /// The resolved `[lifecycle]` table: every value checked when ds01d starts.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Lifecycle {
     /// See [`LifecycleSettings::check_interval`].
     pub check_interval: Duration,
@@ -266,6 +300,10 @@ pub struct Lifecycle {
     pub disk_check_every: u32,
     /// See [`LifecycleSettings::disk_warn_percent`].
     pub disk_warn_percent: u32,
+    /// High-demand mode.
+    pub high_demand: HighDemand,
+    /// See [`LifecycleSettings::warn_before`].
+    pub warn_before: Vec<Span>,
 }
 
 impl Default for Lifecycle {
@@ -277,6 +315,11 @@ impl Default for Lifecycle {
             stop_grace_secs: 10,
             disk_check_every: 1,
             disk_warn_percent: 90,
+            high_demand: HighDemand {
+                share: 1.0,
+                factor: 0.5,
+            },
+            warn_before: Vec::new(),
         }
     }
 }
@@ -313,6 +356,18 @@ impl LifecycleSettings {
             self.disk_warn_percent.map(f64::from),
             1.0,
         )?;
+        let fraction = |key: &str, value: Option<f64>| match value {
+            Some(f) if !(f > 0.0 && f <= 1.0) => Err(format!(
+                "[lifecycle] {key} = {f}: give a fraction above 0, at most 1"
+            )),
+            _ => Ok(value),
+        };
+        let high_demand = HighDemand {
+            share: fraction("high_demand_share", self.high_demand_share)?
+                .unwrap_or(defaults.high_demand.share),
+            factor: fraction("high_demand_factor", self.high_demand_factor)?
+                .unwrap_or(defaults.high_demand.factor),
+        };
         if self.disk_check_every == Some(0) {
             return Err(
                 "[lifecycle] disk_check_every = 0: give a number of rounds, 1 or more".into(),
@@ -327,6 +382,17 @@ impl LifecycleSettings {
                 .map_or(defaults.stop_grace_secs, |s| s as u32),
             disk_check_every: self.disk_check_every.unwrap_or(defaults.disk_check_every),
             disk_warn_percent: self.disk_warn_percent.unwrap_or(defaults.disk_warn_percent),
+            high_demand,
+            warn_before: self
+                .warn_before
+                .iter()
+                .flatten()
+                .map(|t| match t.parse::<Span>() {
+                    Ok(s) if s.secs() >= 1 => Ok(s),
+                    Ok(_) => Err(format!("[lifecycle] warn_before: {t:?} is no lead time")),
+                    Err(e) => Err(format!("[lifecycle] warn_before: {t:?}: {e}")),
+                })
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -395,6 +461,8 @@ pub struct Config {
     pub usage: crate::usage::UsageConfig,
     /// The resolved `[metrics] listen`.
     pub metrics: Option<crate::metrics::MetricsListen>,
+    /// The resolved `[notify] webhook`.
+    pub notify_webhook: Option<crate::usage::Webhook>,
     /// The resolved `[gpus] fair_share_half_life`.
     pub fair_share_half_life: Duration,
 }
@@ -441,6 +509,7 @@ impl Config {
         let usage = file.usage.resolve().map_err(invalid)?;
         let metrics = file.metrics.resolve().map_err(invalid)?;
         let fair_share_half_life = file.gpus.half_life().map_err(invalid)?;
+        let notify_webhook = file.notify.resolve().map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -463,6 +532,7 @@ impl Config {
             usage,
             metrics,
             fair_share_half_life,
+            notify_webhook,
             ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
         })
     }
@@ -481,6 +551,7 @@ impl Config {
             usage: Default::default(),
             metrics: None,
             fair_share_half_life: DEFAULT_HALF_LIFE,
+            notify_webhook: None,
             source,
             catalog: file
                 .catalog

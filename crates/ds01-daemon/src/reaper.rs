@@ -1,7 +1,8 @@
 //! The reaper, inside ds01d (no cron): every check interval it samples each running (or
 //! paused: no CPU, no sessions, so idle) container (CPU over the whole interval, GPU utilisation where NVML can read it, open
 //! ds01 sessions), feeds the sample to the container's watch, warns the owner at least one
-//! interval before a stop (event, `container list`, open sessions), and stops an idle or
+//! interval before a stop and at the admin's lead times (event, `container list`, open
+//! sessions, the alerts file and webhook of `crate::notify`), and stops an idle or
 //! overlong container: its on-stop hook first, as the user, then SIGTERM, a grace period,
 //! and SIGKILL. The watches are saved in the state directory after every round, so a
 //! restarted ds01d loses no timer.
@@ -30,6 +31,8 @@ pub struct Watches {
     cpu: Mutex<HashMap<String, (u64, i64)>>,
     /// Disk warnings given (kept in memory: after a restart a warning may come again).
     pub(crate) disk: crate::disk::DiskWatch,
+    /// High-demand mode.
+    demand: crate::demand::Demand,
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -51,6 +54,7 @@ impl Watches {
             watches: Mutex::new(saved.watches),
             cpu: Mutex::new(saved.cpu),
             disk: Default::default(),
+            demand: Default::default(),
         }
     }
 
@@ -156,6 +160,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));
     }
+    let high_demand = daemon.watches.demand.round(daemon, &containers);
     let stopped = crate::disk::round(daemon, &running).await;
     let config = &daemon.config.file;
     for c in running {
@@ -172,10 +177,14 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         };
         let effective = policy_of(daemon, c.uid(), login);
         let lifecycle = &daemon.config.lifecycle;
+        let idle_timeout = match high_demand {
+            Some(mode) => mode.idle_timeout(effective.idle_timeout.value),
+            None => effective.idle_timeout.value,
+        };
         let rules = Rules {
             idle_cpu_percent: lifecycle.idle_cpu_percent,
             idle_gpu_percent: lifecycle.idle_gpu_percent,
-            idle_timeout: effective.idle_timeout.value,
+            idle_timeout,
             max_runtime: effective.max_runtime.value,
             keep_alive_max: effective.keep_alive_max.value,
             check_interval: Span::from_secs(every.as_secs().max(1)),
@@ -228,18 +237,31 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             let watch = watches
                 .entry(c.id.clone())
                 .or_insert_with(|| Watch::new(now));
-            watch.step(&sample, &rules)
+            match watch.step(&sample, &rules) {
+                // Not the final warning yet: perhaps one of the admin's lead times.
+                Decision::Keep => watch
+                    .lead_due(&rules, &lifecycle.warn_before, now)
+                    .unwrap_or(Decision::Keep),
+                decided => decided,
+            }
         };
         match &decision {
             Decision::Keep => {}
-            Decision::Warn { reason, .. } => {
+            Decision::Warn { reason, stops_at } => {
                 crate::metrics::reaper_warned(crate::metrics::reason_of(reason));
-                let sentence = decision.sentence(now).unwrap_or_default();
+                let sentence = format!(
+                    "{} (in about {}){}",
+                    decision.sentence(now).unwrap_or_default(),
+                    Span::from_secs(stops_at.saturating_sub(now).max(0) as u64).human(),
+                    shortened(high_demand, reason, &effective)
+                );
+                crate::notify::deliver(daemon, c, login, format!("ds01: {} {sentence}", c.name));
                 warn_owner(daemon, c, login, "warn", sentence);
             }
             Decision::Stop { reason } => {
                 crate::metrics::reaper_stopped(crate::metrics::reason_of(reason));
-                let sentence = decision.sentence(now).unwrap_or_default();
+                let sentence = decision.sentence(now).unwrap_or_default()
+                    + &shortened(high_demand, reason, &effective);
                 stop(daemon, c, login, &sentence).await;
                 daemon.watches.lock().remove(&c.id);
             }
@@ -249,7 +271,23 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
     Ok(())
 }
 
-/// The policy of the owner of a container: `login` with the groups of account `uid`.
+/// What an idle warning or stop adds in high-demand mode: that the timeout was shortened.
+fn shortened(
+    mode: Option<ds01_policy::demand::HighDemand>,
+    reason: &ds01_policy::Reason,
+    effective: &ds01_policy::Effective,
+) -> String {
+    match (mode, reason) {
+        (Some(mode), ds01_policy::Reason::Idle { .. }) => format!(
+            " (high-demand mode: the idle timeout of {} is × {} while over {:.0} % of the GPUs are allocated)",
+            effective.idle_timeout.value,
+            mode.factor,
+            mode.share * 100.0
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Tells a container's owner what is coming: on their open sessions into it, and as an
 /// event of `kind` that `ds01 events` and `why` show.
 pub(crate) fn warn_owner(
@@ -276,12 +314,9 @@ pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::
     daemon.config.policy.effective(login, &groups)
 }
 
-/// The on-stop hook as the user, then the stop.
-pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, sentence: &str) {
-    let Some(owned) = c.owned() else {
-        return;
-    };
-    let name = owned.name().clone();
+/// The owner of `c` (login `login`), as commands inside it run: their primary group from
+/// NSS, else from the container's labels.
+pub(crate) fn owner_identity(c: &ContainerView, login: &str) -> Option<Identity> {
     let gid = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(c.uid()))
         .ok()
         .flatten()
@@ -292,7 +327,16 @@ pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, s
                 .and_then(|g| g.parse().ok())
         })
         .unwrap_or(c.uid());
-    let Ok(who) = Identity::new(login, c.uid(), gid) else {
+    Identity::new(login, c.uid(), gid).ok()
+}
+
+/// The on-stop hook as the user, then the stop.
+pub(crate) async fn stop(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, sentence: &str) {
+    let Some(owned) = c.owned() else {
+        return;
+    };
+    let name = owned.name().clone();
+    let Some(who) = owner_identity(c, login) else {
         return;
     };
     // A paused container is idle by nature and counts as running (it holds its GPUs), so

@@ -5,7 +5,7 @@ use std::process::Command;
 
 use ds01_daemon::config::{
     Config, FileConfig, GpuSettings, LifecycleSettings, MetricsSettings, NetworkSettings,
-    ServerSettings, UsageSettings,
+    NotifySettings, ServerSettings, UsageSettings,
 };
 use ds01_policy::policy::{Aggregate, Limits, Policy};
 
@@ -136,6 +136,7 @@ fn the_shipped_configuration_names_every_key() {
         ("network", fields::<NetworkSettings>()),
         ("usage", fields::<UsageSettings>()),
         ("metrics", fields::<MetricsSettings>()),
+        ("notify", fields::<NotifySettings>()),
     ] {
         assert!(!keys.is_empty(), "no fields found for [{path}]");
         let found = path

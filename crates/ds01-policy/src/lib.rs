@@ -7,6 +7,7 @@
 //!   `nvml` feature).
 //! * [`alloc`]: the exclusive, least-loaded GPU allocator and the reading of DS01/AIME GPU
 //!   labels.
+//! * [`demand`]: high-demand mode, which shrinks idle timeouts while the GPUs are taken.
 //! * [`fair`]: the `--wait` line ordered by decayed GPU use.
 //! * [`lifecycle`]: the idle and max-runtime rules of the reaper, with a serializable state.
 //!
@@ -29,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod demand;
 pub mod fair;
 pub mod import;
 pub mod inventory;

@@ -146,6 +146,10 @@ pub struct Watch {
     pub warned_idle: Option<i64>,
     /// When the max-runtime stop was announced.
     pub warned_runtime: Option<i64>,
+    /// The stop (Unix seconds) the lead-time warnings were given for, and which lead times
+    /// (seconds) were given: a stop that moves gets them all again.
+    #[serde(default)]
+    pub leads_given: Option<(i64, Vec<u64>)>,
 }
 
 impl Watch {
@@ -159,7 +163,72 @@ impl Watch {
             keep_alive_until: None,
             warned_idle: None,
             warned_runtime: None,
+            leads_given: None,
         }
+    }
+
+    /// The lead-time warning due at `now`, after [`Watch::step`] kept the container: the
+    /// earliest pending stop, if one of `leads` has been reached for it and not given yet
+    /// (once for all the leads reached at once, e.g. after a restart). Leads
+    /// inside the final warning's window (two check intervals) are left to that warning.
+    pub fn lead_due(&mut self, rules: &Rules, leads: &[Span], now: i64) -> Option<Decision> {
+        let interval = rules.check_interval.secs() as i64;
+        let (stop, reason) = self
+            .stops(rules, now)
+            .into_iter()
+            .flatten()
+            .min_by_key(|(stop, _)| *stop)?;
+        let left = stop - now;
+        if left < 2 * interval {
+            return None;
+        }
+        let given = match &self.leads_given {
+            Some((at, given)) if *at == stop => given.clone(),
+            _ => Vec::new(),
+        };
+        let reached: Vec<u64> = leads
+            .iter()
+            .map(|l| l.secs())
+            .filter(|l| left <= *l as i64 && !given.contains(l))
+            .collect();
+        if reached.is_empty() {
+            return None;
+        }
+        let mut all = given;
+        all.extend(reached);
+        self.leads_given = Some((stop, all));
+        Some(Decision::Warn {
+            stops_at: stop,
+            reason,
+        })
+    }
+
+    /// The stops pending at `now`: max runtime's, and the idle one's.
+    fn stops(&self, rules: &Rules, now: i64) -> [Option<(i64, Reason)>; 2] {
+        let runtime = rules.max_runtime.value().map(|m| {
+            let stop = self.started_at.saturating_add(m.secs() as i64);
+            (
+                stop,
+                Reason::MaxRuntime {
+                    ran_for: since(self.started_at, now.max(stop)),
+                },
+            )
+        });
+        let idle_stop = match (rules.idle_timeout.value(), self.idle_since) {
+            (Some(t), Some(from)) => {
+                let stop = from
+                    .saturating_add(t.secs() as i64)
+                    .max(self.keep_alive_until.unwrap_or(i64::MIN));
+                let reason = Reason::Idle {
+                    idle_for: since(from, now.max(stop)),
+                    cpu_under: rules.idle_cpu_percent,
+                    gpu_under: self.idle_gpu_seen.then_some(rules.idle_gpu_percent),
+                };
+                Some((stop, reason))
+            }
+            _ => None,
+        };
+        [runtime, idle_stop]
     }
 
     /// Postpones idle stops until `until` (not max-runtime stops).
@@ -204,29 +273,7 @@ impl Watch {
         self.last_sample = Some(s.at);
 
         let now = s.at;
-        let runtime = rules.max_runtime.value().map(|m| {
-            let stop = self.started_at.saturating_add(m.secs() as i64);
-            (
-                stop,
-                Reason::MaxRuntime {
-                    ran_for: since(self.started_at, now.max(stop)),
-                },
-            )
-        });
-        let idle_stop = match (rules.idle_timeout.value(), self.idle_since) {
-            (Some(t), Some(from)) => {
-                let stop = from
-                    .saturating_add(t.secs() as i64)
-                    .max(self.keep_alive_until.unwrap_or(i64::MIN));
-                let reason = Reason::Idle {
-                    idle_for: since(from, now.max(stop)),
-                    cpu_under: rules.idle_cpu_percent,
-                    gpu_under: self.idle_gpu_seen.then_some(rules.idle_gpu_percent),
-                };
-                Some((stop, reason))
-            }
-            _ => None,
-        };
+        let [runtime, idle_stop] = self.stops(rules, now);
 
         let mut warn: Option<(i64, Reason, bool)> = None;
         for (pending, is_idle) in [(runtime, false), (idle_stop, true)] {
@@ -547,5 +594,62 @@ mod tests {
             "stopped at 00:01 UTC because it ran for 7 d, the longest allowed (max_runtime)"
         );
         assert_eq!(Decision::Keep.sentence(0), None);
+    }
+
+    #[test]
+    fn lead_times_warn_once_each_before_the_final_warning() {
+        let rules = Rules {
+            idle_cpu_percent: 5.0,
+            idle_gpu_percent: 5,
+            idle_timeout: Cap::Limited(Span::from_secs(3600)),
+            max_runtime: Cap::Unlimited,
+            keep_alive_max: Cap::Unlimited,
+            check_interval: Span::from_secs(60),
+        };
+        let leads = [Span::from_secs(1800), Span::from_secs(300)];
+        let mut w = Watch::new(0);
+        let mut leads_at = Vec::new();
+        let mut final_at = None;
+        for i in 0..=60 {
+            let at = i * 60;
+            let s = Sample {
+                at,
+                cpu_percent: 0.0,
+                gpu_percent: None,
+                sessions: 0,
+            };
+            match w.step(&s, &rules) {
+                Decision::Keep => {
+                    if let Some(Decision::Warn { stops_at, .. }) = w.lead_due(&rules, &leads, at) {
+                        assert_eq!(stops_at, 3600);
+                        leads_at.push(at);
+                    }
+                }
+                Decision::Warn { .. } => final_at = Some(at),
+                Decision::Stop { .. } => {
+                    assert_eq!(at, 3600);
+                    break;
+                }
+            }
+        }
+        assert_eq!(leads_at, [1800, 3300], "30 and 5 minutes before");
+        assert_eq!(final_at, Some(3540), "the final interval's warning");
+        // Activity resets the window: the leads come again for the new stop.
+        let busy = Sample {
+            at: 3660,
+            cpu_percent: 90.0,
+            gpu_percent: None,
+            sessions: 0,
+        };
+        let mut w = Watch::new(0);
+        w.leads_given = Some((3600, vec![1800, 300]));
+        w.step(&busy, &rules);
+        let idle = Sample {
+            cpu_percent: 0.0,
+            at: 3720,
+            ..busy
+        };
+        w.step(&idle, &rules);
+        assert!(w.lead_due(&rules, &leads, 3720 + 1800).is_some());
     }
 }

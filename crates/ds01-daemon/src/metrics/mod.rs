@@ -66,6 +66,7 @@ struct Metrics {
     reaper_last_round: Gauge<f64, AtomicU64>,
     queue_length: Gauge,
     queue_wait_seconds: Histogram,
+    high_demand: Gauge,
     build_seconds: Histograms<Outcome>,
     user_gpu_seconds: Family<UserGroup, FloatCounter>,
     user_idle_gpu_seconds: Family<UserGroup, FloatCounter>,
@@ -92,6 +93,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     reaper_round_seconds: Histogram::new(exponential_buckets(0.01, 3.0, 10)),
     reaper_last_round: Gauge::default(),
     queue_length: Gauge::default(),
+    high_demand: Gauge::default(),
     queue_wait_seconds: Histogram::new(exponential_buckets(0.1, 3.0, 10)),
     build_seconds: Family::new_with_constructor(build_buckets),
     user_gpu_seconds: Family::default(),
@@ -142,6 +144,11 @@ impl Metrics {
             "ds01_gpu_queue_length",
             "Create requests waiting in line for a GPU (--wait)",
             self.queue_length.clone(),
+        );
+        r.register(
+            "ds01_high_demand",
+            "1 while high-demand mode shortens idle timeouts ([lifecycle] high_demand_share), else 0",
+            self.high_demand.clone(),
         );
         r.register(
             "ds01_gpu_queue_wait_seconds",
@@ -254,6 +261,11 @@ pub(crate) fn reaper_round(took: Duration, ok: bool) {
         .inc();
     m.reaper_round_seconds.observe(took.as_secs_f64());
     m.reaper_last_round.set(unix_now());
+}
+
+/// High-demand mode turned on or off.
+pub(crate) fn high_demand(on: bool) {
+    METRICS.high_demand.set(i64::from(on));
 }
 
 /// A `--wait` request joined the line for a GPU.

@@ -18,4 +18,4 @@ pub(crate) mod webhook;
 pub(crate) use owner::People;
 pub(crate) use record::{Holder, Interval};
 pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, Usage};
-pub use settings::{UsageConfig, UsageSettings};
+pub use settings::{UsageConfig, UsageSettings, Webhook};
