@@ -22,6 +22,11 @@ pub fn inspect(name: &str, format: &str) -> String {
     docker(&["inspect", "-f", format, name])
 }
 
+/// Whether container `name` runs, as the engine says.
+pub fn running(name: &str) -> bool {
+    inspect(name, "{{.State.Running}}") == "true"
+}
+
 /// Asserts that `out` is a refusal with exit status `code` whose stderr says `needle`;
 /// `what` names the attempt in the failure message.
 pub fn refused(out: Output, code: i32, what: &str, needle: &str) {

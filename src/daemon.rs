@@ -215,6 +215,16 @@ impl TestDaemon {
         cmd.output().expect("ds01 runs")
     }
 
+    /// Runs `ds01 ARGS` as root (an admin) against this daemon (no colours).
+    pub fn ds01_as_root(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(crate::users::workspace_binary("ds01"))
+            .envs(self.env_for())
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .expect("ds01 runs")
+    }
+
     /// Runs `ds01 ARGS` as `user` against this daemon.
     pub fn ds01(&self, user: &crate::users::TestUser, args: &[&str]) -> std::process::Output {
         self.ds01_env(user, &[], args)

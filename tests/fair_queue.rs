@@ -1,14 +1,16 @@
 //! The fair queue, with a policy of seconds and a file inventory of one GPU: alice used
 //! the GPU a moment ago (the usage ledger says so), bob never did. While carol holds it,
 //! alice queues first and bob second; bob is still served first, alice's progress says why,
-//! and `ds01 admin gpus` shows the line. Served by arrival, alice would go first.
+//! and `ds01 admin gpus` shows the line; each grant is posted to the `[notify] webhook`.
+//! Served by arrival, alice would go first.
 
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use ds01_tests::check::text;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
-use ds01_tests::users::{user_visible_binary, workspace_binary, TestUser};
+use ds01_tests::loopback::Recorder;
+use ds01_tests::users::{user_visible_binary, TestUser};
 use ds01_tests::{Sweeper, DEBIAN12};
 
 /// Slot 7, not 0: the engine is shared, and other suites' containers made like DS01's
@@ -19,16 +21,6 @@ index = 7
 uuid = "GPU-77777777-fairq"
 name = "NVIDIA H100 80GB HBM3"
 "#;
-
-/// `ds01 ARGS` as root (an admin).
-fn as_root(daemon: &TestDaemon, args: &[&str]) -> Output {
-    std::process::Command::new(workspace_binary("ds01"))
-        .envs(daemon.env_for())
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn create(daemon: &TestDaemon, user: &TestUser, name: &str) -> String {
     daemon.ok(
@@ -80,7 +72,10 @@ fn stop(daemon: &TestDaemon, user: &TestUser, name: &str) {
 }
 
 fn admin_gpus(daemon: &TestDaemon) -> serde_json::Value {
-    let out = daemon.ok(as_root(daemon, &["admin", "gpus", "--json"]), "admin gpus");
+    let out = daemon.ok(
+        daemon.ds01_as_root(&["admin", "gpus", "--json"]),
+        "admin gpus",
+    );
     serde_json::from_str(&out).unwrap()
 }
 
@@ -128,14 +123,17 @@ fn the_user_with_less_recent_gpu_use_is_served_first() {
     let dir = tempfile::tempdir().unwrap();
     let inventory = dir.path().join("gpus.toml");
     std::fs::write(&inventory, INVENTORY).unwrap();
+    let hook = Recorder::start();
     let config = config_with_labels(
         &sweeper.label().1,
         &format!(
             "[gpus]\ninventory = \"{}\"\nfair_share_half_life = \"1h\"\n\
              [lifecycle]\ncheck_interval = \"1s\"\n\
              [usage]\nrecord_every = \"10s\"\n\
+             [notify]\nwebhook = \"http://{}/grants\"\n\
              [policy.default]\nmemory = \"256m\"\ncpus = 1\nmax_gpus = 1\n",
-            inventory.display()
+            inventory.display(),
+            hook.address()
         ),
     );
     let daemon = TestDaemon::start(&config);
@@ -192,4 +190,20 @@ fn the_user_with_less_recent_gpu_use_is_served_first() {
         "alice's progress: {progress}"
     );
     stop(&daemon, &alice, "again");
+
+    // Both grants reached the webhook, bob's first.
+    let grants: Vec<String> = std::iter::from_fn(|| hook.next(Duration::from_secs(3)))
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            body["text"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let bob_first = format!("first._.{}", bob.uid());
+    let alice_again = format!("again._.{}", alice.uid());
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert!(
+        grants[0].contains("granted") && grants[0].contains(&bob_first),
+        "{grants:?}"
+    );
+    assert!(grants[1].contains(&alice_again), "{grants:?}");
 }

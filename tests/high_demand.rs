@@ -4,12 +4,11 @@
 //! `high_demand_on` when it turns on and `high_demand_off` once the GPU is free again, and
 //! the owner's own events hold neither.
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
-use ds01_tests::check::text;
+use ds01_tests::check::{json_lines, running};
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
-use ds01_tests::users::{workspace_binary, TestUser};
+use ds01_tests::users::TestUser;
 use ds01_tests::{Sweeper, DEBIAN12};
 
 /// Slot 8: the engine is shared, and other suites' DS01-labelled containers hold slots 0
@@ -21,38 +20,15 @@ uuid = "GPU-88888888-demand"
 name = "NVIDIA H100 80GB HBM3"
 "#;
 
-fn as_root(daemon: &TestDaemon, args: &[&str]) -> Output {
-    std::process::Command::new(workspace_binary("ds01"))
-        .envs(daemon.env_for())
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn lines(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn server_events(daemon: &TestDaemon) -> Vec<serde_json::Value> {
     let out = daemon.ok(
-        as_root(daemon, &["events", "--all-users", "--json"]),
+        daemon.ds01_as_root(&["events", "--all-users", "--json"]),
         "admin events",
     );
-    lines(&out)
+    json_lines(out.as_bytes())
         .into_iter()
         .filter(|e| e["kind"].as_str().unwrap().starts_with("high_demand"))
         .collect()
-}
-
-fn running(name: &str) -> bool {
-    let out = std::process::Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Running}}", name])
-        .output()
-        .unwrap();
-    text(&out.stdout).trim() == "true"
 }
 
 #[test]
@@ -104,7 +80,11 @@ fn high_demand_shortens_idle_timeouts_and_says_when_it_turns() {
     );
 
     // Its stop says why, to its owner.
-    let own = lines(&daemon.ok(daemon.ds01(&alice, &["events", "--json"]), "events"));
+    let own = json_lines(
+        daemon
+            .ok(daemon.ds01(&alice, &["events", "--json"]), "events")
+            .as_bytes(),
+    );
     let stop = own
         .iter()
         .find(|e| e["kind"] == "stop" && e["container"] == name.as_str())

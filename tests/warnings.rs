@@ -6,7 +6,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
-use ds01_tests::check::text;
+use ds01_tests::check::running;
 use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::loopback::Recorder;
 use ds01_tests::users::TestUser;
@@ -15,14 +15,6 @@ use ds01_tests::{Sweeper, DEBIAN12};
 /// The lead times, seconds, and the idle timeout they come before.
 const LEADS: [u64; 2] = [16, 8];
 const IDLE_TIMEOUT: u64 = 26;
-
-fn running(name: &str) -> bool {
-    let out = std::process::Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Running}}", name])
-        .output()
-        .unwrap();
-    text(&out.stdout).trim() == "true"
-}
 
 /// The seconds of each "(in about N s)" in `text`, in order.
 fn leads_in(text: &str) -> Vec<u64> {

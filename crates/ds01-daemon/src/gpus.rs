@@ -76,6 +76,8 @@ pub struct Reservation<'a> {
     key: String,
     /// What was chosen.
     pub allocation: Allocation,
+    /// Whether the request waited in line for it.
+    pub waited: bool,
 }
 
 impl Drop for Reservation<'_> {
@@ -226,6 +228,7 @@ impl Gpus {
         });
         let wait = wait.as_ref().map(|w| w.reporter);
         let gone = wait.map(|r| r.gone());
+        let mut waited = false;
         tokio::pin!(gone);
         loop {
             let place = ticket.as_ref().and_then(|t| {
@@ -277,6 +280,7 @@ impl Gpus {
                             gpus: self,
                             key: key.to_owned(),
                             allocation,
+                            waited,
                         })
                     }
                     Err(
@@ -288,6 +292,7 @@ impl Gpus {
                                 "waiting for a GPU, 1st in line ({e})"
                             )));
                         }
+                        waited = true;
                         self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
                     }
                     Err(e) => return Err(refusal(e)),
@@ -297,6 +302,7 @@ impl Gpus {
                 if let (Some(r), Some(p)) = (wait, place) {
                     r.report(Progress::Stage(format!("waiting for a GPU, {p}")));
                 }
+                waited = true;
                 self.wait_a_while(freed, gone.as_mut().as_pin_mut()).await?;
             }
         }

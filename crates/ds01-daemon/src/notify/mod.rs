@@ -21,16 +21,14 @@ pub(crate) const ALERTS: &str = "/workspace/.ds01-alerts";
 /// How long appending to the alerts file may take.
 const APPEND_LIMIT: Duration = Duration::from_secs(10);
 
-/// Delivers `text` about `c` to its alerts file and the webhook, off the reaper's round.
+/// Delivers `text` about `c` to its owner's terminals, its alerts file and the webhook,
+/// off the reaper's round.
 pub(crate) fn deliver(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, text: String) {
     let daemon = daemon.clone();
     let who = crate::reaper::owner_identity(c, login);
     let owned = c.owned();
     let uid = c.uid();
     tokio::spawn(async move {
-        let terminal_text = text.clone();
-        let _ =
-            tokio::task::spawn_blocking(move || tty::write_to_terminals(uid, &terminal_text)).await;
         if let (Some(who), Some(owned)) = (who, owned) {
             // `$1` carries the text: nothing of it is read as shell.
             let command = [
@@ -51,17 +49,23 @@ pub(crate) fn deliver(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, text
                 }
             }
         }
-        post(&daemon, &text).await;
+        reach(uid, daemon.config.notify_webhook.clone(), text).await;
     });
 }
 
-/// Posts `text` to the `[notify] webhook`, if one is set, as `{"text": ...}`.
-pub(crate) async fn post(daemon: &Daemon, text: &str) {
-    let Some(hook) = &daemon.config.notify_webhook else {
-        return;
-    };
+/// A `--wait` request of `uid` was granted after waiting: their terminals and the webhook
+/// (the container, not made yet, has no alerts file to write to).
+pub(crate) fn granted(daemon: &Daemon, uid: u32, text: String) {
+    tokio::spawn(reach(uid, daemon.config.notify_webhook.clone(), text));
+}
+
+/// `uid`'s terminals, then the webhook as `{"text": ...}`.
+async fn reach(uid: u32, hook: Option<crate::usage::Webhook>, text: String) {
+    let terminal_text = text.clone();
+    let _ = tokio::task::spawn_blocking(move || tty::write_to_terminals(uid, &terminal_text)).await;
+    let Some(hook) = hook else { return };
     let body = serde_json::json!({ "text": text }).to_string();
-    match crate::usage::webhook::post(hook, body.as_bytes()).await {
+    match crate::usage::webhook::post(&hook, body.as_bytes()).await {
         Ok(status) if (200..300).contains(&status) => {}
         Ok(status) => tracing::warn!("[notify] webhook answered {status}"),
         Err(e) => tracing::warn!("[notify] webhook: {e}"),

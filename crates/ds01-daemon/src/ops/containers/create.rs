@@ -112,6 +112,16 @@ async fn unrecorded(
                 .map_err(name_cap)?,
         ),
     };
+    if let Some(r) = reservation.as_ref().filter(|r| r.waited) {
+        crate::notify::granted(
+            d,
+            who.uid(),
+            format!(
+                "ds01: your turn: GPU(s) {} granted for container {key} after waiting in line",
+                r.allocation.uuids().join(", ")
+            ),
+        );
+    }
     let _section = match section {
         Some(s) => s,
         None => {
