@@ -44,9 +44,9 @@ pub use requests::{
     ContainerCreate, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery, RemoveQuery,
 };
 pub use results::{
-    Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, GpuTable, ImageBuilt,
-    ImageDetails, ImageRow, LimitsReport, Progress, QueuedRequest, Removed, StreamItem, UserSetup,
-    Whoami,
+    AdminTop, Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, GpuStatus,
+    GpuTable, ImageBuilt, ImageDetails, ImageRow, LimitsReport, OwnContainerStatus, Progress,
+    QueuedRequest, Removed, ServerStatus, StreamItem, TopGpu, TopStop, UserSetup, Whoami,
 };
 pub use usage::{
     AdminUsageQuery, ContainerUsage, MonthChange, ReportQuery, UnusedAccount, UsageBy, UsageQuery,

@@ -249,6 +249,101 @@ pub struct QueuedRequest {
     pub waiting_since: i64,
 }
 
+/// One device as a user sees it in `ds01 status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuStatus {
+    /// DS01's slot (`0`, `1.2`).
+    pub slot: String,
+    /// The GPU's name.
+    pub name: String,
+    /// The MIG profile, for an instance.
+    pub profile: Option<String>,
+    /// Whether a container holds it.
+    pub held: bool,
+    /// Whether it is the caller's own container that holds it.
+    pub mine: bool,
+    /// The holder's login: the caller's own, or anyone's where the admin shows holders
+    /// (`[gpus] show_holders`).
+    pub user: Option<String>,
+}
+
+/// A container of the caller's in `ds01 status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnContainerStatus {
+    /// The name the user gave.
+    pub name: String,
+    /// `running`, `paused`, `exited`...
+    pub state: String,
+    /// The devices it holds (running or paused).
+    pub gpus: Vec<String>,
+    /// When the reaper will stop it if nothing changes, Unix seconds.
+    pub stops_at: Option<i64>,
+    /// Seconds until then.
+    pub stops_in_secs: Option<u64>,
+    /// The rule: `idle` or `max_runtime`.
+    pub stop_rule: Option<String>,
+}
+
+/// `ds01 status`: the server's GPUs, the `--wait` line and the caller's containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStatus {
+    /// Every device.
+    pub gpus: Vec<GpuStatus>,
+    /// Requests waiting for GPUs, everybody's.
+    pub queue_length: usize,
+    /// The caller's own requests in line: `(container name, position from 1)`.
+    pub my_queue: Vec<(String, usize)>,
+    /// Whether high-demand mode shortens idle timeouts now.
+    pub high_demand: bool,
+    /// The caller's containers.
+    pub containers: Vec<OwnContainerStatus>,
+}
+
+/// One device in `ds01 admin top`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopGpu {
+    /// DS01's slot.
+    pub slot: String,
+    /// The GPU's name.
+    pub name: String,
+    /// The holding container (`<name>._.<uid>`).
+    pub container: Option<String>,
+    /// The holder's login.
+    pub user: Option<String>,
+    /// How long the holder has been running, seconds.
+    pub held_secs: Option<u64>,
+    /// Whether the reaper counts the holder idle now (`None`: not watched).
+    pub idle: Option<bool>,
+    /// GPU utilisation, percent, where NVML reads it.
+    pub utilisation: Option<f64>,
+}
+
+/// A stop the reaper will make if nothing changes (`ds01 admin top`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopStop {
+    /// The container (`<name>._.<uid>`).
+    pub container: String,
+    /// Its owner's login.
+    pub user: String,
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Seconds from now.
+    pub in_secs: u64,
+    /// `idle` or `max_runtime`.
+    pub rule: String,
+}
+
+/// `ds01 admin top`: who holds each GPU, how, and the reaper's next stops.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminTop {
+    /// Every device.
+    pub gpus: Vec<TopGpu>,
+    /// Whether high-demand mode is on.
+    pub high_demand: bool,
+    /// The next stops, soonest first.
+    pub next_stops: Vec<TopStop>,
+}
+
 /// One lifecycle event (`ds01 events`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

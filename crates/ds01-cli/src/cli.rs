@@ -86,6 +86,9 @@ pub enum Command {
     Username(UsernameArgs),
     /// Check that the ds01 service, the Docker engine behind it and its storage are usable
     Doctor,
+    /// Show the server's GPUs (free or taken), the line of --wait requests, and your
+    /// containers with the time left before the reaper stops them
+    Status,
     /// Show your limits on this server, where each comes from, and what you use now
     Limits,
     /// Show the GPU, CPU and memory time your containers used (GPU-hours, idle ones too)

@@ -417,6 +417,10 @@ pub struct GpuSettings {
     pub inventory: Option<PathBuf>,
     /// The half-life of the GPU use that orders `--wait` requests (default `7d`).
     pub fair_share_half_life: Option<String>,
+    /// Whether `ds01 status` names who holds each GPU to every user (default false: users
+    /// see only that a GPU is taken, and their own).
+    #[serde(default)]
+    pub show_holders: bool,
 }
 
 /// The default of [`GpuSettings::fair_share_half_life`].

@@ -19,6 +19,11 @@ pub struct Demand {
 const SERVER: &str = "-";
 
 impl Demand {
+    /// Whether the mode is on now.
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::SeqCst)
+    }
+
     /// The mode for this round, if on, saying so in the event log when it turns.
     pub fn round(&self, daemon: &Daemon, containers: &[ContainerView]) -> Option<HighDemand> {
         let mode = daemon.config.lifecycle.high_demand;

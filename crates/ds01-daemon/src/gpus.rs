@@ -352,7 +352,7 @@ impl Gpus {
     }
 
     /// The `--wait` line, first in line first.
-    fn line(&self) -> Vec<QueuedRequest> {
+    pub(crate) fn line(&self) -> Vec<QueuedRequest> {
         self.lock_queue()
             .iter()
             .enumerate()
@@ -380,9 +380,13 @@ impl Gpus {
             .list_containers(ds01_engine::Scope::AllUsers)
             .await
             .map_err(from_engine)?;
-        let held = holdings(&self.devices, &containers, "");
-        Ok(self
-            .devices
+        Ok(self.rows(&containers))
+    }
+
+    /// Every device and its holder among `containers` (all users' containers).
+    pub(crate) fn rows(&self, containers: &[ContainerView]) -> Vec<GpuRow> {
+        let held = holdings(&self.devices, containers, "");
+        self.devices
             .iter()
             .map(|d| {
                 let holder = held.iter().find(|h| h.uuids.contains(&d.uuid));
@@ -402,7 +406,7 @@ impl Gpus {
                     user,
                 }
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@ use ds01_labels::{container, gpu};
 use std::time::Duration;
 
 use ds01_engine::{ContainerView, Identity};
-use ds01_policy::{Cap, Decision, Rules, Sample, Span, Watch};
+use ds01_policy::{Cap, Decision, Rules, Sample, Span, StopRule, Watch};
 
 use crate::Daemon;
 
@@ -33,6 +33,8 @@ pub struct Watches {
     pub(crate) disk: crate::disk::DiskWatch,
     /// High-demand mode.
     demand: crate::demand::Demand,
+    /// Each watched container's coming stop as of the last round, for `status` and `top`.
+    next: Mutex<HashMap<String, (i64, StopRule)>>,
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -55,6 +57,7 @@ impl Watches {
             cpu: Mutex::new(saved.cpu),
             disk: Default::default(),
             demand: Default::default(),
+            next: Default::default(),
         }
     }
 
@@ -76,6 +79,30 @@ impl Watches {
                 self.path.display()
             );
         }
+    }
+
+    /// When container `id` will be stopped if nothing changes, as of the last round.
+    pub fn next_stop(&self, id: &str) -> Option<(i64, StopRule)> {
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
+    }
+
+    /// When the reaper first saw container `id` running (Unix seconds), if it watches it.
+    pub fn running_since(&self, id: &str) -> Option<i64> {
+        self.lock().get(id).map(|w| w.started_at)
+    }
+
+    /// Whether the reaper counts container `id` idle now (`None`: it does not watch it).
+    pub fn idle(&self, id: &str) -> Option<bool> {
+        self.lock().get(id).map(|w| w.idle_since.is_some())
+    }
+
+    /// Whether high-demand mode is on.
+    pub fn high_demand(&self) -> bool {
+        self.demand.is_on()
     }
 
     /// When container `id` will be stopped and why, once the owner was warned.
@@ -159,6 +186,12 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));
+        daemon
+            .watches
+            .next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.contains(&id.as_str()));
     }
     let high_demand = daemon.watches.demand.round(daemon, &containers);
     let stopped = crate::disk::round(daemon, &running).await;
@@ -237,13 +270,24 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
             let watch = watches
                 .entry(c.id.clone())
                 .or_insert_with(|| Watch::new(now));
-            match watch.step(&sample, &rules) {
+            let decided = match watch.step(&sample, &rules) {
                 // Not the final warning yet: perhaps one of the admin's lead times.
                 Decision::Keep => watch
                     .lead_due(&rules, &lifecycle.warn_before, now)
                     .unwrap_or(Decision::Keep),
                 decided => decided,
-            }
+            };
+            let next = watch.next_stop(&rules);
+            let mut coming = daemon
+                .watches
+                .next
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match next {
+                Some(n) => coming.insert(c.id.clone(), n),
+                None => coming.remove(&c.id),
+            };
+            decided
         };
         match &decision {
             Decision::Keep => {}

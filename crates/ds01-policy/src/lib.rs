@@ -49,7 +49,7 @@ pub use inventory::NvmlSource;
 pub use inventory::{
     arch_from_name, Device, DeviceKind, Gpu, GpuSource, Inventory, InventoryError, Mig, SourceError,
 };
-pub use lifecycle::{Decision, KeepAliveError, Reason, Rules, Sample, Watch};
+pub use lifecycle::{Decision, KeepAliveError, Reason, Rules, Sample, StopRule, Watch};
 pub use policy::{
     Aggregate, Applied, Effective, EffectiveAggregate, LimitError, Limits, Network, Policy,
     PolicyError, Resolved, ResourceRequest, Source,

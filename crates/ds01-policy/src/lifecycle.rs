@@ -312,6 +312,67 @@ impl Watch {
     }
 }
 
+/// The rule a coming stop is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopRule {
+    /// `idle_timeout` (after any keep-alive).
+    Idle,
+    /// `max_runtime`.
+    MaxRuntime,
+}
+
+impl StopRule {
+    /// The word the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopRule::Idle => "idle",
+            StopRule::MaxRuntime => "max_runtime",
+        }
+    }
+}
+
+impl Watch {
+    /// When the container will be stopped if nothing changes (it stays idle, or runs on),
+    /// and by which rule: the earlier of the two.
+    ///
+    /// ```
+    /// use ds01_policy::{Cap, Rules, Span, StopRule, Watch};
+    ///
+    /// let rules = Rules {
+    ///     idle_cpu_percent: 5.0,
+    ///     idle_gpu_percent: 5,
+    ///     idle_timeout: Cap::Limited(Span::from_secs(3600)),
+    ///     max_runtime: Cap::Limited(Span::from_secs(86_400)),
+    ///     keep_alive_max: Cap::Unlimited,
+    ///     check_interval: Span::from_secs(60),
+    /// };
+    /// let mut w = Watch::new(0);
+    /// assert_eq!(w.next_stop(&rules), Some((86_400, StopRule::MaxRuntime)));
+    /// w.idle_since = Some(600);
+    /// assert_eq!(w.next_stop(&rules), Some((4200, StopRule::Idle)));
+    /// ```
+    pub fn next_stop(&self, rules: &Rules) -> Option<(i64, StopRule)> {
+        let runtime = rules.max_runtime.value().map(|m| {
+            (
+                self.started_at.saturating_add(m.secs() as i64),
+                StopRule::MaxRuntime,
+            )
+        });
+        let idle = match (rules.idle_timeout.value(), self.idle_since) {
+            (Some(t), Some(from)) => Some((
+                from.saturating_add(t.secs() as i64)
+                    .max(self.keep_alive_until.unwrap_or(i64::MIN)),
+                StopRule::Idle,
+            )),
+            _ => None,
+        };
+        [runtime, idle]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
+    }
+}
+
 fn since(from: i64, to: i64) -> Span {
     Span::from_secs(to.saturating_sub(from).max(0) as u64)
 }

@@ -34,6 +34,8 @@ routes![
     Events,
     FollowEvents,
     AdminGpus,
+    Status,
+    AdminTopView,
     AdminGc,
     CancelOperation,
     ListContainers,

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::endpoint::{fill, query, NoBody};
 use crate::{
-    Cancelled, Check, ContainerStats, Event, GcReport, GpuTable, LimitsReport, VersionInfo, Whoami,
+    AdminTop, Cancelled, Check, ContainerStats, Event, GcReport, GpuTable, LimitsReport,
+    ServerStatus, VersionInfo, Whoami,
 };
 
 /// `GET /v1/version`.
@@ -67,6 +68,18 @@ endpoint!(Events, Get "/v1/events", Json, body: NoBody, answer: Vec<Event>,
 pub struct FollowEvents(pub EventsQuery);
 endpoint!(FollowEvents, Get "/v1/events", Lines, body: NoBody, answer: Event,
     |e, route| fill(route, &[], query(&EventsQuery { follow: true, ..e.0.clone() })));
+
+/// `GET /v1/status`: the server's GPUs, the line and the caller's containers.
+#[derive(Debug, Clone, Default)]
+pub struct Status;
+endpoint!(Status, Get "/v1/status", Json, body: NoBody, answer: ServerStatus,
+    |_e, route| fill(route, &[], None));
+
+/// `GET /v1/admin/top` (admins): each GPU's holder and the reaper's next stops.
+#[derive(Debug, Clone, Default)]
+pub struct AdminTopView;
+endpoint!(AdminTopView, Get "/v1/admin/top", Json, body: NoBody, answer: AdminTop,
+    |_e, route| fill(route, &[], None));
 
 /// `GET /v1/admin/gpus` (admins): every device and its holder.
 #[derive(Debug, Clone, Default)]

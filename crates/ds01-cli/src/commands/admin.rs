@@ -31,6 +31,16 @@ what cannot be carried over is listed as comments at the top and on stderr.")]
     },
     /// Show every GPU and MIG slice and who holds it
     Gpus,
+    /// Show each GPU's holder, how long it has held it, whether it idles, and the
+    /// reaper's next stops
+    Top {
+        /// Redraw every --interval seconds until Ctrl-C
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between redraws with --watch
+        #[arg(long, default_value_t = 2, value_name = "SECS")]
+        interval: u64,
+    },
     /// Remove containers and images of accounts that no longer exist, and unused images
     /// older than their owner's image_max_age
     Gc {
@@ -88,6 +98,7 @@ pub async fn run(args: &AdminArgs, ctx: &Context) -> Result<ExitStatus, CliError
             }
             Ok(ExitStatus::Success)
         }
+        AdminCommand::Top { watch, interval } => super::status::top(ctx, *watch, *interval).await,
         AdminCommand::Gpus => {
             let table = ctx.client.ask(&AdminGpus).await?;
             if ctx.out.json() {

@@ -5,6 +5,7 @@ pub mod container;
 pub mod doctor;
 pub mod events;
 pub mod image;
+pub mod status;
 pub mod usage;
 pub mod username;
 
@@ -54,6 +55,10 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
         Command::Why { name } => block_on(async {
             let ctx = Context::new(&cli.global).await?;
             events::why(name, &ctx).await
+        }),
+        Command::Status => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            status::status(&ctx).await
         }),
         Command::Limits => block_on(async {
             let ctx = Context::new(&cli.global).await?;

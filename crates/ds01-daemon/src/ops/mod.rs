@@ -10,4 +10,5 @@ pub mod doctor;
 pub mod events;
 pub mod images;
 pub mod limits;
+pub mod status;
 pub mod usage;

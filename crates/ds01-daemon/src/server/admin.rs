@@ -67,6 +67,26 @@ pub(super) async fn limits(
     Ok(Json(crate::ops::limits::limits(&d, &acting).await?))
 }
 
+pub(super) async fn status(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<ds01_api::ServerStatus> {
+    let acting = ctx.acting()?;
+    Ok(Json(crate::ops::status::status(&d, &acting).await?))
+}
+
+pub(super) async fn admin_top(
+    State(d): State<Arc<Daemon>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Answer<ds01_api::AdminTop> {
+    if !ctx.caller.admin {
+        return Err(Failure(ApiError::forbidden(
+            "only admins see who holds which GPU; `ds01 status` shows the server as you may see it",
+        )));
+    }
+    Ok(Json(crate::ops::admin::top::top(&d).await?))
+}
+
 pub(super) async fn admin_gpus(
     State(d): State<Arc<Daemon>>,
     Extension(ctx): Extension<Ctx>,

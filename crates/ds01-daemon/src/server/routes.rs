@@ -61,6 +61,8 @@ fn table(gate: Arc<Gate>) -> (Router<Arc<Daemon>>, Vec<(Method, &'static str)>) 
     .at::<Stats, _, _>(stats)
     // The listing and the followed stream are one handler, told apart by `follow`.
     .at::<FollowEvents, _, _>(events)
+    .at::<Status, _, _>(status)
+    .at::<AdminTopView, _, _>(admin_top)
     .at::<AdminGpus, _, _>(admin_gpus)
     .at::<AdminGc, _, _>(admin_gc)
     .at::<CancelOperation, _, _>(cancel)

@@ -3,4 +3,5 @@
 pub mod gc;
 pub mod gpus;
 pub mod report;
+pub mod top;
 pub mod usage;
