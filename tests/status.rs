@@ -27,6 +27,17 @@ fn json(daemon: &TestDaemon, user: &TestUser, args: &[&str]) -> serde_json::Valu
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
 }
 
+/// The devices of a status answer that a container holds.
+fn held_gpus(status: &serde_json::Value) -> Vec<serde_json::Value> {
+    status["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["held"] == true)
+        .cloned()
+        .collect()
+}
+
 fn config(
     sweeper: &Sweeper,
     dir: &std::path::Path,
@@ -92,7 +103,7 @@ fn status_shows_each_user_their_own_and_admin_top_shows_holders_and_next_stops()
     assert!((3000..=3600).contains(&left), "{mine}");
     let gpus = mine["gpus"].as_array().unwrap();
     assert_eq!(gpus.len(), 2, "{mine}");
-    let held: Vec<_> = gpus.iter().filter(|g| g["held"] == true).collect();
+    let held = held_gpus(&mine);
     assert_eq!(held.len(), 1, "{mine}");
     assert_eq!(held[0]["mine"], true);
     assert_eq!(held[0]["user"], alice.login());
@@ -104,12 +115,7 @@ fn status_shows_each_user_their_own_and_admin_top_shows_holders_and_next_stops()
         "{out}"
     );
     let theirs: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let held: Vec<_> = theirs["gpus"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|g| g["held"] == true)
-        .collect();
+    let held = held_gpus(&theirs);
     assert_eq!(held.len(), 1, "{theirs}");
     assert_eq!(held[0]["mine"], false);
     assert!(held[0]["user"].is_null(), "{theirs}");
@@ -171,12 +177,7 @@ fn status_shows_each_user_their_own_and_admin_top_shows_holders_and_next_stops()
     daemon.set_config(&config(&sweeper, dir.path(), &dave, &alice, true));
     daemon.restart();
     let theirs = json(&daemon, &bob, &["status", "--json"]);
-    let held: Vec<_> = theirs["gpus"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|g| g["held"] == true)
-        .collect();
+    let held = held_gpus(&theirs);
     assert_eq!(held[0]["user"], alice.login(), "{theirs}");
     assert_eq!(theirs["containers"], serde_json::json!([]));
 }
