@@ -31,14 +31,8 @@ impl Demand {
             // Never on: not worth counting.
             return None;
         }
-        let devices = daemon.gpus.devices();
-        let total: f64 = devices.iter().map(|d| d.fraction()).sum();
-        let held = crate::gpus::holdings(devices, containers, "");
-        let allocated: f64 = devices
-            .iter()
-            .filter(|d| held.iter().any(|h| h.uuids.contains(&d.uuid)))
-            .map(|d| d.fraction())
-            .sum();
+        let held = crate::gpus::holdings(daemon.gpus.devices(), containers, "");
+        let (allocated, total) = daemon.gpus.allocated(&held);
         let on = mode.is_on(allocated, total);
         if self.on.swap(on, Ordering::SeqCst) != on {
             crate::metrics::high_demand(on);

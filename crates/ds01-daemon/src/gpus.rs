@@ -180,9 +180,17 @@ impl Gpus {
 
     /// The full-GPU equivalents `uid`'s running containers hold.
     pub fn usage(&self, held: &[Holding], uid: u32) -> f64 {
-        held.iter()
-            .filter(|h| h.uid == uid)
-            .flat_map(|h| &h.uuids)
+        self.equivalents(held.iter().filter(|h| h.uid == uid))
+    }
+
+    /// The full-GPU equivalents `held` takes, and of all the devices.
+    pub fn allocated(&self, held: &[Holding]) -> (f64, f64) {
+        let total = self.devices.iter().map(Device::fraction).sum();
+        (self.equivalents(held.iter()), total)
+    }
+
+    fn equivalents<'h>(&self, held: impl Iterator<Item = &'h Holding>) -> f64 {
+        held.flat_map(|h| &h.uuids)
             .filter_map(|u| self.devices.iter().find(|d| &d.uuid == u))
             .map(Device::fraction)
             .sum()

@@ -299,7 +299,6 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
                     Span::from_secs(stops_at.saturating_sub(now).max(0) as u64).human(),
                     shortened(high_demand, reason, &effective)
                 );
-                crate::notify::deliver(daemon, c, login, format!("ds01: {} {sentence}", c.name));
                 warn_owner(daemon, c, login, "warn", sentence);
             }
             Decision::Stop { reason } => {
@@ -332,23 +331,26 @@ fn shortened(
     }
 }
 
-/// Tells a container's owner what is coming: on their open sessions into it, and as an
-/// event of `kind` that `ds01 events` and `why` show.
+/// Tells a container's owner what is coming, wherever they may be: their open sessions into
+/// it, their login terminals, its alerts file and the admin's webhook (`crate::notify`),
+/// and an event of `kind` that `ds01 events` and `why` show. Every warning of the reaper
+/// (idle, max runtime, disk) goes this one way.
 pub(crate) fn warn_owner(
-    daemon: &Daemon,
+    daemon: &Arc<Daemon>,
     c: &ContainerView,
     login: &str,
     kind: &str,
     sentence: String,
 ) {
-    daemon
-        .sessions
-        .notify(&c.name, &format!("ds01: {} {sentence}", c.name));
+    let line = format!("ds01: {} {sentence}", c.name);
+    daemon.sessions.notify(&c.name, &line);
+    crate::notify::deliver(daemon, c, login, line);
     daemon
         .events
         .record(c.uid(), login, &c.name, kind, sentence);
 }
 
+/// The policy of the owner of a container: `login` with the groups of account `uid`.
 pub(crate) fn policy_of(daemon: &Daemon, uid: u32, login: &str) -> ds01_policy::Effective {
     let groups = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()

@@ -173,11 +173,7 @@ impl Watch {
     /// inside the final warning's window (two check intervals) are left to that warning.
     pub fn lead_due(&mut self, rules: &Rules, leads: &[Span], now: i64) -> Option<Decision> {
         let interval = rules.check_interval.secs() as i64;
-        let (stop, reason) = self
-            .stops(rules, now)
-            .into_iter()
-            .flatten()
-            .min_by_key(|(stop, _)| *stop)?;
+        let (stop, reason) = self.first_stop(rules, now)?;
         let left = stop - now;
         if left < 2 * interval {
             return None;
@@ -201,6 +197,14 @@ impl Watch {
             stops_at: stop,
             reason,
         })
+    }
+
+    /// The earlier of the stops pending at `now`.
+    fn first_stop(&self, rules: &Rules, now: i64) -> Option<(i64, Reason)> {
+        self.stops(rules, now)
+            .into_iter()
+            .flatten()
+            .min_by_key(|(stop, _)| *stop)
     }
 
     /// The stops pending at `now`: max runtime's, and the idle one's.
@@ -352,24 +356,9 @@ impl Watch {
     /// assert_eq!(w.next_stop(&rules), Some((4200, StopRule::Idle)));
     /// ```
     pub fn next_stop(&self, rules: &Rules) -> Option<(i64, StopRule)> {
-        let runtime = rules.max_runtime.value().map(|m| {
-            (
-                self.started_at.saturating_add(m.secs() as i64),
-                StopRule::MaxRuntime,
-            )
-        });
-        let idle = match (rules.idle_timeout.value(), self.idle_since) {
-            (Some(t), Some(from)) => Some((
-                from.saturating_add(t.secs() as i64)
-                    .max(self.keep_alive_until.unwrap_or(i64::MIN)),
-                StopRule::Idle,
-            )),
-            _ => None,
-        };
-        [runtime, idle]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)
+        // `now` only sizes the reason's durations, which are not asked for here.
+        self.first_stop(rules, self.started_at)
+            .map(|(at, reason)| (at, reason.rule()))
     }
 }
 
@@ -383,6 +372,14 @@ fn clock(t: i64) -> String {
 }
 
 impl Reason {
+    /// The rule that stops for this reason.
+    pub fn rule(&self) -> StopRule {
+        match self {
+            Reason::Idle { .. } => StopRule::Idle,
+            Reason::MaxRuntime { .. } => StopRule::MaxRuntime,
+        }
+    }
+
     /// "it was idle for 2 h: CPU under 5 %, no GPU use, no session".
     pub fn because(&self) -> String {
         match self {

@@ -245,10 +245,7 @@ pub(crate) fn reaper_stopped(reason: &str) {
 
 /// The reason word of a reaper decision.
 pub(crate) fn reason_of(reason: &ds01_policy::Reason) -> &'static str {
-    match reason {
-        ds01_policy::Reason::Idle { .. } => "idle",
-        ds01_policy::Reason::MaxRuntime { .. } => "max_runtime",
-    }
+    reason.rule().as_str()
 }
 
 /// A reaper round ended.
