@@ -21,6 +21,8 @@ readonly FIXTURES=(
   "ds01-fixture/debian11:latest|bullseye||"
   # Like ubuntu:24.04: an `ubuntu` account and group already hold 1000:1000.
   "ds01-fixture/ubuntu-account:latest|bookworm|sudo|groupadd -g 1000 ubuntu && useradd -u 1000 -g 1000 -m -s /bin/bash ubuntu"
+  # Two services for the Docker-API tests' Compose file: a Python web app and its Redis.
+  "ds01-fixture/services:latest|bookworm|python3,python3-redis,redis-server|"
 )
 
 list() { for f in "${FIXTURES[@]}"; do echo "${f%%|*}"; done; }

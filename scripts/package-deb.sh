@@ -63,7 +63,7 @@ install -D -m0755 "$bins/ds01" "$root/usr/bin/ds01"
 install -D -m0755 "$bins/ds01d" "$root/usr/sbin/ds01d"
 strip --strip-unneeded "$root/usr/bin/ds01" "$root/usr/sbin/ds01d"
 
-install -D -m0644 -t "$root/lib/systemd/system" dist/systemd/ds01d.socket dist/systemd/ds01d.service
+install -D -m0644 -t "$root/lib/systemd/system" dist/systemd/ds01d.socket dist/systemd/ds01d-docker.socket dist/systemd/ds01d.service
 install -D -m0644 dist/config.toml "$root/etc/ds01/config.toml"
 
 doc=$root/usr/share/doc/ds01

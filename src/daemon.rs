@@ -71,6 +71,8 @@ impl TestDaemon {
             .arg(self.config_path())
             .arg("--state-dir")
             .arg(self.state_dir())
+            .arg("--docker-socket")
+            .arg(self.docker_socket())
             // The log is a file, read by people: no terminal colour codes in it.
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -109,6 +111,30 @@ impl TestDaemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The Docker-API socket it serves, beside its own.
+    pub fn docker_socket(&self) -> PathBuf {
+        self.dir.path().join("docker.sock")
+    }
+
+    /// `program args…` (the `docker` CLI, docker-compose, python3) run by `user` with
+    /// `DOCKER_HOST` naming the Docker-API socket, to completion; stdin is empty.
+    pub fn docker_tool(
+        &self,
+        user: &crate::users::TestUser,
+        program: &str,
+        args: &[&str],
+    ) -> std::process::Output {
+        user.command(program)
+            .args(args)
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", self.docker_socket().display()),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {program} as {}: {e}", user.login()))
     }
 
     /// The temporary directory holding socket, config, state and log.

@@ -19,6 +19,8 @@ pub const DEBIAN12: &str = "ds01-fixture/debian12:latest";
 pub const DEBIAN11: &str = "ds01-fixture/debian11:latest";
 /// Debian 12 with an `ubuntu` account at 1000:1000, like ubuntu:24.04.
 pub const UBUNTU_ACCOUNT: &str = "ds01-fixture/ubuntu-account:latest";
+/// Debian 12 with Python 3, its Redis client and a Redis server: two services' image.
+pub const SERVICES: &str = "ds01-fixture/services:latest";
 
 /// The LDAP identity from the issue, with its real high UID.
 pub const LDAP_LOGIN: &str = "h.baker@hertie-school.lan";

@@ -33,6 +33,7 @@ const FILES: &[&str] = &[
     "/usr/bin/ds01",
     "/usr/sbin/ds01d",
     "/lib/systemd/system/ds01d.socket",
+    "/lib/systemd/system/ds01d-docker.socket",
     "/lib/systemd/system/ds01d.service",
     "/etc/ds01/config.toml",
     "/usr/share/man/man1/ds01.1.gz",

@@ -41,7 +41,8 @@ pub use everyday::{
 pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, OwnedContainer, MAX_CONTAINER_NAME_LEN};
 pub use requests::{
-    ContainerCreate, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery, RemoveQuery,
+    ContainerCreate, ContainerType, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery,
+    Process, RemoveQuery,
 };
 pub use results::{
     AdminTop, Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, GpuStatus,

@@ -149,6 +149,82 @@ pub struct ContainerCreate {
     /// the configured `workspace`, or `~/workspace/<name>`, created if missing).
     #[serde(default)]
     pub no_workspace: bool,
+    /// What the container runs, when not ds01's interactive shell (Docker-API clients:
+    /// their command, environment and terminal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    /// Which tool made it (the `ds01.container_type` label the reaper reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_type: Option<ContainerType>,
+}
+
+/// The process a container runs, as a Docker-API client asks for it; every field left
+/// out is the image's own.
+///
+/// ```
+/// let p: ds01_api::Process = serde_json::from_str(r#"{"cmd": ["redis-server"], "tty": false}"#).unwrap();
+/// assert_eq!(p.cmd.as_deref(), Some(&["redis-server".to_owned()][..]));
+/// assert!(p.env.is_empty() && p.workdir.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    /// The command (the image's `CMD` when absent).
+    #[serde(default)]
+    pub cmd: Option<Vec<String>>,
+    /// The entrypoint (the image's when absent).
+    #[serde(default)]
+    pub entrypoint: Option<Vec<String>>,
+    /// Environment `NAME=VALUE`.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Working directory (the image's when absent).
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// A terminal.
+    #[serde(default)]
+    pub tty: bool,
+    /// Keep stdin open.
+    #[serde(default)]
+    pub stdin: bool,
+    /// Close stdin after the first attach ends.
+    #[serde(default)]
+    pub stdin_once: bool,
+    /// More names the container answers to on its owner's network (Compose's service names).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// The container's hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// ds01d removes the container once it exits (`docker run --rm`), as its own remove
+    /// does (the engine's auto-remove would leave the committed image behind).
+    #[serde(default)]
+    pub auto_remove: bool,
+}
+
+/// The tool a container was made with, as DS01's labels name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerType {
+    /// ds01's own commands (DS01's "atomic").
+    Atomic,
+    /// A Docker-API client: the `docker` CLI, an SDK.
+    Docker,
+    /// docker-compose.
+    Compose,
+    /// VS Code Dev Containers.
+    Devcontainer,
+}
+
+impl ContainerType {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerType::Atomic => "atomic",
+            ContainerType::Docker => "docker",
+            ContainerType::Compose => "compose",
+            ContainerType::Devcontainer => "devcontainer",
+        }
+    }
 }
 
 impl ContainerCreate {
@@ -173,6 +249,8 @@ impl ContainerCreate {
             labels: Vec::new(),
             start: false,
             no_workspace: false,
+            process: None,
+            container_type: None,
         }
     }
 }

@@ -136,6 +136,16 @@ impl<'a> Authz<'a> {
     }
 }
 
+impl Authz<'_> {
+    /// Whether the tag `tag` (as the engine lists it) lets `uid` use its image.
+    pub(crate) fn grants(&self, uid: u32, tag: &str) -> bool {
+        ImageRef::parse(tag)
+            .ok()
+            .and_then(|r| grant(uid, &r, &self.bases))
+            .is_some()
+    }
+}
+
 /// The one answer for every image a user may not use, absent or not: it names only what
 /// the caller wrote.
 pub(crate) fn refusal(image: &ImageRef) -> ApiError {

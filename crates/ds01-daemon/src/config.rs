@@ -56,6 +56,8 @@ pub enum ConfigError {
 pub struct FileConfig {
     /// The socket the CLI finds the service at (the CLI reads only this key).
     pub socket: Option<PathBuf>,
+    /// The Docker-API socket ds01d also serves, for users' own Docker tools; none unless set.
+    pub docker_socket: Option<PathBuf>,
     /// Members of this Unix group may act for others, like root.
     pub admin_group: Option<String>,
     /// The default host directory for `/workspace`; `~` is the user's home.

@@ -13,6 +13,7 @@
 //!     socket: "/run/ds01/ds01.sock".into(),
 //!     config: "/etc/ds01/config.toml".into(),
 //!     state_dir: "/var/lib/ds01".into(),
+//!     docker_socket: Some("/run/ds01/docker.sock".into()),
 //! };
 //! ds01_daemon::run(settings, std::future::pending()).await
 //! # }
@@ -26,6 +27,7 @@ pub mod caller;
 pub mod config;
 mod demand;
 mod disk;
+mod docker;
 mod errors;
 mod events;
 pub mod firewall;
@@ -62,6 +64,8 @@ pub struct Settings {
     pub config: PathBuf,
     /// The state directory (journals, specs, verdicts, audit log); made `0700`.
     pub state_dir: PathBuf,
+    /// The Docker-API socket, if one is served (else the configuration's `docker_socket`).
+    pub docker_socket: Option<PathBuf>,
 }
 
 /// The running service's shared state.
@@ -88,6 +92,8 @@ pub struct Daemon {
     builds: builds::BuildSlots,
     /// The usage ledger and its sampler.
     usage: usage::Usage,
+    /// What the Docker-API socket remembers (whose each exec is, users' network names).
+    docker: docker::Door,
 }
 
 /// Makes `dir` a directory only its owner can enter.
@@ -127,8 +133,19 @@ pub async fn run(
     // Many users' connections, each maybe with an engine connection of its own: the soft
     // limit (often 1024) is raised to the hard one, and the connection caps stay below it.
     let fd_limit = server::raise_fd_limit();
-    let listener = server::listen(&settings.socket)
+    let listener = server::listen(&settings.socket, server::MAIN_SOCKET_NAME)
         .map_err(|e| format!("cannot listen on {}: {e}", settings.socket.display()))?;
+    let docker_socket = settings
+        .docker_socket
+        .clone()
+        .or_else(|| config.file.docker_socket.clone());
+    let docker_listener = docker_socket
+        .as_deref()
+        .map(|path| {
+            server::listen(path, server::DOCKER_SOCKET_NAME)
+                .map_err(|e| format!("cannot listen on {}: {e}", path.display()))
+        })
+        .transpose()?;
     let info = engine.info().await.ok();
     let cgroup_driver = info
         .as_ref()
@@ -161,6 +178,7 @@ pub async fn run(
         user_locks: user_lock::UserLocks::default(),
         builds: builds::BuildSlots::default(),
         usage: usage::Usage::open(&settings.state_dir, usage_config),
+        docker: docker::Door::default(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",
@@ -172,8 +190,11 @@ pub async fn run(
     if let Some(listen) = &daemon.config.metrics {
         metrics::start(daemon.clone(), listen, &settings.socket).await?;
     }
+    if let Some(path) = &docker_socket {
+        tracing::info!("Docker-API socket on {}", path.display());
+    }
     tokio::spawn(reaper::run(daemon.clone()));
-    server::serve(daemon, listener, fd_limit, shutdown)
+    server::serve(daemon, listener, docker_listener, fd_limit, shutdown)
         .await
         .map_err(|e| format!("serving {}: {e}", settings.socket.display()))
 }

@@ -16,6 +16,10 @@ struct Args {
     /// The configuration file (root-owned; missing means built-in defaults)
     #[arg(long, value_name = "FILE", default_value = ds01_daemon::config::DEFAULT_CONFIG)]
     config: PathBuf,
+    /// Also serve the Docker Engine API on this socket, for users' own docker CLI,
+    /// docker-compose and SDKs (else the configuration's `docker_socket`, if set)
+    #[arg(long, value_name = "PATH")]
+    docker_socket: Option<PathBuf>,
     /// Where journals, image specs, verdicts and the audit log live
     #[arg(long, value_name = "DIR", default_value = ds01_engine::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         socket: args.socket.clone(),
         config: args.config,
         state_dir: args.state_dir,
+        docker_socket: args.docker_socket,
     };
     let result = runtime.block_on(ds01_daemon::run(settings, shutdown()));
     if let Err(e) = result {

@@ -53,6 +53,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The authenticated caller.
+    pub(crate) fn caller(&self) -> &Caller {
+        &self.caller
+    }
+
     fn acting(&self) -> Result<Acting, Failure> {
         self.caller.acting(self.act_as.as_deref()).map_err(Failure)
     }
@@ -113,10 +118,16 @@ impl From<ApiError> for Failure {
 
 type Answer<T> = Result<Json<T>, Failure>;
 
-/// Binds the socket: the one systemd passed (socket activation), else `path`, made
-/// reachable by every local user (authentication is by peer credentials, not by mode).
-pub fn listen(path: &Path) -> std::io::Result<UnixListener> {
-    if let Some(listener) = activated()? {
+/// The name of ds01's own socket among those systemd passes (`FileDescriptorName=`).
+pub const MAIN_SOCKET_NAME: &str = "ds01d.socket";
+/// The name of the Docker-API socket among those systemd passes.
+pub const DOCKER_SOCKET_NAME: &str = "ds01d-docker.socket";
+
+/// Binds the socket: the one systemd passed under `name` (socket activation), else
+/// `path`, made reachable by every local user (authentication is by peer credentials, not
+/// by mode).
+pub fn listen(path: &Path, name: &str) -> std::io::Result<UnixListener> {
+    if let Some(listener) = activated(name)? {
         return Ok(listener);
     }
     if let Some(dir) = path.parent() {
@@ -137,23 +148,43 @@ pub fn listen(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// The listening socket systemd handed over (`LISTEN_FDS`, first descriptor 3).
-fn activated() -> std::io::Result<Option<UnixListener>> {
+/// The listening socket systemd handed over under `name`. systemd passes descriptors from
+/// 3 on and names them in `LISTEN_FDNAMES` (`FileDescriptorName=`, else the unit's name);
+/// a single unnamed one is taken as ds01's own socket, as units before the Docker socket
+/// passed it.
+fn activated(name: &str) -> std::io::Result<Option<UnixListener>> {
     let for_us = std::env::var("LISTEN_PID")
         .ok()
         .and_then(|p| p.parse::<u32>().ok())
         == Some(std::process::id());
     let count = std::env::var("LISTEN_FDS")
         .ok()
-        .and_then(|n| n.parse::<u32>().ok())
+        .and_then(|n| n.parse::<i32>().ok())
         .unwrap_or(0);
-    if !for_us || count == 0 {
+    if !for_us || count <= 0 {
         return Ok(None);
     }
-    // SAFETY: systemd passes the listening socket as descriptor 3 and nothing else owns it.
-    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3) };
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let Some(index) = pick_descriptor(&names, count, name) else {
+        return Ok(None);
+    };
+    // SAFETY: systemd passes its listening sockets from descriptor 3 on; this one is
+    // taken once, for the name it was passed under.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(3 + index) };
     std_listener.set_nonblocking(true)?;
     UnixListener::from_std(std_listener).map(Some)
+}
+
+/// Which of `count` passed descriptors (named `names`, colon-separated) is `name`'s.
+fn pick_descriptor(names: &str, count: i32, name: &str) -> Option<i32> {
+    let listed: Vec<&str> = names.split(':').filter(|n| !n.is_empty()).collect();
+    if let Some(i) = listed.iter().position(|n| *n == name) {
+        return ((i as i32) < count).then_some(i as i32);
+    }
+    let named_ours = listed
+        .iter()
+        .any(|n| *n == MAIN_SOCKET_NAME || *n == DOCKER_SOCKET_NAME);
+    (name == MAIN_SOCKET_NAME && count == 1 && !named_ours).then_some(0)
 }
 
 /// Serves requests on `listener` until the future completes. `fd_limit` is the
@@ -161,6 +192,7 @@ fn activated() -> std::io::Result<Option<UnixListener>> {
 pub async fn serve(
     daemon: Arc<Daemon>,
     listener: UnixListener,
+    docker: Option<UnixListener>,
     fd_limit: u64,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -178,8 +210,53 @@ pub async fn serve(
         header: limits.header_timeout,
         idle: limits.idle_timeout,
     };
-    let app = routes::router(daemon, gate.clone());
-    accept::serve(app, listener, gate, timeouts, shutdown).await
+    let app = routes::router(daemon.clone(), gate.clone());
+    let Some(docker) = docker else {
+        return accept::serve(app, listener, gate, timeouts, shutdown).await;
+    };
+    // One shutdown for both doors; one gate, so a user's caps span both.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let docker_app = docker_router(daemon, gate.clone());
+    let second = tokio::spawn(accept::serve(
+        docker_app,
+        docker,
+        gate.clone(),
+        timeouts,
+        until(),
+    ));
+    let first = accept::serve(app, listener, gate, timeouts, async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let outcome = first.await;
+    let _ = second.await;
+    outcome
+}
+
+/// The Docker-API door's router: its routes (with the version prefix taken off before
+/// routing), behind the same authentication, audit line and stream caps as ds01's own.
+fn docker_router(daemon: Arc<Daemon>, gate: Arc<limits::Gate>) -> axum::Router {
+    use tower::Layer;
+    let streams = {
+        let gate = gate.clone();
+        move |r: axum::Router<Arc<Daemon>>| {
+            r.route_layer(axum::middleware::from_fn_with_state(
+                gate.clone(),
+                stream_slot,
+            ))
+        }
+    };
+    let routes = crate::docker::router(daemon.clone(), streams)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(daemon, authenticate));
+    let unversioned = tower::util::MapRequestLayer::new(crate::docker::strip_version).layer(routes);
+    axum::Router::new().fallback_service(unversioned)
 }
 
 /// Raises the descriptor limit to its hard limit; the limit in force.
@@ -313,4 +390,20 @@ async fn whoami(Extension(ctx): Extension<Ctx>) -> Json<ds01_api::Whoami> {
 
 async fn doctor(State(d): State<Arc<Daemon>>) -> Json<Vec<ds01_api::Check>> {
     Json(crate::ops::doctor::doctor(&d).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_sockets_are_told_apart_by_name() {
+        let both = format!("{MAIN_SOCKET_NAME}:{DOCKER_SOCKET_NAME}");
+        assert_eq!(pick_descriptor(&both, 2, MAIN_SOCKET_NAME), Some(0));
+        assert_eq!(pick_descriptor(&both, 2, DOCKER_SOCKET_NAME), Some(1));
+        // Units from before the Docker socket pass one unnamed (or unit-named) socket.
+        assert_eq!(pick_descriptor("", 1, MAIN_SOCKET_NAME), Some(0));
+        assert_eq!(pick_descriptor("ds01d.socket", 1, DOCKER_SOCKET_NAME), None);
+        assert_eq!(pick_descriptor("other.socket", 1, DOCKER_SOCKET_NAME), None);
+    }
 }

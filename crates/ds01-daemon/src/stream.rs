@@ -42,6 +42,16 @@ impl Reporter {
     }
 }
 
+impl Reporter {
+    /// A reporter nobody reads, for work whose client waits only for the outcome (the
+    /// Docker-API door): it never reads as gone while the guard lives.
+    pub fn quiet() -> (Reporter, impl Send) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (cancel_tx, cancel) = watch::channel(false);
+        (Reporter { tx, cancel }, (rx, cancel_tx))
+    }
+}
+
 fn line<T: Serialize>(item: &StreamItem<T>) -> Bytes {
     let mut text = serde_json::to_vec(item).unwrap_or_default();
     text.push(b'\n');

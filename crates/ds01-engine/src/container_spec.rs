@@ -180,14 +180,19 @@ impl ContainerSpec<'_> {
             cap_drop: (!o.allow_privilege_gain).then(|| vec!["ALL".to_owned()]),
             ..Default::default()
         };
-        let env = o.visible_gpus.as_ref().map(|uuids| {
+        let process = o.process.clone().unwrap_or_default();
+        // The client's variables first: ds01's GPU variable must win over a client's.
+        let mut env = process.env.clone();
+        if let Some(uuids) = &o.visible_gpus {
             let visible = if uuids.is_empty() {
                 "void".to_owned()
             } else {
                 uuids.join(",")
             };
-            vec![format!("NVIDIA_VISIBLE_DEVICES={visible}")]
-        });
+            env.retain(|v| !v.starts_with("NVIDIA_VISIBLE_DEVICES="));
+            env.push(format!("NVIDIA_VISIBLE_DEVICES={visible}"));
+        }
+        let env = (!env.is_empty()).then_some(env);
         // On the owner's private network the container answers to the name its owner gave
         // it, besides its Docker name: the network is theirs alone, so names cannot clash.
         let networking_config = o
@@ -198,7 +203,11 @@ impl ContainerSpec<'_> {
                 endpoints_config: Some(HashMap::from([(
                     network.clone(),
                     EndpointSettings {
-                        aliases: Some(vec![self.name.to_string()]),
+                        aliases: Some(
+                            std::iter::once(self.name.to_string())
+                                .chain(process.aliases.iter().cloned())
+                                .collect(),
+                        ),
                         ..Default::default()
                     },
                 )])),
@@ -208,10 +217,22 @@ impl ContainerSpec<'_> {
             networking_config,
             env,
             user: Some(format!("{}:{}", self.who.uid(), self.who.gid())),
-            working_dir: Some("/workspace".to_owned()),
-            cmd: Some(vec!["bash".to_owned()]),
-            tty: Some(true),
-            open_stdin: Some(true),
+            working_dir: match &o.process {
+                None => Some("/workspace".to_owned()),
+                Some(p) => p.workdir.clone(),
+            },
+            cmd: match &o.process {
+                None => Some(vec!["bash".to_owned()]),
+                Some(p) => p.cmd.clone(),
+            },
+            entrypoint: process.entrypoint.clone(),
+            hostname: process.hostname.clone(),
+            tty: Some(o.process.as_ref().is_none_or(|p| p.tty)),
+            open_stdin: Some(o.process.as_ref().is_none_or(|p| p.stdin)),
+            stdin_once: o.process.as_ref().map(|p| p.stdin_once),
+            attach_stdin: o.process.as_ref().map(|p| p.stdin),
+            attach_stdout: o.process.as_ref().map(|_| true),
+            attach_stderr: o.process.as_ref().map(|_| true),
             labels: Some(self.labels()),
             host_config: Some(host_config),
             ..Default::default()

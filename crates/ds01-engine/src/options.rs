@@ -66,6 +66,8 @@ pub struct ContainerOptions {
     /// user keeps in `~` outlives the container (Docker fills an empty volume from the
     /// image on its first mount).
     pub home: Option<HomeVolume>,
+    /// What the container runs, when not ds01's interactive shell in `/workspace`.
+    pub process: Option<ds01_api::Process>,
 }
 
 /// The named volume that holds a container's home directory.

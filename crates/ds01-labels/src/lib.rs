@@ -88,6 +88,10 @@ pub mod container {
     /// `ds01.on-stop`: the command run as the user before an idle or runtime stop
     /// (usually inherited from the image).
     pub const ON_STOP: &str = "ds01.on-stop";
+    /// `ds01.container_type`: the tool that made the container (`atomic` for ds01's own
+    /// commands; `docker`, `compose`, `devcontainer` through ds01d's Docker-API socket), as
+    /// DS01's wrapper wrote it.
+    pub const CONTAINER_TYPE: &str = "ds01.container_type";
 
     /// The owner's raw login, from whichever namespace has it; `get` reads one label.
     ///

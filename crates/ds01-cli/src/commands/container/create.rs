@@ -133,6 +133,8 @@ pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatu
         labels: args.labels.clone(),
         start: args.start,
         no_workspace: args.no_workspace,
+        process: None,
+        container_type: None,
     };
     if args.dry_run {
         let plan = ctx.client.ask(&PlanContainer(request)).await?;

@@ -217,6 +217,14 @@ pub(crate) async fn assemble(
         ds01_engine::labels::CREATE_OPTIONS.to_owned(),
         StoredCreate::of(request).to_label(),
     ));
+    owned_labels.push((
+        ds01_engine::labels::CONTAINER_TYPE.to_owned(),
+        request
+            .container_type
+            .unwrap_or(ds01_api::ContainerType::Atomic)
+            .as_str()
+            .to_owned(),
+    ));
     let arch = allocation
         .devices
         .first()
@@ -283,6 +291,7 @@ pub(crate) async fn assemble(
             acting,
             &request.name,
         )),
+        process: request.process.clone(),
     };
     Ok(Prepared {
         create: CreateRequest {

@@ -51,6 +51,11 @@ pub struct StoredCreate {
     labels: Vec<String>,
     #[serde(default)]
     no_workspace: bool,
+    /// Added within version 1: absent for ds01's own containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    process: Option<ds01_api::Process>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    container_type: Option<ds01_api::ContainerType>,
 }
 
 impl StoredCreate {
@@ -72,7 +77,14 @@ impl StoredCreate {
             pids_limit: request.pids_limit,
             labels: request.labels.clone(),
             no_workspace: request.no_workspace,
+            process: request.process.clone(),
+            container_type: request.container_type,
         }
+    }
+
+    /// Whether ds01d removes the container once it exits (`docker run --rm`).
+    pub fn auto_remove(&self) -> bool {
+        self.process.as_ref().is_some_and(|p| p.auto_remove)
     }
 
     /// The label's value.
@@ -113,6 +125,8 @@ impl StoredCreate {
             labels: self.labels.clone(),
             start,
             no_workspace: self.no_workspace,
+            process: self.process.clone(),
+            container_type: self.container_type,
             ..ContainerCreate::named(name)
         }
     }
