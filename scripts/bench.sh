@@ -73,6 +73,14 @@ as_user() { # login
     echo "setpriv --reuid=$uid --regid=$gid --init-groups -- env -i HOME=/home/$1 USER=$1 DS01_SOCKET=$work/ds01.sock NO_COLOR=1 $ds01"
 }
 
+# The docker CLI as `login`, through ds01d's Docker-API socket.
+docker_as() { # login
+    local uid gid
+    uid=$(id -u "$1")
+    gid=$(id -g "$1")
+    echo "setpriv --reuid=$uid --regid=$gid --init-groups -- env -i HOME=/home/$1 PATH=/usr/bin:/bin DOCKER_HOST=unix://$work/docker.sock docker"
+}
+
 echo "bench: throwaway accounts and a ds01d on $work/ds01.sock" >&2
 getent passwd "$ldap_uid" >/dev/null && { echo "bench: UID $ldap_uid is taken" >&2; exit 1; }
 add_user "$ldap_login" "$ldap_uid" "$ldap_gid"
@@ -89,7 +97,7 @@ done
     printf '\n[labels]\n"ds01.test" = "%s"\n' "$tag"
 } >"$work/config.toml"
 DS01D_LOG=${DS01_BENCH_LOG:-warn} "$bin/ds01d" --socket "$work/ds01.sock" --config "$work/config.toml" \
-    --state-dir "$work/state" >"$work/ds01d.log" 2>&1 &
+    --state-dir "$work/state" --docker-socket "$work/docker.sock" >"$work/ds01d.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 200); do [ -S "$work/ds01.sock" ] && break; sleep 0.05; done
 [ -S "$work/ds01.sock" ] || { cat "$work/ds01d.log" >&2; exit 1; }
@@ -205,6 +213,17 @@ $H "$(r list)" --warmup 2 --runs 21 \
     -n "ds01 image list (100)" "$(as_user "$u1") -q image list" \
     -n "docker images ds01-<uid>/*" "docker images ds01-$uid1/*"
 rss_after=$(rss VmRSS)
+
+echo "bench: the Docker-API socket, docker through ds01d vs the engine's own socket" >&2
+$H "$(r docker_api)" --warmup 2 --runs 21 \
+    --prepare "sh -c '$(undo_create "$u1" dc); true'" -n "docker create through ds01d (baked)" \
+    "$(docker_as "$u1") create --name dc $u1_image true" \
+    --prepare "docker rm -f dc-$tag" -n "docker create (engine socket)" \
+    "docker create --name dc-$tag --label ds01.test=$tag $u1_image true" \
+    -n "docker ps -a through ds01d (200)" "$(docker_as "$u1") ps -a" \
+    -n "docker ps -a (engine socket)" "docker ps -a"
+sh -c "$(undo_create "$u1" dc)"
+docker rm -f "dc-$tag" >/dev/null
 
 echo "bench: username mapping and CLI start-up" >&2
 python3 - "$work/names.txt" <<'PY'

@@ -63,6 +63,10 @@ pair("commit", "ds01 container create (commit flow)", "docker run useradd + comm
 pair("parallel", "20 users: ds01 container create (baked)", "20 x docker create", 1.5, "20 creates at once")
 pair("list", "ds01 container list (200)", "docker ps -a --filter label=", 1.0, "container list, 200 containers")
 pair("list", "ds01 image list (100)", "docker images ds01-<uid>/*", None, "image list, 100 images")
+pair("docker_api", "docker create through ds01d (baked)", "docker create (engine socket)", None,
+     "`docker create` through the Docker-API socket")
+pair("docker_api", "docker ps -a through ds01d (200)", "docker ps -a (engine socket)", None,
+     "`docker ps -a` through the Docker-API socket")
 
 update = results("update")["ds01 image update (unchanged)"]
 cli = results("cli")
@@ -114,7 +118,12 @@ L += ["",
       "  from `ds01 image create`; the 19 others are the images their own commit flows made (a build",
       "  costs tens of seconds here), whose verdicts the commit flow recorded. Each is a first create",
       "  (own tag, home volume, workspace), undone before each run.",
-      "- *lists*: 200 containers of one user (and their others), 100 image tags of one user.", "",
+      "- *lists*: 200 containers of one user (and their others), 100 image tags of one user.",
+      "- *Docker-API socket*: the docker CLI run by the unprivileged user with `DOCKER_HOST` at ds01d's",
+      "  Docker-API socket, against the same CLI as root on the engine's socket. The create is a first",
+      "  create of the user's baked image through ds01's create pipeline (policy, own network, home",
+      "  volume, labels), undone before each run; `ps -a` lists the user's 200 containers (ds01d asks the",
+      "  engine for them and keeps only the caller's), against the engine listing all of its containers.", "",
       "## Absolute", "",
       "| figure | median | target | |", "|---|---:|---:|---|",
       f"| `ds01 image update` of an unchanged spec | {ms(med(update))} ({len(update['times'])} runs) | <= 100 ms "

@@ -23,3 +23,8 @@ need man man-db
 # and checks the metrics and the alert rules (dist/prometheus) with promtool.
 need prometheus prometheus
 need promtool prometheus
+# tests/docker_api.rs drives ds01d's Docker-API socket with the clients users have: the docker
+# CLI (with the engine), Debian's docker-compose and its Python docker SDK.
+need docker-compose docker-compose
+python3_docker() { /usr/bin/python3 -c 'import docker' 2>/dev/null; }
+python3_docker || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-docker >/dev/null; }

@@ -59,6 +59,22 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
     let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, ""));
     let alice = TestUser::ldap("dcli");
     let bob = TestUser::plain("dcli");
+    // The one line a user needs, and the doctor's word on the socket.
+    let env = daemon.ok(daemon.ds01(&alice, &["docker-env"]), "ds01 docker-env");
+    assert_eq!(
+        env.trim(),
+        format!(
+            "export DOCKER_HOST=unix://{}",
+            daemon.docker_socket().display()
+        )
+    );
+    let doctor = daemon.ok(daemon.ds01(&alice, &["doctor"]), "ds01 doctor");
+    assert!(
+        doctor
+            .lines()
+            .any(|l| l.starts_with("ok") && l.contains("docker socket")),
+        "{doctor}"
+    );
 
     let id = ok(
         cli(
@@ -123,6 +139,14 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
     std::io::Write::write_all(&mut piped.stdin.take().unwrap(), b"shout\n").unwrap();
     let upper = piped.wait_with_output().unwrap();
     assert_eq!(text(&upper.stdout), "SHOUT\n");
+    // A terminal: `docker exec -it` in a real one, typed into.
+    let pane = alice.tmux_session(&format!(
+        "DOCKER_HOST=unix://{} docker exec -it web bash",
+        daemon.docker_socket().display()
+    ));
+    pane.send_text("echo tty=$(tty) uid=$(id -u); exit 5\n");
+    let shown = pane.wait_for(&format!("uid={}", alice.uid()), Duration::from_secs(20));
+    assert!(shown.contains("tty=/dev/pts/"), "{shown}");
     // A run in the foreground attaches, and its logs stay.
     let attached = ok(
         cli(

@@ -12,6 +12,9 @@ pub struct VersionInfo {
     pub api: u32,
     /// ds01d's version.
     pub version: String,
+    /// The Docker-API socket ds01d serves too, if any (`ds01 docker-env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_socket: Option<String>,
 }
 
 /// A simple action on one container: start, stop, restart, pause, unpause, keep-alive.

@@ -86,6 +86,12 @@ pub enum Command {
     Username(UsernameArgs),
     /// Check that the ds01 service, the Docker engine behind it and its storage are usable
     Doctor,
+    /// Print the DOCKER_HOST line for your own docker CLI, docker-compose and Docker SDKs
+    ///
+    /// The line points them at ds01d's Docker-API socket, where they see only your
+    /// containers and every create follows the server's policy. Use it as
+    /// `eval "$(ds01 docker-env)"`, or put its output in your ~/.bashrc.
+    DockerEnv,
     /// Show the server's GPUs (free or taken), the line of --wait requests, and your
     /// containers with the time left before the reaper stops them
     Status,

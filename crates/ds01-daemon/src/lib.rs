@@ -92,6 +92,8 @@ pub struct Daemon {
     builds: builds::BuildSlots,
     /// The usage ledger and its sampler.
     usage: usage::Usage,
+    /// Where the Docker-API socket is, when ds01d serves one.
+    docker_socket: Option<PathBuf>,
     /// What the Docker-API socket remembers (whose each exec is, users' network names).
     docker: docker::Door,
 }
@@ -179,6 +181,7 @@ pub async fn run(
         builds: builds::BuildSlots::default(),
         usage: usage::Usage::open(&settings.state_dir, usage_config),
         docker: docker::Door::default(),
+        docker_socket: docker_socket.clone(),
     });
     tracing::info!(
         "ds01d {} listening on {} (state in {}, audit log {})",

@@ -377,10 +377,11 @@ fn image(name: &str) -> Result<ImageName, Failure> {
     ImageName::parse(name).map_err(|e| Failure(ApiError::invalid(e.to_string())))
 }
 
-async fn version() -> Json<ds01_api::VersionInfo> {
+async fn version(State(d): State<Arc<Daemon>>) -> Json<ds01_api::VersionInfo> {
     Json(ds01_api::VersionInfo {
         api: ds01_api::API_VERSION,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        docker_socket: d.docker_socket.as_ref().map(|p| p.display().to_string()),
     })
 }
 

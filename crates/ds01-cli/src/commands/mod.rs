@@ -44,6 +44,10 @@ pub fn run(cli: &Cli) -> Result<ExitStatus, CliError> {
             Ok(ExitStatus::Success)
         }
         Command::Doctor => block_on(doctor::run(&cli.global)),
+        Command::DockerEnv => block_on(async {
+            let ctx = Context::new(&cli.global).await?;
+            doctor::docker_env(&ctx).await
+        }),
         Command::Image(args) => block_on(async {
             let ctx = Context::new(&cli.global).await?;
             image::run(args, &ctx).await

@@ -26,10 +26,27 @@ pub(crate) async fn list(
     request: Request,
 ) -> Answer {
     let acting = acting(&ctx)?;
-    let query = request.uri().query().unwrap_or("").to_owned();
+    let Query(q) = Query::<ListQuery>::try_from_uri(request.uri())
+        .map_err(|e| DockerError::invalid(e.body_text()))?;
+    // Only what narrows the list reaches the engine (`size` would have it measure every
+    // user's containers before ownership is decided here).
+    let mut pairs = vec![(
+        "all",
+        if q.all.as_deref().is_some_and(truthy) {
+            "1"
+        } else {
+            "0"
+        },
+    )];
+    if let Some(filters) = &q.filters {
+        pairs.push(("filters", filters));
+    }
+    let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     let mine = names::all(&d.engine, acting.who.uid(), &query).await?;
+    let limit = q.limit.filter(|n| *n > 0).unwrap_or(usize::MAX);
     let shown: Vec<Value> = mine
         .into_iter()
+        .take(limit)
         .map(|m| {
             let mut entry = m.summary.clone();
             entry["Names"] = Value::from(vec![format!("/{}", m.name())]);
@@ -111,6 +128,18 @@ async fn remove_once_exited(d: Arc<Daemon>, acting: crate::caller::Acting, mine:
 }
 
 #[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    all: Option<String>,
+    filters: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Docker's booleans in a query: `1`, `true`, `True`.
+fn truthy(text: &str) -> bool {
+    matches!(text, "1" | "true" | "True" | "TRUE")
+}
+
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct StopQuery {
     t: Option<i64>,
 }
@@ -156,10 +185,8 @@ pub(crate) struct RemoveQuery {
     v: bool,
 }
 
-/// Docker's booleans in a query: `1`, `true`, `True`.
 fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    let text = String::deserialize(d)?;
-    Ok(matches!(text.as_str(), "1" | "true" | "True" | "TRUE"))
+    Ok(truthy(&String::deserialize(d)?))
 }
 
 /// `DELETE /containers/{id}?force=&v=`: ds01's remove (GPU release, events, the mount

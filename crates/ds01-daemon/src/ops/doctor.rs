@@ -30,6 +30,17 @@ pub async fn doctor(d: &Daemon) -> Vec<Check> {
             None => "no configuration file; built-in defaults".into(),
         },
     );
+    add(
+        "docker socket",
+        true,
+        match &d.docker_socket {
+            Some(p) => format!(
+                "users' docker, docker-compose and SDKs: DOCKER_HOST=unix://{} (`ds01 docker-env`)",
+                p.display()
+            ),
+            None => "no Docker-API socket (`docker_socket` in the configuration)".into(),
+        },
+    );
     match d.engine.info().await {
         Ok(info) => {
             add(
