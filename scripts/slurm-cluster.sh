@@ -267,7 +267,7 @@ cut_n3() { ip -n "$ns" link set "$node_veth" down; }
 # slurmctld next pings it); resuming it, as an admin would, takes a second.
 mend_n3() {
   ip -n "$ns" link set "$node_veth" up
-  scontrol update nodename=n3 state=resume
+  case $(sinfo -h -n n3 -o %t) in down*) scontrol update nodename=n3 state=resume ;; esac
 }
 
 env_lines() {

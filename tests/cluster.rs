@@ -49,9 +49,17 @@ impl Cluster {
             bundle: String::new(),
         };
         let up = cluster.script("up");
-        assert!(up.status.success(), "slurm-cluster.sh up: {}", describe(&up));
+        assert!(
+            up.status.success(),
+            "slurm-cluster.sh up: {}",
+            describe(&up)
+        );
         let env = cluster.script("env");
-        assert!(env.status.success(), "slurm-cluster.sh env: {}", describe(&env));
+        assert!(
+            env.status.success(),
+            "slurm-cluster.sh env: {}",
+            describe(&env)
+        );
         for line in text(&env.stdout).lines() {
             let (key, value) = line
                 .strip_prefix("export ")
@@ -115,7 +123,12 @@ impl Cluster {
                 "echo uid=$(id -u) gpus=$CUDA_VISIBLE_DEVICES; exec sleep 600",
             ],
         );
-        assert!(out.status.success(), "sbatch as {}: {}", user.login(), describe(&out));
+        assert!(
+            out.status.success(),
+            "sbatch as {}: {}",
+            user.login(),
+            describe(&out)
+        );
         let id = text(&out.stdout);
         assert!(
             !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()),
@@ -241,7 +254,12 @@ fn job_output(user: &TestUser, id: &str) -> String {
 /// The IDs of the jobs `user` sees in `squeue`.
 fn visible_jobs(cluster: &Cluster, user: &TestUser) -> Vec<String> {
     let out = cluster.as_user(user, "squeue", &["-h", "-o", "%i"]);
-    assert!(out.status.success(), "squeue as {}: {}", user.login(), describe(&out));
+    assert!(
+        out.status.success(),
+        "squeue as {}: {}",
+        user.login(),
+        describe(&out)
+    );
     text(&out.stdout).lines().map(str::to_owned).collect()
 }
 
@@ -253,6 +271,19 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     let bo = TestUser::ldap_above_i32("bo");
     assert!(bo.uid() > i32::MAX as u32, "{}", bo.uid());
     let cluster = Cluster::up();
+    // The script's own checks (as `nobody`): a step on every node, the devices cgroup
+    // denying a GPU the job was not given, an OCI container, slurmrestd with a JWT.
+    let check = cluster.script("check");
+    assert!(
+        check.status.success(),
+        "slurm-cluster.sh check: {}",
+        describe(&check)
+    );
+    assert!(
+        text(&check.stdout).ends_with("5 passed, 0 failed"),
+        "{}",
+        describe(&check)
+    );
     assert_eq!(
         cluster.node_states(),
         [("n1", "idle"), ("n2", "idle"), ("n3", "idle")].map(|(n, s)| (n.to_owned(), s.to_owned())),
@@ -272,11 +303,19 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
             "id -u; cat /proc/self/uid_map",
         ],
     );
-    assert!(oci.status.success(), "srun --container as bo: {}", describe(&oci));
+    assert!(
+        oci.status.success(),
+        "srun --container as bo: {}",
+        describe(&oci)
+    );
     let oci_out = text(&oci.stdout);
     let mut lines = oci_out.lines();
     assert_eq!(lines.next(), Some("0"), "{oci_out}");
-    let map: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    let map: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
     assert_eq!(map, ["0", &bo.uid().to_string(), "1"], "{oci_out}");
 
     // Two users' jobs of 2 GPUs each: Slurm puts them on different nodes, as their users,
@@ -294,8 +333,8 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     assert_eq!(job_output(&bo, &b), format!("uid={} gpus=0,1", bo.uid()));
 
     // Each user sees only their own jobs, and cannot cancel the other's.
-    assert_eq!(visible_jobs(&cluster, &ana), [a.clone()]);
-    assert_eq!(visible_jobs(&cluster, &bo), [b.clone()]);
+    assert_eq!(visible_jobs(&cluster, &ana), [a.as_str()]);
+    assert_eq!(visible_jobs(&cluster, &bo), [b.as_str()]);
     let refused = cluster.as_user(&bo, "scancel", &[&a]);
     assert!(
         !refused.status.success() && text(&refused.stderr).contains(&a),
@@ -303,7 +342,11 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
         describe(&refused)
     );
     std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(cluster.job(&a).state, "RUNNING", "bo's scancel ended ana's job");
+    assert_eq!(
+        cluster.job(&a).state,
+        "RUNNING",
+        "bo's scancel ended ana's job"
+    );
 
     // The third node's two GPUs for a third job; then all six are held and one GPU more
     // waits for Resources.
@@ -322,7 +365,11 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
 
     // ana cancels her first job: it ends, and the waiting job gets its node's GPUs.
     let cancel = cluster.as_user(&ana, "scancel", &[&a]);
-    assert!(cancel.status.success(), "scancel as ana: {}", describe(&cancel));
+    assert!(
+        cancel.status.success(),
+        "scancel as ana: {}",
+        describe(&cancel)
+    );
     cluster.wait_job(&a, "CANCELLED", Duration::from_secs(20), |j| {
         j.state == "CANCELLED"
     });
@@ -338,16 +385,29 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
         .expect("a job on n3")
         .clone();
     let cut = cluster.script("cut");
-    assert!(cut.status.success(), "slurm-cluster.sh cut: {}", describe(&cut));
+    assert!(
+        cut.status.success(),
+        "slurm-cluster.sh cut: {}",
+        describe(&cut)
+    );
     cluster.wait_node("n3", "down", Duration::from_secs(60));
     cluster.wait_job(&on_n3, "NODE_FAIL", Duration::from_secs(20), |j| {
         j.state == "NODE_FAIL"
     });
     for node in ["n1", "n2"] {
-        assert_ne!(cluster.node_state(node), "down", "{:?}", cluster.node_states());
+        assert_ne!(
+            cluster.node_state(node),
+            "down",
+            "{:?}",
+            cluster.node_states()
+        );
     }
     let mend = cluster.script("mend");
-    assert!(mend.status.success(), "slurm-cluster.sh mend: {}", describe(&mend));
+    assert!(
+        mend.status.success(),
+        "slurm-cluster.sh mend: {}",
+        describe(&mend)
+    );
     cluster.wait_node("n3", "idle", Duration::from_secs(30));
 
     eprintln!("cluster checks took {:?}", started.elapsed());
