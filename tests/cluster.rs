@@ -29,6 +29,39 @@ fn describe(out: &Output) -> String {
     )
 }
 
+/// How a cluster's temporary directory starts; the PID of the test process follows.
+const STALE_PREFIX: &str = "ds01-slurm-";
+
+/// Takes down the clusters of test processes that were killed outright (no Drop ran): one
+/// left running would keep the next from starting.
+fn down_stale_clusters() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(STALE_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!(
+                "taking down the stale cluster in {}",
+                entry.path().display()
+            );
+            let _ = Command::new(script())
+                .arg("down")
+                .arg(entry.path())
+                .stdin(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// The cluster in its temporary directory; dropping it runs `slurm-cluster.sh down`.
 struct Cluster {
     dir: tempfile::TempDir,
@@ -38,8 +71,9 @@ struct Cluster {
 
 impl Cluster {
     fn up() -> Cluster {
+        down_stale_clusters();
         let dir = tempfile::Builder::new()
-            .prefix("ds01-slurm-")
+            .prefix(&format!("{STALE_PREFIX}{}-", std::process::id()))
             .tempdir()
             .expect("temporary directory");
         // The guard exists before `up` runs: a half-started cluster is taken down too.
