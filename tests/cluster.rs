@@ -142,21 +142,19 @@ impl Cluster {
             .unwrap_or_else(|e| panic!("{program} as {}: {e}", user.login()))
     }
 
-    /// Submits a batch job as `user` holding `gpus` GPUs that prints its UID and GPUs and
-    /// then sleeps; returns its ID.
+    /// Submits a batch job as `user` holding `gpus` GPUs (none: no gres asked) that prints
+    /// its UID and GPUs and then sleeps; returns its ID.
     fn submit(&self, user: &TestUser, gpus: u32) -> String {
         let gres = format!("--gres=gpu:{gpus}");
-        let out = self.as_user(
-            user,
-            "sbatch",
-            &[
-                "--parsable",
-                &gres,
-                "--output=job-%j.out",
-                "--wrap",
-                "echo uid=$(id -u) gpus=$CUDA_VISIBLE_DEVICES; exec sleep 600",
-            ],
-        );
+        let mut args = vec!["--parsable", "--output=job-%j.out"];
+        if gpus > 0 {
+            args.push(&gres);
+        }
+        args.extend([
+            "--wrap",
+            "echo uid=$(id -u) gpus=$CUDA_VISIBLE_DEVICES; exec sleep 600",
+        ]);
+        let out = self.as_user(user, "sbatch", &args);
         assert!(
             out.status.success(),
             "sbatch as {}: {}",
@@ -396,6 +394,20 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     assert_eq!(job_d.state, "PENDING", "{job_d:?}");
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(cluster.job(&d).state, "PENDING", "with every GPU held");
+    // It is the GPUs that are taken, not the nodes: a job without any still runs.
+    let cpu_only = cluster.submit(&ana, 0);
+    cluster.wait_running(&cpu_only);
+    assert_eq!(
+        job_output(&ana, &cpu_only),
+        format!("uid={} gpus=", ana.uid())
+    );
+    assert_eq!(cluster.job(&d).state, "PENDING");
+    let cancel = cluster.as_user(&ana, "scancel", &[&cpu_only]);
+    assert!(
+        cancel.status.success(),
+        "scancel as ana: {}",
+        describe(&cancel)
+    );
 
     // ana cancels her first job: it ends, and the waiting job gets its node's GPUs.
     let cancel = cluster.as_user(&ana, "scancel", &[&a]);
