@@ -332,6 +332,7 @@ down() {
   rm -rf "$dir"
 }
 
+case $cmd in env) ;; *) [ "$(id -u)" -eq 0 ] || die "$cmd needs root" ;; esac
 case $cmd in
   up) up ;;
   check) check ;;
