@@ -27,6 +27,7 @@ cmd=$1
 dir=$2
 case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 
+# The veth names stay clear of `ds01-`: ds01d's firewall chains match interfaces `ds01-+`.
 ns=ds01-slurm-n3             # n3's network namespace
 host_veth=ds01sl-h           # the host's end of n3's link
 node_veth=ds01sl-n3          # n3's end, inside the namespace
