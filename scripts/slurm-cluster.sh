@@ -102,6 +102,8 @@ TaskPlugin=task/cgroup
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=100
+# Backfill every 5 s (not 30): a job that fits beside a waiting one starts within seconds.
+SchedulerParameters=bf_interval=5
 GresTypes=gpu
 MpiDefault=none
 # A node that answers again is back in service; a lost node's jobs end (NODE_FAIL), not requeued.
