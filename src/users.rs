@@ -30,6 +30,11 @@ const PLAIN_UIDS: (u32, u32) = (61_000, 64_999);
 /// identity used inside containers.
 const LDAP_UIDS: (u32, u32) = (1_722_830_000, 1_722_839_999);
 const LDAP_GIDS: (u32, u32) = (1_722_810_000, 1_722_819_999);
+/// Ten-digit IDs above 2147483647 (`i32::MAX`), which directories hand out too: where tools
+/// that keep IDs in signed integers go wrong (`squeue` prints them negative, Docker refuses
+/// them as a numeric `--user`).
+const LDAP_HIGH_UIDS: (u32, u32) = (3_000_000_000, 3_000_099_999);
+const LDAP_HIGH_GIDS: (u32, u32) = (3_000_100_000, 3_000_199_999);
 
 /// The PATH every test user gets: no inheritance from root's environment.
 pub const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -70,12 +75,22 @@ impl TestUser {
     /// `h.baker@hertie-school.lan`) with a ten-digit UID and a ten-digit GID that differs
     /// from it, as directory-backed accounts have.
     pub fn ldap(tag: &str) -> TestUser {
+        Self::ldap_in(tag, LDAP_UIDS, LDAP_GIDS)
+    }
+
+    /// An LDAP-style account like [`TestUser::ldap`] whose UID and GID are above
+    /// 2147483647 (`i32::MAX`), e.g. 3000012345.
+    pub fn ldap_above_i32(tag: &str) -> TestUser {
+        Self::ldap_in(tag, LDAP_HIGH_UIDS, LDAP_HIGH_GIDS)
+    }
+
+    fn ldap_in(tag: &str, uids: (u32, u32), gids: (u32, u32)) -> TestUser {
         let pid = std::process::id();
         let n = SERIAL.fetch_add(1, Ordering::Relaxed);
         let head = format!("t{pid}-{n}.");
         let room = MAX_LOGIN - head.len() - LDAP_DOMAIN.len();
         let login = format!("{head}{}{LDAP_DOMAIN}", clean_tag(tag, room.max(1)));
-        Self::create(login, LDAP_UIDS, Some(LDAP_GIDS))
+        Self::create(login, uids, Some(gids))
     }
 
     fn create(login: String, uids: (u32, u32), gids: Option<(u32, u32)>) -> TestUser {

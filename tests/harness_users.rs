@@ -119,6 +119,18 @@ fn ldap_user_is_real_unprivileged_and_removed() {
 }
 
 #[test]
+fn ldap_user_above_i32_is_real_unprivileged_and_removed() {
+    let user = TestUser::ldap_above_i32("high");
+    assert!(user.login().ends_with("@ds01-test.lan"), "{}", user.login());
+    assert!(user.uid() > i32::MAX as u32, "{}", user.uid());
+    assert!(user.gid() > i32::MAX as u32, "{}", user.gid());
+    assert_ne!(user.uid(), user.gid());
+    let gone = check_user(&user);
+    drop(user);
+    assert_gone(gone);
+}
+
+#[test]
 fn env_added_to_command_reaches_the_program() {
     let user = TestUser::plain("env");
     let out = user

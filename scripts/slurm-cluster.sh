@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# A throwaway three-node Slurm cluster on this one machine, for ds01's cluster tests
+# (tests/cluster.rs) and for trying ds01 against Slurm by hand. Everything lives under DIR.
+#
+#   scripts/slurm-cluster.sh up DIR     install what is missing (Debian), start the cluster
+#   scripts/slurm-cluster.sh check DIR  a job on every node, GPUs, an OCI container, slurmrestd
+#   scripts/slurm-cluster.sh cut DIR    cut n3 off the network (Slurm marks it down)
+#   scripts/slurm-cluster.sh mend DIR   connect n3 again and resume it
+#   scripts/slurm-cluster.sh env DIR    print the clients' environment (`export K=V` lines)
+#   scripts/slurm-cluster.sh down DIR   stop everything started, by PID; remove netns, veth, DIR
+#
+# The cluster: munged with a key of its own, slurmctld, slurmrestd (JWT, OpenAPI v0.0.38) on
+# loopback, and three slurmd: n1 and n2 on 127.0.0.1 (Debian's Slurm runs several per host,
+# `slurmd -N`), n3 in a network namespace of its own behind a veth pair, so that cutting its
+# link is a real node loss. Each node has 2 fake GPUs (gres `gpu`): character devices under
+# DIR/dev on an unused major, so a job's devices cgroup can allow or deny them (an allowed
+# open fails with ENXIO, a denied one with EPERM). `srun --container=DIR/oci/bundle` runs an
+# OCI bundle under rootless runc as the job's user (container UID 0 = the user's UID).
+# Only one cluster per machine: the namespace, the veth and the node names are fixed.
+# Processes are stopped by the PIDs recorded in DIR (and the job steps by the nodes' cgroups),
+# never by program name. Every wait is bounded. A failed `up` is undone by `down`.
+set -euo pipefail
+
+usage() { sed -n '2,21p' "$0" >&2; exit 2; }
+[ $# -eq 2 ] || usage
+cmd=$1
+dir=$2
+case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
+
+# The veth names stay clear of `ds01-`: ds01d's firewall chains match interfaces `ds01-+`.
+ns=ds01-slurm-n3             # n3's network namespace
+host_veth=ds01sl-h           # the host's end of n3's link
+node_veth=ds01sl-n3          # n3's end, inside the namespace
+host_ip=10.217.93.1          # slurmctld as every node reaches it
+n3_ip=10.217.93.3
+ctld_port=16817
+restd_port=16820
+conf=$dir/etc/slurm.conf
+export SLURM_CONF=$conf
+
+say() { echo "slurm-cluster: $*" >&2; }
+die() { say "$*"; exit 1; }
+pid_alive() { [ -n "$1" ] && kill -0 "$1" 2>/dev/null; }
+pid_of() { cat "$1" 2>/dev/null || true; }
+
+# Debian packages the cluster runs on (the JWT plugin is slurmrestd's and slurmctld's
+# alternative authentication; busybox-static fills the OCI bundle).
+packages=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin runc jq busybox-static iproute2 curl)
+
+install_missing() {
+  local p missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The node states as `NAME STATE` lines (STATE without the `*` of a node not responding).
+states() { sinfo -h -N -o '%N %t' 2>/dev/null | tr -d '*' | sort -u; }
+
+# rest USER PATH [CURL ARGS...]: GET PATH from slurmrestd as USER, with a JWT root mints.
+rest() {
+  local user=$1 path=$2 token; shift 2
+  token=$(scontrol token username="$user" lifespan=60) || return 1
+  curl -sf -H "X-SLURM-USER-NAME: $user" -H "X-SLURM-USER-TOKEN: ${token#SLURM_JWT=}" \
+    "$@" "http://127.0.0.1:$restd_port$path"
+}
+
+# wait_for SECONDS TEST...: polls TEST once a second, at most SECONDS times.
+wait_for() {
+  local n=$1; shift
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 1; done
+  return 1
+}
+all_idle() { [ "$(states | awk '$2 == "idle"' | wc -l)" -eq 3 ]; }
+
+write_config() {
+  local host; host=$(hostname -s)
+  cat >"$conf" <<EOF
+# Written by scripts/slurm-cluster.sh for a throwaway cluster in $dir.
+ClusterName=ds01test
+SlurmctldHost=$host($host_ip)
+SlurmctldPort=$ctld_port
+SlurmUser=slurm
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$dir/munge/munge.sock
+AuthAltTypes=auth/jwt
+AuthAltParameters=jwt_key=$dir/state/jwt.key
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool/%n
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd-%n.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd-%n.log
+ProctrackType=proctrack/cgroup
+TaskPlugin=task/cgroup
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=100
+# Backfill every 5 s (not 30): a job that fits beside a waiting one starts within seconds.
+SchedulerParameters=bf_interval=5
+GresTypes=gpu
+MpiDefault=none
+# A node that answers again is back in service; a lost node's jobs end (NODE_FAIL), not requeued.
+ReturnToService=2
+JobRequeue=0
+SlurmdTimeout=10
+KillWait=5
+MinJobAge=600
+# Users see only their own jobs, as ds01 shows them only their own containers.
+PrivateData=jobs
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=16818 CPUs=2 RealMemory=1000 Gres=gpu:2
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=16819 CPUs=2 RealMemory=1000 Gres=gpu:2
+NodeName=n3 NodeHostname=$host NodeAddr=$n3_ip Port=16818 CPUs=2 RealMemory=1000 Gres=gpu:2
+PartitionName=gpu Nodes=n1,n2,n3 Default=YES MaxTime=INFINITE State=UP
+EOF
+  # Debian's Slurm has no NVML plugin: the GPUs are listed, as ds01d could from its inventory.
+  cat >"$dir/etc/gres.conf" <<EOF
+AutoDetect=off
+NodeName=n1 Name=gpu File=$dir/dev/gpu[0-1]
+NodeName=n2 Name=gpu File=$dir/dev/gpu[2-3]
+NodeName=n3 Name=gpu File=$dir/dev/gpu[4-5]
+EOF
+  cat >"$dir/etc/cgroup.conf" <<EOF
+CgroupPlugin=autodetect
+ConstrainCores=yes
+ConstrainRAMSpace=yes
+ConstrainDevices=yes
+EOF
+  # srun --container: slurmstepd runs these as the job's user, %b being the step's copy of
+  # the bundle. The state of each user's containers lies in a directory of the user's own;
+  # container IDs leave the login out (runc refuses the `@` of an LDAP login).
+  local runc_as="runc --rootless=true --root=$dir/oci/state/%u"
+  cat >"$dir/etc/oci.conf" <<EOF
+RunTimeRun="$dir/oci/run-as-user.sh $dir/oci/state/%u %b %n.%j.%s.%t"
+RunTimeQuery="$runc_as state %n.%j.%s.%t"
+RunTimeKill="$runc_as kill -a %n.%j.%s.%t"
+RunTimeDelete="$runc_as delete --force %n.%j.%s.%t"
+EOF
+}
+
+# The OCI side: a busybox root file system, a rootless runc spec, and the wrapper that maps
+# container UID/GID 0 to the calling user's (rootless runc can map nothing else).
+write_oci() {
+  local b=$dir/oci/bundle
+  mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/tmp" "$b/rootfs/etc" "$dir/oci/state"
+  chmod 1777 "$dir/oci/state"
+  cp /bin/busybox "$b/rootfs/bin/busybox"
+  local c
+  for c in sh id cat ls sleep echo; do ln -sf busybox "$b/rootfs/bin/$c"; done
+  (cd "$b" && rm -f config.json && runc spec --rootless)
+  # No terminal (srun gives pipes); no /sys: a rootless runc cannot mount it here.
+  jq '.process.terminal = false | del(.linux.uidMappings, .linux.gidMappings)
+      | .mounts |= map(select(.destination != "/sys" and .destination != "/sys/fs/cgroup"))' \
+    "$b/config.json" >"$b/config.json.new"
+  mv "$b/config.json.new" "$b/config.json"
+  cat >"$dir/oci/run-as-user.sh" <<'EOF'
+#!/bin/sh
+# run-as-user.sh STATE BUNDLE ID: rootless runc as the job's user, container root = that user.
+set -eu
+state=$1 bundle=$2 id=$3
+uid=$(id -u) gid=$(id -g)
+jq --argjson u "$uid" --argjson g "$gid" \
+  '.linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}]
+   | .linux.gidMappings = [{containerID: 0, hostID: $g, size: 1}]
+   | .process.user = {uid: 0, gid: 0}' "$bundle/config.json" >"$bundle/config.json.user"
+mv -f "$bundle/config.json.user" "$bundle/config.json"
+exec runc --rootless=true --root="$state" run --bundle "$bundle" "$id"
+EOF
+  chmod 755 "$dir/oci/run-as-user.sh"
+  chmod -R a+rX "$dir/oci/bundle"
+}
+
+make_netns() {
+  ip netns add "$ns"
+  ip link add "$host_veth" type veth peer name "$node_veth"
+  ip link set "$node_veth" netns "$ns"
+  ip addr add "$host_ip/24" dev "$host_veth"
+  ip link set "$host_veth" up
+  ip -n "$ns" addr add "$n3_ip/24" dev "$node_veth"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set "$node_veth" up
+}
+
+up() {
+  pid_alive "$(pid_of "$dir/run/slurmctld.pid")" && die "a cluster already runs in $dir"
+  [ -e "/run/netns/$ns" ] && die "namespace $ns exists: another cluster is up (down its DIR first)"
+  install_missing
+  mkdir -p "$dir"/{etc,state,spool,run,log,dev,munge}
+  chmod 755 "$dir"
+  chown slurm:slurm "$dir/state" "$dir/log" "$dir/run"
+  chown munge:munge "$dir/munge"
+  chmod 700 "$dir/state"
+
+  # munged with a key of this cluster's own: /etc/munge is left alone.
+  mungekey -c -f -k "$dir/munge/munge.key"
+  chown munge:munge "$dir/munge/munge.key"
+  runuser -u munge -- /usr/sbin/munged --socket="$dir/munge/munge.sock" \
+    --key-file="$dir/munge/munge.key" --pid-file="$dir/munge/munged.pid" \
+    --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed"
+  wait_for 10 test -S "$dir/munge/munge.sock" || die "munged did not start (see $dir/munge/munged.log)"
+
+  local i
+  for i in 0 1 2 3 4 5; do mknod -m 666 "$dir/dev/gpu$i" c 240 "$i"; done
+  head -c 32 /dev/urandom >"$dir/state/jwt.key"
+  chown slurm:slurm "$dir/state/jwt.key"
+  chmod 600 "$dir/state/jwt.key"
+  write_config
+  write_oci
+  chmod -R a+rX "$dir/etc"
+  make_netns
+
+  /usr/sbin/slurmctld
+  /usr/sbin/slurmd -N n1
+  /usr/sbin/slurmd -N n2
+  # Not `ip netns exec`: it remounts /sys for the namespace, and slurmd would lose the cgroups.
+  nsenter --net="/run/netns/$ns" /usr/sbin/slurmd -N n3
+  (cd / && SLURM_JWT=daemon exec setsid /usr/sbin/slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 \
+    -u nobody -g nogroup "127.0.0.1:$restd_port") >"$dir/log/slurmrestd.log" 2>&1 </dev/null &
+  echo $! >"$dir/run/slurmrestd.pid"
+
+  if ! wait_for 60 all_idle; then
+    states >&2 || true
+    die "the nodes did not all become idle within 60 s (logs in $dir/log)"
+  fi
+  wait_for 10 rest nobody /slurm/v0.0.38/ping -o /dev/null ||
+    die "slurmrestd does not answer (see $dir/log/slurmrestd.log)"
+  sinfo -N -o '%N %t %G'
+}
+
+# check: fails (non-zero) unless the cluster does what the tests rely on, as the account
+# `nobody` (no home: the jobs run in /tmp).
+ok=0
+bad=0
+t() {
+  local what=$1; shift
+  if "$@"; then echo "ok   $what"; ok=$((ok + 1)); else echo "FAIL $what"; bad=$((bad + 1)); fi
+}
+as_nobody() { (cd /tmp && runuser -u nobody -- env SLURM_CONF="$conf" timeout 60 "$@"); }
+c_nodes() { [ "$(as_nobody srun -N3 -l --chdir=/tmp sh -c 'echo $SLURMD_NODENAME' | sort | awk '{print $2}' | tr '\n' ' ')" = "n1 n2 n3 " ]; }
+c_gres() { [ "$(sinfo -h -N -o '%N %G' | sort -u | tr '\n' ' ')" = "n1 gpu:2 n2 gpu:2 n3 gpu:2 " ]; }
+c_devices() {
+  # One GPU of n1's two: the other one's open is denied by the devices cgroup.
+  local out
+  out=$(as_nobody srun -w n1 --gres=gpu:1 --chdir=/tmp sh -c "cat $dir/dev/gpu0; cat $dir/dev/gpu1" 2>&1 || true)
+  [ "$(grep -c 'No such device or address' <<<"$out")" = 1 ] && [ "$(grep -c 'Operation not permitted' <<<"$out")" = 1 ]
+}
+c_oci() {
+  as_nobody srun -w n2 --chdir=/tmp --container="$dir/oci/bundle" cat /proc/self/uid_map |
+    grep -qE "^ +0 +$(id -u nobody) +1\$"
+}
+c_rest() { rest nobody /slurm/v0.0.38/nodes | jq -e '[.nodes[].name] | sort == ["n1", "n2", "n3"]' >/dev/null; }
+check() {
+  t "three nodes, two GPUs each" c_gres
+  t "a job step on every node" c_nodes
+  t "a job's devices cgroup denies the GPU it was not given" c_devices
+  t "srun --container runs the bundle with container root as the user" c_oci
+  t "slurmrestd answers a JWT of the user" c_rest
+  echo "$ok passed, $bad failed"
+  [ "$bad" -eq 0 ]
+}
+
+cut_n3() { ip -n "$ns" link set "$node_veth" down; }
+# Reconnected, n3 would return by itself within about a minute (ReturnToService=2, when
+# slurmctld next pings it); resuming it, as an admin would, takes a second.
+mend_n3() {
+  ip -n "$ns" link set "$node_veth" up
+  case $(sinfo -h -n n3 -o %t) in down*) scontrol update nodename=n3 state=resume ;; esac
+}
+
+env_lines() {
+  echo "export SLURM_CONF=$conf"
+  echo "export DS01_SLURM_BUNDLE=$dir/oci/bundle"
+  echo "export DS01_SLURM_GPUS=$dir/dev"
+  echo "export DS01_SLURMRESTD=http://127.0.0.1:$restd_port"
+}
+
+# The nodes' cgroups (v1: slurm_<node> under each controller; v2: one tree), named by the
+# fixed node names: what the job steps (slurmstepd and the users' programs) run in.
+node_cgroups() {
+  local c
+  for c in /sys/fs/cgroup/*/slurm_n[123] /sys/fs/cgroup/slurm_n[123]; do
+    [ -d "$c" ] && echo "$c"
+  done
+  return 0
+}
+
+# The processes of the job steps, which outlive a stopped slurmd (and the jobs of a node
+# that was cut off).
+step_processes() {
+  local c
+  node_cgroups | while read -r c; do find "$c" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -un
+}
+
+stop_pids() {
+  local p alive
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0
+    for p in "$@"; do pid_alive "$p" && alive=1; done
+    [ $alive -eq 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+down() {
+  local f c pids=()
+  # The jobs first, while slurmctld and the nodes can still end them.
+  if pid_alive "$(pid_of "$dir/run/slurmctld.pid")"; then
+    scancel --full --partition=gpu 2>/dev/null || true
+    wait_for 15 sh -c '[ -z "$(squeue -h -o %i 2>/dev/null)" ]' || say "jobs still listed; stopping anyway"
+  fi
+  for f in "$dir/run/slurmrestd.pid" "$dir"/run/slurmd-n*.pid "$dir/run/slurmctld.pid" "$dir/munge/munged.pid"; do
+    pid_alive "$(pid_of "$f")" && pids+=("$(pid_of "$f")")
+  done
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
+  mapfile -t pids < <(step_processes)
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
+  # The namespace goes only once nothing runs in it (it may be another DIR's live cluster).
+  if [ -e "/run/netns/$ns" ]; then
+    if [ -z "$(ip netns pids "$ns" 2>/dev/null)" ]; then
+      ip netns del "$ns"
+    else
+      say "processes still run in namespace $ns: left in place"
+    fi
+  fi
+  ip link del "$host_veth" 2>/dev/null || true
+  node_cgroups | while read -r c; do find "$c" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+  rm -rf "$dir"
+}
+
+case $cmd in env) ;; *) [ "$(id -u)" -eq 0 ] || die "$cmd needs root" ;; esac
+case $cmd in
+  up) up ;;
+  check) check ;;
+  cut) cut_n3 ;;
+  mend) mend_n3 ;;
+  env) env_lines ;;
+  down) down ;;
+  *) usage ;;
+esac
