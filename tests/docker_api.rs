@@ -179,6 +179,81 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
         !tags.lines().any(|t| t == gone_tag),
         "--rm left its image: {tags}"
     );
+    // Named volumes are the user's: written as the user, kept across containers.
+    ok(
+        cli(&daemon, &alice, &["volume", "create", "notes"]),
+        "volume create",
+        &daemon,
+    );
+    ok(
+        cli(
+            &daemon,
+            &alice,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                "notes:/notes",
+                DEBIAN12,
+                "sh",
+                "-c",
+                "echo kept > /notes/x",
+            ],
+        ),
+        "write into a volume",
+        &daemon,
+    );
+    let kept = ok(
+        cli(
+            &daemon,
+            &alice,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                "notes:/notes:ro",
+                DEBIAN12,
+                "cat",
+                "/notes/x",
+            ],
+        ),
+        "read it back",
+        &daemon,
+    );
+    assert_eq!(kept, "kept\n");
+    let volume = format!("notes._.{}", alice.uid());
+    assert_eq!(
+        docker(&[
+            "volume",
+            "inspect",
+            "-f",
+            "{{index .Labels \"ds01.uid\"}}",
+            &volume
+        ]),
+        alice.uid().to_string()
+    );
+    let volumes = ok(
+        cli(&daemon, &alice, &["volume", "ls", "-q"]),
+        "volume ls",
+        &daemon,
+    );
+    assert_eq!(volumes.trim(), "notes");
+    let bind_opts = [
+        "volume",
+        "create",
+        "--opt",
+        "type=none",
+        "--opt",
+        "o=bind",
+        "--opt",
+        "device=/",
+        "evil",
+    ];
+    refused(
+        &cli(&daemon, &alice, &bind_opts),
+        "a local volume over /",
+        &["DriverOpts"],
+    );
     // ds01's own commands see it.
     let listed = daemon.ok(
         daemon.ds01(&alice, &["container", "list"]),
@@ -249,6 +324,44 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
             );
         }
     }
+    let theirs = cli(&daemon, &bob, &["volume", "inspect", "notes"]);
+    refused(&theirs, "bob: alice's volume", &["no such volume"]);
+    assert_eq!(
+        ok(
+            cli(&daemon, &bob, &["volume", "ls", "-q"]),
+            "bob's volumes",
+            &daemon
+        ),
+        ""
+    );
+    // Bob's `notes` is his own, empty.
+    let his = cli(
+        &daemon,
+        &bob,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "notes:/notes",
+            DEBIAN12,
+            "cat",
+            "/notes/x",
+        ],
+    );
+    assert!(
+        !his.status.success() && text(&his.stdout).is_empty(),
+        "{}",
+        text(&his.stdout)
+    );
+    ok(
+        cli(&daemon, &bob, &["volume", "rm", "notes"]),
+        "bob removes his own",
+        &daemon,
+    );
+    assert!(
+        docker(&["volume", "ls", "-q"]).lines().any(|v| v == volume),
+        "bob's rm took alice's"
+    );
     let missing = cli(&daemon, &bob, &["exec", "nothing-here", "id"]);
     refused(
         &missing,
@@ -266,6 +379,11 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
         &daemon,
     );
     assert!(engine_names(alice.uid()).is_empty());
+    ok(
+        cli(&daemon, &alice, &["volume", "rm", "notes"]),
+        "volume rm",
+        &daemon,
+    );
 }
 
 /// The two-service Compose project of the README: a Python web app that counts its visits
@@ -282,7 +400,7 @@ class Hits(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("0.0.0.0", 8000), Hits).serve_forever()
 "#;
     format!(
-        "version: \"3.8\"\nservices:\n  redis:\n    image: {SERVICES}\n    command: [\"redis-server\", \"--protected-mode\", \"no\", \"--save\", \"\"]\n  web:\n    image: {SERVICES}\n    command: [\"python3\", \"-c\", {}]\n    depends_on: [redis]\n",
+        "version: \"3.8\"\nservices:\n  redis:\n    image: {SERVICES}\n    command: [\"redis-server\", \"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"yes\", \"--dir\", \"/cache\"]\n    volumes: [\"cache:/cache\"]\n  web:\n    image: {SERVICES}\n    command: [\"python3\", \"-c\", {}]\n    depends_on: [redis]\nvolumes:\n  cache: {{}}\n",
         serde_json::to_string(app).unwrap()
     )
 }
@@ -338,6 +456,26 @@ fn docker_compose_brings_up_two_services_that_talk_over_the_users_network() {
         &daemon,
     );
     assert_eq!((first.trim(), second.trim()), ("hits=1", "hits=2"));
+    // Redis keeps its append-only files in the project's volume, written as carol.
+    let cache = format!("shop_cache._.{}", carol.uid());
+    let label = format!("ds01.test={}", sweeper.label().1);
+    let owners = docker(&[
+        "run",
+        "--rm",
+        "--label",
+        &label,
+        "-v",
+        &format!("{cache}:/c"),
+        DEBIAN12,
+        "sh",
+        "-c",
+        "stat -c %u /c /c/*",
+    ]);
+    let uid = carol.uid().to_string();
+    assert!(
+        owners.lines().count() >= 2 && owners.lines().all(|o| o == uid),
+        "{owners}"
+    );
     let ps = ok(compose(&carol, &["ps"]), "docker-compose ps", &daemon);
     assert!(ps.contains("shop_web_1") && ps.contains("Up"), "{ps}");
     // Changing the file recreates the service (Compose renames the old container first).
@@ -374,8 +512,14 @@ fn docker_compose_brings_up_two_services_that_talk_over_the_users_network() {
         2,
         "dave's down took carol's"
     );
-    ok(compose(&carol, &["down"]), "docker-compose down", &daemon);
+    ok(
+        compose(&carol, &["down", "-v"]),
+        "docker-compose down -v",
+        &daemon,
+    );
     assert!(engine_names(carol.uid()).is_empty());
+    let volumes = docker(&["volume", "ls", "-q"]);
+    assert!(!volumes.lines().any(|v| v == cache), "down -v left {cache}");
 }
 
 const SDK_SCRIPT: &str = r#"

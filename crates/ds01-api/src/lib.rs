@@ -42,7 +42,7 @@ pub use gpu::{GpuRequest, GpuRequestError};
 pub use names::{ContainerName, ContainerNameError, OwnedContainer, MAX_CONTAINER_NAME_LEN};
 pub use requests::{
     ContainerCreate, ContainerType, CreateQuery, ExecRequest, ImageCreate, ImageUpdate, ListQuery,
-    Process, RemoveQuery,
+    NamedVolume, Process, RemoveQuery,
 };
 pub use results::{
     AdminTop, Check, ContainerInfo, ContainerStats, CreatedContainer, Event, GpuRow, GpuStatus,

@@ -156,6 +156,21 @@ pub struct ContainerCreate {
     /// Which tool made it (the `ds01.container_type` label the reaper reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_type: Option<ContainerType>,
+    /// Named volumes of the user's, mounted in the container (made on first use).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<NamedVolume>,
+}
+
+/// One of the user's named volumes (`data`, the engine's `data._.<uid>`) mounted at `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedVolume {
+    /// The volume's name as the user gave it.
+    pub name: String,
+    /// Where it is mounted in the container (absolute).
+    pub target: String,
+    /// Mounted read-only.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// The process a container runs, as a Docker-API client asks for it; every field left
@@ -251,6 +266,7 @@ impl ContainerCreate {
             no_workspace: false,
             process: None,
             container_type: None,
+            volumes: Vec::new(),
         }
     }
 }

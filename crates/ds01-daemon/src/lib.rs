@@ -44,6 +44,7 @@ mod store;
 mod stream;
 mod usage;
 mod user_lock;
+mod volumes;
 mod workspace;
 
 use std::path::{Path, PathBuf};

@@ -135,19 +135,30 @@ impl ContainerSpec<'_> {
         };
         // A named volume, created by the engine with these labels on first use and filled
         // from the image's home directory then; `nocopy` stays off for that reason.
-        let mounts = o.home.as_ref().map(|home| {
-            vec![Mount {
-                target: Some(home.target.clone()),
-                source: Some(home.name.clone()),
+        let volume =
+            |name: &str, target: &str, read_only: bool, labels: &[(String, String)]| Mount {
+                target: Some(target.to_owned()),
+                source: Some(name.to_owned()),
                 typ: Some(MountType::VOLUME),
+                read_only: read_only.then_some(true),
                 volume_options: Some(MountVolumeOptions {
                     no_copy: Some(false),
-                    labels: Some(home.labels.iter().cloned().collect()),
+                    labels: Some(labels.iter().cloned().collect()),
                     ..Default::default()
                 }),
                 ..Default::default()
-            }]
-        });
+            };
+        let mounts: Vec<Mount> = o
+            .home
+            .iter()
+            .map(|home| volume(&home.name, &home.target, false, &home.labels))
+            .chain(
+                o.volumes
+                    .iter()
+                    .map(|v| volume(&v.name, &v.target, v.read_only, &v.labels)),
+            )
+            .collect();
+        let mounts = (!mounts.is_empty()).then_some(mounts);
         let host_config = HostConfig {
             binds: (!binds.is_empty()).then_some(binds),
             mounts,

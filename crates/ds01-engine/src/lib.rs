@@ -95,7 +95,7 @@ pub use gpu::device_request;
 pub use guard::DEFAULT_FILE_LIMIT;
 pub use images::{EngineInfo, ImageInfo, ImageTag};
 pub use lifecycle::Scope;
-pub use options::{ContainerOptions, HomeVolume, UserNetwork};
+pub use options::{ContainerOptions, HomeVolume, UserNetwork, VolumeMount};
 pub use plan::CreatePlan;
 pub use progress::ProgressSink;
 pub use raw::{RawAnswer, RawBody, RawIo, RawRequest};

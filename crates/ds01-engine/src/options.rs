@@ -68,6 +68,22 @@ pub struct ContainerOptions {
     pub home: Option<HomeVolume>,
     /// What the container runs, when not ds01's interactive shell in `/workspace`.
     pub process: Option<ds01_api::Process>,
+    /// More named volumes (the user's own, already named `<name>._.<uid>`).
+    pub volumes: Vec<VolumeMount>,
+}
+
+/// A named volume mounted in a container; the engine makes it, with these labels, on first
+/// use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The engine's volume name.
+    pub name: String,
+    /// Where it is mounted.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
+    /// The labels the volume gets when the engine creates it.
+    pub labels: Vec<(String, String)>,
 }
 
 /// The named volume that holds a container's home directory.

@@ -1,11 +1,12 @@
 //! The named volumes that hold containers' home directories: found and removed by the
 //! name derived from the container's, so a user can reach only their own.
 
+use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::RemoveVolumeOptionsBuilder;
 
 use crate::client::Engine;
 use crate::error::{is_not_found, Context, Result};
-use crate::options::HomeVolume;
+use crate::options::{HomeVolume, VolumeMount};
 use ds01_api::OwnedContainer;
 
 impl Engine {
@@ -31,5 +32,40 @@ impl Engine {
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e).context(|| format!("removing volume {volume}")),
         }
+    }
+
+    /// Makes `volume` if it is not there (the engine answers an existing one as it is) and,
+    /// while it is still empty and root's, gives its top directory to `uid:gid`: the
+    /// container runs as the user, who could otherwise write nothing into a new volume. A
+    /// volume over a directory of the image gets that directory's owner from the engine's
+    /// copy on first mount instead.
+    pub async fn user_volume(&self, volume: &VolumeMount, uid: u32, gid: u32) -> Result<()> {
+        let request = VolumeCreateRequest {
+            name: Some(volume.name.clone()),
+            driver: Some("local".to_owned()),
+            labels: Some(volume.labels.iter().cloned().collect()),
+            ..Default::default()
+        };
+        let made = self
+            .docker()
+            .create_volume(request)
+            .await
+            .context(|| format!("making volume {}", volume.name))?;
+        if !self.storage_access() || made.mountpoint.is_empty() {
+            return Ok(());
+        }
+        let top = std::path::Path::new(&made.mountpoint);
+        use std::os::unix::fs::MetadataExt;
+        let fresh = std::fs::symlink_metadata(top).is_ok_and(|m| m.is_dir() && m.uid() == 0)
+            && std::fs::read_dir(top).is_ok_and(|mut d| d.next().is_none());
+        if fresh {
+            std::os::unix::fs::lchown(top, Some(uid), Some(gid)).map_err(|e| {
+                crate::EngineError::InvalidOption(format!(
+                    "giving volume {} to its owner: {e}",
+                    volume.name
+                ))
+            })?;
+        }
+        Ok(())
     }
 }

@@ -43,7 +43,10 @@ pub(crate) async fn list(
     }
     let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
     let mine = names::all(&d.engine, acting.who.uid(), &query).await?;
-    let limit = q.limit.filter(|n| *n > 0).unwrap_or(usize::MAX);
+    let limit = q
+        .limit
+        .filter(|n| *n > 0)
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
     let shown: Vec<Value> = mine
         .into_iter()
         .take(limit)
@@ -70,6 +73,16 @@ pub(crate) async fn inspect(
     )
     .await?;
     details["Name"] = Value::from(format!("/{}", mine.name()));
+    // The caller's volumes under the names they gave them.
+    let uid = acting.who.uid();
+    for mount in details["Mounts"].as_array_mut().into_iter().flatten() {
+        let name = mount["Name"]
+            .as_str()
+            .and_then(|n| crate::volumes::user_name(n, uid));
+        if let Some(name) = name.map(str::to_owned) {
+            mount["Name"] = Value::from(name);
+        }
+    }
     Ok(Json(details).into_response())
 }
 
@@ -113,9 +126,10 @@ async fn remove_once_exited(d: Arc<Daemon>, acting: crate::caller::Acting, mine:
     if let Ok(answer) = waited {
         let _ = answer.bytes().await;
     }
+    // As Docker's --rm takes a container's anonymous volumes, this takes its home volume.
     let query = ds01_api::RemoveQuery {
         force: true,
-        volumes: false,
+        volumes: true,
         dry_run: false,
     };
     if let Err(e) = ops::remove::remove(&d, &acting, &mine.owned, query).await {
@@ -131,7 +145,7 @@ async fn remove_once_exited(d: Arc<Daemon>, acting: crate::caller::Acting, mine:
 pub(crate) struct ListQuery {
     all: Option<String>,
     filters: Option<String>,
-    limit: Option<usize>,
+    limit: Option<i64>,
 }
 
 /// Docker's booleans in a query: `1`, `true`, `True`.

@@ -11,7 +11,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
-use ds01_api::{ContainerCreate, ContainerName, ContainerType, GpuRequest, Process, Size};
+use ds01_api::{
+    ContainerCreate, ContainerName, ContainerType, GpuRequest, NamedVolume, Process, Size,
+};
 use ds01_dockerfile::{Identity, ImageRef};
 use serde::Deserialize;
 use serde_json::Value;
@@ -54,25 +56,44 @@ pub(crate) async fn create(
 /// one is refused.
 const REFUSED_HOST: &[(&str, &str)] = &[
     ("Privileged", "a privileged container is root on the host"),
-    ("CapAdd", "containers run as you, with no added capabilities"),
-    ("Devices", "devices are the admin's; GPUs come through --gpus and the allocator"),
+    (
+        "CapAdd",
+        "containers run as you, with no added capabilities",
+    ),
+    (
+        "Devices",
+        "devices are the admin's; GPUs come through --gpus and the allocator",
+    ),
     ("DeviceCgroupRules", "devices are the admin's"),
     ("SecurityOpt", "the security profile is the server's"),
     ("Sysctls", "kernel settings are the host's"),
     ("UsernsMode", "the user namespace is the server's"),
-    ("CgroupParent", "the cgroup is your slice, set by the server"),
+    (
+        "CgroupParent",
+        "the cgroup is your slice, set by the server",
+    ),
     ("Cgroup", "the cgroup is your slice, set by the server"),
-    ("VolumesFrom", "another container's volumes are not yours to take"),
+    (
+        "VolumesFrom",
+        "another container's volumes are not yours to take",
+    ),
     ("Links", "use the container's name on your network instead"),
-    ("PortBindings", "ports are not published on the shared host; use `ds01 container open` or `ssh -L`"),
-    ("PublishAllPorts", "ports are not published on the shared host"),
+    (
+        "PortBindings",
+        "ports are not published on the shared host; use `ds01 container open` or `ssh -L`",
+    ),
+    (
+        "PublishAllPorts",
+        "ports are not published on the shared host",
+    ),
     ("OomKillDisable", "the memory limit holds"),
-    ("OomScoreAdj", "the kernel's choice of what to kill is the host's"),
+    (
+        "OomScoreAdj",
+        "the kernel's choice of what to kill is the host's",
+    ),
     ("Runtime", "the runtime is the server's"),
     ("ExtraHosts", "names on your network are your containers'"),
     ("Dns", "your network's resolver is the engine's"),
-    ("Binds", "host directories are mounted with `ds01 container create --workspace/--data/--models`, which checks them"),
-    ("Mounts", "host directories are mounted with `ds01 container create --workspace/--data/--models`, which checks them"),
     ("Tmpfs", "mounts are the server's"),
     ("CpusetCpus", "CPUs are shared by the limit, not pinned"),
     ("CpusetMems", "memory nodes are the host's"),
@@ -94,6 +115,49 @@ const NAMESPACES: &[(&str, &str)] = &[
     ("UTSMode", "the host's name is not yours to change"),
     ("CgroupnsMode", "the host's cgroups are not yours to see"),
 ];
+
+/// Host directories are mounted only as `ds01 container create` mounts them, checked.
+const HOST_PATHS: &str =
+    "host directories are mounted with `ds01 container create --workspace/--data/--models`, which checks them";
+
+/// The named volumes of `Binds` (`NAME:/target[:ro]`) and `Mounts` (`type=volume`); a host
+/// path or another mount type is refused.
+fn named_volumes(host: &Value) -> Result<Vec<NamedVolume>, DockerError> {
+    let mut volumes = Vec::new();
+    for bind in host["Binds"].as_array().into_iter().flatten() {
+        let bind = bind.as_str().unwrap_or_default();
+        let mut parts = bind.split(':');
+        let (source, target, options) = (parts.next().unwrap_or(""), parts.next(), parts.next());
+        let Some(target) = target.filter(|_| !source.starts_with('/') && !source.is_empty()) else {
+            return Err(DockerError::refused(
+                &format!("HostConfig.Binds ({})", ds01_api::shown(bind)),
+                HOST_PATHS,
+            ));
+        };
+        volumes.push(NamedVolume {
+            name: source.to_owned(),
+            target: target.to_owned(),
+            read_only: options.is_some_and(|o| o.split(',').any(|o| o == "ro")),
+        });
+    }
+    for mount in host["Mounts"].as_array().into_iter().flatten() {
+        let kind = mount["Type"].as_str().unwrap_or("");
+        let source = mount["Source"].as_str().unwrap_or("");
+        let driver = &mount["VolumeOptions"]["DriverConfig"];
+        if kind != "volume" || source.is_empty() || source.starts_with('/') || !unset(driver) {
+            return Err(DockerError::refused(
+                &format!("HostConfig.Mounts (type={kind})"),
+                HOST_PATHS,
+            ));
+        }
+        volumes.push(NamedVolume {
+            name: source.to_owned(),
+            target: mount["Target"].as_str().unwrap_or_default().to_owned(),
+            read_only: mount["ReadOnly"].as_bool().unwrap_or(false),
+        });
+    }
+    Ok(volumes)
+}
 
 /// Whether `value` is a field's empty or default value (absent, null, false, 0, "", [] or {}).
 fn unset(value: &Value) -> bool {
@@ -136,12 +200,22 @@ pub(crate) fn translate(
             "your containers share your own network, never the host's or another container's",
         ));
     }
-    if let Some(volumes) = body["Volumes"].as_object().filter(|v| !v.is_empty()) {
-        let first = volumes.keys().next().cloned().unwrap_or_default();
-        return Err(DockerError::refused(
-            &format!("Volumes ({first})"),
-            "anonymous volumes are not offered through this socket yet",
-        ));
+    let volumes = named_volumes(host)?;
+    // `Volumes` lists every target; one no named volume covers would be anonymous.
+    for target in body["Volumes"]
+        .as_object()
+        .into_iter()
+        .flat_map(|v| v.keys())
+    {
+        if !volumes
+            .iter()
+            .any(|v| v.target.trim_end_matches('/') == target.trim_end_matches('/'))
+        {
+            return Err(DockerError::refused(
+                &format!("Volumes ({target})"),
+                "name the volume (`-v NAME:/path`): anonymous volumes are not offered",
+            ));
+        }
     }
     super::check_user(body["User"].as_str().unwrap_or(""), who)?;
     let image = body["Image"].as_str().unwrap_or("");
@@ -189,6 +263,7 @@ pub(crate) fn translate(
         });
     request.pids_limit = host["PidsLimit"].as_i64().filter(|n| *n > 0);
     request.gpus = gpus(&host["DeviceRequests"])?;
+    request.volumes = volumes;
     request.process = Some(Process {
         cmd: strings(&body["Cmd"]),
         entrypoint: strings(&body["Entrypoint"]),

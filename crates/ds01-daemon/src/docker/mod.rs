@@ -29,6 +29,7 @@ mod names;
 mod networks;
 mod relay;
 mod system;
+mod volumes;
 
 /// What the door remembers for its users while ds01d runs.
 #[derive(Debug, Default)]
@@ -162,6 +163,12 @@ pub(crate) fn router(
         .route(
             "/networks/{id}",
             get(networks::inspect).delete(networks::remove),
+        )
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
         )
         .route("/networks/{id}/connect", post(networks::connect))
         .route("/networks/{id}/disconnect", post(networks::disconnect));

@@ -135,6 +135,7 @@ pub(super) async fn create(args: &CreateArgs, ctx: &Context) -> Result<ExitStatu
         no_workspace: args.no_workspace,
         process: None,
         container_type: None,
+        volumes: Vec::new(),
     };
     if args.dry_run {
         let plan = ctx.client.ask(&PlanContainer(request)).await?;

@@ -190,6 +190,7 @@ pub(crate) async fn assemble(
             .map(|dir| mounts::check(what, dir, who.uid(), roots))
             .transpose()
     };
+    let volumes = crate::volumes::mounts(&d.config, acting, &request.volumes)?;
     let data = mount("data", &request.data)?;
     let models = mount("models", &request.models)?;
     let mut labels = Vec::new();
@@ -243,6 +244,14 @@ pub(crate) async fn assemble(
         ),
         (false, Make::No) => Some(ds01_engine::UserNetwork::name_for(who.uid())),
     };
+    if make == Make::Yes {
+        for volume in &volumes {
+            d.engine
+                .user_volume(volume, who.uid(), who.gid())
+                .await
+                .map_err(from_engine)?;
+        }
+    }
     // Last, when nothing here can refuse any more.
     let (workspace, made) = if request.no_workspace {
         (None, None)
@@ -292,6 +301,7 @@ pub(crate) async fn assemble(
             &request.name,
         )),
         process: request.process.clone(),
+        volumes,
     };
     Ok(Prepared {
         create: CreateRequest {

@@ -56,6 +56,8 @@ pub struct StoredCreate {
     process: Option<ds01_api::Process>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     container_type: Option<ds01_api::ContainerType>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    volumes: Vec<ds01_api::NamedVolume>,
 }
 
 impl StoredCreate {
@@ -79,6 +81,7 @@ impl StoredCreate {
             no_workspace: request.no_workspace,
             process: request.process.clone(),
             container_type: request.container_type,
+            volumes: request.volumes.clone(),
         }
     }
 
@@ -127,6 +130,7 @@ impl StoredCreate {
             no_workspace: self.no_workspace,
             process: self.process.clone(),
             container_type: self.container_type,
+            volumes: self.volumes.clone(),
             ..ContainerCreate::named(name)
         }
     }
