@@ -62,9 +62,9 @@ fn the_docker_cli_works_on_the_users_own_world_and_nothing_else() {
     // The one line a user needs, and the doctor's word on the socket.
     let env = daemon.ok(daemon.ds01(&alice, &["docker-env"]), "ds01 docker-env");
     assert_eq!(
-        env.trim(),
+        env,
         format!(
-            "export DOCKER_HOST=unix://{}",
+            "export DOCKER_HOST=unix://{}\nexport DOCKER_BUILDKIT=0\n",
             daemon.docker_socket().display()
         )
     );
@@ -553,6 +553,20 @@ try:
     out["other"] = "found"
 except docker.errors.NotFound as e:
     out["other"] = e.explanation
+# docker build: the Dockerfile alone, built as ds01 builds, named in the caller's repository.
+import io
+dockerfile = "FROM " + sys.argv[1] + "\nRUN echo built > /etc/ds01-built\n"
+image, log = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag="tool", rm=True)
+out["built_tags"] = image.tags
+out["built_log"] = any("ds01-built" in (l.get("stream") or "") for l in log)
+out["built_run"] = client.containers.run(image.tags[0], ["sh", "-c", "cat /etc/ds01-built; id -u"], remove=True).decode().split()
+try:
+    client.images.build(fileobj=io.BytesIO(b"FROM " + sys.argv[1].encode() + b"\nCOPY app.py /app.py\n"), tag="copies")
+    out["copy_build"] = "built"
+except docker.errors.APIError as e:
+    out["copy_build"] = e.explanation
+except docker.errors.BuildError as e:
+    out["copy_build"] = str(e)
 for c in client.containers.list(all=True):
     c.remove(force=True)
 out["left"] = [c.name for c in client.containers.list(all=True)]
@@ -606,6 +620,40 @@ fn the_python_sdk_and_the_devcontainer_calls_work_and_hold_the_boundary() {
     }
     assert_eq!(said["other"], format!("No such container: {franks}"));
     assert_eq!(said["left"], serde_json::json!([]));
+    let own = format!("ds01-{}/tool:latest", erin.uid());
+    assert_eq!(said["built_tags"], serde_json::json!([own]));
+    assert_eq!(
+        said["built_log"], true,
+        "the build's own output reached the SDK"
+    );
+    assert_eq!(
+        said["built_run"],
+        serde_json::json!(["built", erin.uid().to_string()])
+    );
+    let copy = said["copy_build"].as_str().unwrap_or_default();
+    assert!(copy.contains("COPY and ADD of the build context"), "{copy}");
+    // Frank cannot use erin's image, by its name or its ID, and is told exactly what he
+    // would be told of an image that does not exist.
+    let id = inspect(&own, "{{.Id}}");
+    let fake_name = format!("ds01-{}/nothing:latest", erin.uid());
+    let fake_id = format!("sha256:{}", "0".repeat(64));
+    for (reference, fake) in [
+        (own.as_str(), fake_name.as_str()),
+        (id.as_str(), fake_id.as_str()),
+        (&id[7..19], &fake_id[7..19]),
+    ] {
+        let theirs = cli(&daemon, &frank, &["run", "--rm", reference, "true"]);
+        let none = cli(&daemon, &frank, &["run", "--rm", fake, "true"]);
+        assert!(
+            !theirs.status.success(),
+            "frank ran erin's image {reference}"
+        );
+        assert_eq!(
+            text(&theirs.stderr).replace(reference, "IMAGE"),
+            text(&none.stderr).replace(fake, "IMAGE"),
+            "frank's answer for erin's {reference} differs from one for nothing"
+        );
+    }
     assert!(inspect(&format!("private._.{}", frank.uid()), "{{.State.Running}}") == "true");
     assert!(engine_names(erin.uid()).is_empty());
 }

@@ -46,9 +46,16 @@ impl Reporter {
     /// A reporter nobody reads, for work whose client waits only for the outcome (the
     /// Docker-API door): it never reads as gone while the guard lives.
     pub fn quiet() -> (Reporter, impl Send) {
+        let (reporter, rx, keep) = Reporter::channel();
+        (reporter, (rx, keep))
+    }
+
+    /// A reporter whose lines (ds01's JSON lines, [`StreamItem`]) the caller reads, to
+    /// render them for another kind of client; it never reads as gone while the guard lives.
+    pub fn channel() -> (Reporter, mpsc::UnboundedReceiver<Bytes>, impl Send) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (cancel_tx, cancel) = watch::channel(false);
-        (Reporter { tx, cancel }, (rx, cancel_tx))
+        (Reporter { tx, cancel }, rx, cancel_tx)
     }
 }
 

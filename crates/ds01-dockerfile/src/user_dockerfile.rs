@@ -54,6 +54,8 @@ pub struct UserDockerfile {
     /// Where each image is named: the instruction's lines, and whether it is a `FROM`
     /// (else a `COPY`/`ADD --from=`), with the reference as written.
     uses: Vec<ImageUse>,
+    /// Whether a `COPY` or `ADD` takes files from the build context (no `--from=`).
+    context_files: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +87,7 @@ impl UserDockerfile {
         let chunks = chunks(&text)?;
         let mut stages: Vec<(String, ImageRef)> = Vec::new();
         let mut images: Vec<ImageRef> = Vec::new();
+        let mut context_files = false;
         let mut uses: Vec<ImageUse> = Vec::new();
         let mut final_image = None;
         for chunk in &chunks {
@@ -145,6 +148,9 @@ impl UserDockerfile {
                     final_image = Some(image);
                 }
                 "COPY" | "ADD" => {
+                    if !args.split_whitespace().any(|w| w.starts_with("--from=")) {
+                        context_files = true;
+                    }
                     for word in args.split_whitespace() {
                         let Some(from) = word.strip_prefix("--from=") else {
                             continue;
@@ -186,7 +192,20 @@ impl UserDockerfile {
             images,
             final_image,
             uses,
+            context_files,
         })
+    }
+
+    /// Whether a `COPY` or `ADD` takes files from the build context rather than from an
+    /// image or stage: ds01 builds from the Dockerfile alone, so such a build cannot work.
+    ///
+    /// ```
+    /// use ds01_dockerfile::UserDockerfile;
+    /// assert!(UserDockerfile::parse("FROM debian:12\nCOPY app.py /app/\n").unwrap().copies_context_files());
+    /// assert!(!UserDockerfile::parse("FROM debian:12\nCOPY --from=debian:12 /etc/os-release /x\n").unwrap().copies_context_files());
+    /// ```
+    pub fn copies_context_files(&self) -> bool {
+        self.context_files
     }
 
     /// The same Dockerfile with every image `replace` maps written as its replacement

@@ -116,11 +116,13 @@ pub async fn docker_env(ctx: &crate::context::Context) -> Result<ExitStatus, Cli
         ));
     };
     let host = format!("unix://{socket}");
+    // The socket speaks the classic build API, not BuildKit's sessions.
     if ctx.out.json() {
         ctx.out
-            .print_json(&serde_json::json!({ "DOCKER_HOST": host }))?;
+            .print_json(&serde_json::json!({ "DOCKER_HOST": host, "DOCKER_BUILDKIT": "0" }))?;
     } else {
         ctx.out.print(format!("export DOCKER_HOST={host}"))?;
+        ctx.out.print("export DOCKER_BUILDKIT=0")?;
     }
     Ok(ExitStatus::Success)
 }

@@ -75,3 +75,14 @@ pub(crate) async fn inspect(
     )
     .await
 }
+
+/// `POST /images/create` (a pull, which `docker run` tries for an image it was not given):
+/// no registry is reachable from the server, and which images exist is not for the
+/// caller to learn this way.
+pub(crate) async fn pull(Extension(ctx): Caller) -> Answer {
+    acting(&ctx)?;
+    Err(DockerError::new(
+        StatusCode::NOT_FOUND,
+        "ds01: images are not pulled on this server; build one with `docker build -t NAME .` or `ds01 image create`, and `docker images` lists those you may use",
+    ))
+}

@@ -21,6 +21,7 @@ use crate::caller::Acting;
 use crate::server::Ctx;
 use crate::Daemon;
 
+mod build;
 mod containers;
 mod create;
 mod exec;
@@ -157,6 +158,7 @@ pub(crate) fn router(
         .route("/exec/{id}/json", get(exec::inspect))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/images/json", get(images::list))
+        .route("/images/create", post(images::pull))
         .route("/images/{*name}", get(images::inspect))
         .route("/networks", get(networks::list))
         .route("/networks/create", post(networks::create))
@@ -178,7 +180,11 @@ pub(crate) fn router(
             .route("/containers/{id}/wait", post(containers::wait))
             .route("/containers/{id}/logs", get(containers::logs))
             .route("/containers/{id}/attach", post(containers::attach))
-            .route("/exec/{id}/start", post(exec::start)),
+            .route("/exec/{id}/start", post(exec::start))
+            .route(
+                "/build",
+                post(build::build).layer(axum::extract::DefaultBodyLimit::max(build::MAX_CONTEXT)),
+            ),
     );
     quick
         .merge(long)
