@@ -215,11 +215,12 @@ $H "$(r list)" --warmup 2 --runs 21 \
 rss_after=$(rss VmRSS)
 
 echo "bench: the Docker-API socket, docker through ds01d vs the engine's own socket" >&2
-$H "$(r docker_api)" --warmup 2 --runs 21 \
+$H "$(r docker_create)" --warmup 2 --runs 21 \
     --prepare "sh -c '$(undo_create "$u1" dc); true'" -n "docker create through ds01d (baked)" \
     "$(docker_as "$u1") create --name dc $u1_image true" \
     --prepare "docker rm -f dc-$tag" -n "docker create (engine socket)" \
-    "docker create --name dc-$tag --label ds01.test=$tag $u1_image true" \
+    "docker create --name dc-$tag --label ds01.test=$tag $u1_image true"
+$H "$(r docker_ps)" --warmup 2 --runs 21 \
     -n "docker ps -a through ds01d (200)" "$(docker_as "$u1") ps -a" \
     -n "docker ps -a (engine socket)" "docker ps -a"
 sh -c "$(undo_create "$u1" dc)"

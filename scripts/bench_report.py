@@ -63,9 +63,9 @@ pair("commit", "ds01 container create (commit flow)", "docker run useradd + comm
 pair("parallel", "20 users: ds01 container create (baked)", "20 x docker create", 1.5, "20 creates at once")
 pair("list", "ds01 container list (200)", "docker ps -a --filter label=", 1.0, "container list, 200 containers")
 pair("list", "ds01 image list (100)", "docker images ds01-<uid>/*", None, "image list, 100 images")
-pair("docker_api", "docker create through ds01d (baked)", "docker create (engine socket)", None,
+pair("docker_create", "docker create through ds01d (baked)", "docker create (engine socket)", None,
      "`docker create` through the Docker-API socket")
-pair("docker_api", "docker ps -a through ds01d (200)", "docker ps -a (engine socket)", None,
+pair("docker_ps", "docker ps -a through ds01d (200)", "docker ps -a (engine socket)", None,
      "`docker ps -a` through the Docker-API socket")
 
 update = results("update")["ds01 image update (unchanged)"]

@@ -676,7 +676,7 @@ fn gpu_caps_and_the_reaper_hold_for_containers_made_with_docker() {
     let inventory = dir.path().join("gpus.toml");
     std::fs::write(&inventory, INVENTORY).unwrap();
     let policy = format!(
-        "[gpus]\ninventory = \"{}\"\n[lifecycle]\ncheck_interval = \"2s\"\nidle_cpu_percent = 5\nstop_grace = \"1s\"\n[policy.default]\nmax_gpus = 1\nidle_timeout = \"12s\"\n",
+        "[gpus]\ninventory = \"{}\"\n[lifecycle]\ncheck_interval = \"2s\"\nidle_cpu_percent = 5\nstop_grace = \"1s\"\n[policy.default]\nmax_gpus = 1\nidle_timeout = \"1h\"\n[container_types.docker]\nidle_timeout = \"12s\"\n",
         inventory.display()
     );
     let daemon = TestDaemon::start(&config_with_labels(&sweeper.label().1, &policy));
@@ -729,7 +729,24 @@ fn gpu_caps_and_the_reaper_hold_for_containers_made_with_docker() {
         hanks.contains("NVIDIA_VISIBLE_DEVICES=GPU-") && hanks != env,
         "{hanks} vs {env}"
     );
-    // The reaper stops the idle one, and `ds01 why` says so to its owner.
+    // An idle container of ds01's own stays under the policy's hour.
+    daemon.ok(
+        daemon.ds01(
+            &gina,
+            &[
+                "container",
+                "create",
+                "atom",
+                "--image",
+                DEBIAN12,
+                "--start",
+                "--cpu-only",
+            ],
+        ),
+        "ds01 container create",
+    );
+    // The reaper stops the idle one by the `docker` type's timeout, and `ds01 why` says so
+    // to its owner.
     wait_until(
         Duration::from_secs(90),
         "the idle container stopped",
@@ -737,4 +754,9 @@ fn gpu_caps_and_the_reaper_hold_for_containers_made_with_docker() {
     );
     let why = daemon.ok(daemon.ds01(&gina, &["why", "train"]), "ds01 why");
     assert!(why.contains("idle"), "{why}");
+    assert_eq!(
+        inspect(&format!("atom._.{}", gina.uid()), "{{.State.Running}}"),
+        "true",
+        "the docker type's timeout reached a container of ds01's own"
+    );
 }

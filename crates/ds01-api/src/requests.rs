@@ -72,6 +72,36 @@ pub struct ImageCreate {
     pub no_cache: bool,
 }
 
+impl ImageCreate {
+    /// A request to build `name` from the user's own Dockerfile `text`, with nothing else
+    /// asked (no packages, JupyterLab as the server's default).
+    ///
+    /// ```
+    /// let name = ds01_dockerfile::ImageName::parse("tool").unwrap();
+    /// let request = ds01_api::ImageCreate::from_dockerfile(name, "FROM debian:12\n".into());
+    /// assert!(request.base.is_none() && request.pip.is_empty() && !request.ds01_legacy);
+    /// ```
+    pub fn from_dockerfile(name: ImageName, text: String) -> ImageCreate {
+        ImageCreate {
+            name,
+            base: None,
+            framework: None,
+            framework_version: None,
+            arch: None,
+            catalog: None,
+            pip: Vec::new(),
+            apt: Vec::new(),
+            jupyter: None,
+            requirements: None,
+            preset: None,
+            dockerfile: Some(text),
+            ds01_legacy: false,
+            no_build: false,
+            no_cache: false,
+        }
+    }
+}
+
 /// `POST /v1/images/{name}/update`: change an image's packages, rebuild when it changed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageUpdate {
@@ -217,7 +247,7 @@ pub struct Process {
 }
 
 /// The tool a container was made with, as DS01's labels name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ContainerType {
     /// ds01's own commands (DS01's "atomic").
@@ -231,6 +261,18 @@ pub enum ContainerType {
 }
 
 impl ContainerType {
+    /// The type a `ds01.container_type` label names.
+    pub fn from_label(value: &str) -> Option<ContainerType> {
+        [
+            ContainerType::Atomic,
+            ContainerType::Docker,
+            ContainerType::Compose,
+            ContainerType::Devcontainer,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == value)
+    }
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -50,6 +50,17 @@ pub enum ConfigError {
     },
 }
 
+/// `[container_types.<type>]`: what replaces the owner's policy for that type's containers;
+/// unset keys keep the policy's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeTimeouts {
+    /// Stop after this long idle (`never`: no idle stop).
+    pub idle_timeout: Option<ds01_policy::Cap<Span>>,
+    /// Stop after this long running (`never`: no runtime stop).
+    pub max_runtime: Option<ds01_policy::Cap<Span>>,
+}
+
 /// The container policy every user gets (issue-10 policy tables extend it).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +105,11 @@ pub struct FileConfig {
     /// pair, for a second ds01d that shares an engine (a staging instance, a test suite).
     #[serde(default)]
     pub reap: ReapScope,
+    /// The reaper's timeouts for the containers of one tool (`ds01.container_type`:
+    /// `docker`, `compose`, `devcontainer` through the Docker-API socket), in place of the
+    /// owner's policy's, as DS01's policy had them.
+    #[serde(default)]
+    pub container_types: BTreeMap<ds01_api::ContainerType, TypeTimeouts>,
     /// The policy tables, read by `ds01_policy::Policy` (limits, GPUs, sudo, network).
     #[serde(default)]
     pub policy: Option<toml::Value>,

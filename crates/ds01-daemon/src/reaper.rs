@@ -210,15 +210,23 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         };
         let effective = policy_of(daemon, c.uid(), login);
         let lifecycle = &daemon.config.lifecycle;
+        // A tool's own timeouts, where the admin set them, replace the owner's policy's.
+        let by_type = c
+            .labels
+            .get(container::CONTAINER_TYPE)
+            .and_then(|t| ds01_api::ContainerType::from_label(t))
+            .and_then(|t| config.container_types.get(&t).copied())
+            .unwrap_or_default();
+        let policy_idle = by_type.idle_timeout.unwrap_or(effective.idle_timeout.value);
         let idle_timeout = match high_demand {
-            Some(mode) => mode.idle_timeout(effective.idle_timeout.value),
-            None => effective.idle_timeout.value,
+            Some(mode) => mode.idle_timeout(policy_idle),
+            None => policy_idle,
         };
         let rules = Rules {
             idle_cpu_percent: lifecycle.idle_cpu_percent,
             idle_gpu_percent: lifecycle.idle_gpu_percent,
             idle_timeout,
-            max_runtime: effective.max_runtime.value,
+            max_runtime: by_type.max_runtime.unwrap_or(effective.max_runtime.value),
             keep_alive_max: effective.keep_alive_max.value,
             check_interval: Span::from_secs(every.as_secs().max(1)),
         };

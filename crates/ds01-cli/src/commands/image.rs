@@ -277,21 +277,9 @@ async fn import(args: &ImportArgs, ctx: &Context) -> Result<ExitStatus, CliError
             .join(format!("{}.Dockerfile", args.name)),
     };
     let request = ImageCreate {
-        name: args.name.clone(),
-        base: None,
-        framework: None,
-        framework_version: None,
-        arch: None,
-        catalog: None,
-        pip: Vec::new(),
-        apt: Vec::new(),
-        jupyter: None,
-        requirements: None,
-        preset: None,
-        dockerfile: Some(super::read_user_file(&path)?),
         ds01_legacy: true,
-        no_build: false,
         no_cache: args.no_cache,
+        ..ImageCreate::from_dockerfile(args.name.clone(), super::read_user_file(&path)?)
     };
     let built = build(ctx, &CreateImage(request)).await?;
     report(ctx, &built, &args.name)

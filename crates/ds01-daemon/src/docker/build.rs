@@ -73,22 +73,11 @@ pub(crate) async fn build(
         ));
     }
     let no_cache = value("nocache").is_some_and(|v| matches!(v, "1" | "true" | "True"));
+    // A Docker build makes what its Dockerfile says: no JupyterLab added.
     let request = ImageCreate {
-        name,
-        base: None,
-        framework: None,
-        framework_version: None,
-        arch: None,
-        catalog: None,
-        pip: Vec::new(),
-        apt: Vec::new(),
         jupyter: Some(false),
-        requirements: None,
-        preset: None,
-        dockerfile: Some(text),
-        ds01_legacy: false,
-        no_build: false,
         no_cache,
+        ..ImageCreate::from_dockerfile(name, text)
     };
     let (reporter, mut lines, keep) = crate::stream::Reporter::channel();
     let work = tokio::spawn(async move {

@@ -84,6 +84,11 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(made)).into_response())
 }
 
+/// Refuses an exec ID that is not the caller's, as one that does not exist.
+fn own_exec(d: &Daemon, ctx: &crate::server::Ctx, id: &str) -> Result<(), DockerError> {
+    d.docker.execs.check(id, acting(ctx)?.who.uid())
+}
+
 /// `POST /exec/{id}/start`: the engine's hijacked stream, or, detached, its answer.
 pub(crate) async fn start(
     State(d): State<Arc<Daemon>>,
@@ -91,8 +96,7 @@ pub(crate) async fn start(
     Path(id): Path<String>,
     request: Request,
 ) -> Answer {
-    let acting = acting(&ctx)?;
-    d.docker.execs.check(&id, acting.who.uid())?;
+    own_exec(&d, &ctx, &id)?;
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 16)
         .await
@@ -112,8 +116,7 @@ pub(crate) async fn inspect(
     Extension(ctx): Caller,
     Path(id): Path<String>,
 ) -> Answer {
-    let acting = acting(&ctx)?;
-    d.docker.execs.check(&id, acting.who.uid())?;
+    own_exec(&d, &ctx, &id)?;
     relay::forward(
         &d.engine,
         RawRequest::new("GET", format!("/exec/{id}/json")),
@@ -128,8 +131,7 @@ pub(crate) async fn resize(
     Path(id): Path<String>,
     request: Request,
 ) -> Answer {
-    let acting = acting(&ctx)?;
-    d.docker.execs.check(&id, acting.who.uid())?;
+    own_exec(&d, &ctx, &id)?;
     let path = format!("/exec/{id}/resize{}", relay::query(request.uri()));
     relay::forward(&d.engine, RawRequest::new("POST", path)).await
 }
