@@ -203,6 +203,15 @@ $H "$(r parallel)" --warmup 1 --runs 7 \
 rss_peak=$(rss VmHWM)
 sh "$work/par-clean.sh"
 
+echo "bench: docker create through ds01d's Docker-API socket vs the engine's own socket" >&2
+$H "$(r docker_create)" --warmup 2 --runs 21 \
+    --prepare "sh -c '$(undo_create "$u1" dc); true'" -n "docker create through ds01d (baked)" \
+    "$(docker_as "$u1") create --name dc $u1_image true" \
+    --prepare "docker rm -f dc-$tag" -n "docker create (engine socket)" \
+    "docker create --name dc-$tag --label ds01.test=$tag $u1_image true"
+sh -c "$(undo_create "$u1" dc)"
+docker rm -f "dc-$tag" >/dev/null
+
 echo "bench: container list and image list" >&2
 seq 1 200 | xargs -P 4 -I{} docker create --name "l{}._.$uid1" --label "ds01.test=$tag" \
     --label ds01.managed=true "$u1_image" >/dev/null
@@ -214,17 +223,11 @@ $H "$(r list)" --warmup 2 --runs 21 \
     -n "docker images ds01-<uid>/*" "docker images ds01-$uid1/*"
 rss_after=$(rss VmRSS)
 
-echo "bench: the Docker-API socket, docker through ds01d vs the engine's own socket" >&2
-$H "$(r docker_create)" --warmup 2 --runs 21 \
-    --prepare "sh -c '$(undo_create "$u1" dc); true'" -n "docker create through ds01d (baked)" \
-    "$(docker_as "$u1") create --name dc $u1_image true" \
-    --prepare "docker rm -f dc-$tag" -n "docker create (engine socket)" \
-    "docker create --name dc-$tag --label ds01.test=$tag $u1_image true"
+echo "bench: docker ps -a through ds01d's Docker-API socket vs the engine's own socket" >&2
 $H "$(r docker_ps)" --warmup 2 --runs 21 \
     -n "docker ps -a through ds01d (200)" "$(docker_as "$u1") ps -a" \
     -n "docker ps -a (engine socket)" "docker ps -a"
-sh -c "$(undo_create "$u1" dc)"
-docker rm -f "dc-$tag" >/dev/null
+
 
 echo "bench: username mapping and CLI start-up" >&2
 python3 - "$work/names.txt" <<'PY'
