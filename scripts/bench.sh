@@ -32,6 +32,7 @@ cleanup() {
     docker rm -f "hand-$tag" "hand-$tag-final" >/dev/null 2>&1
     docker images -q --filter "label=ds01.test=$tag" | sort -u | xargs -r docker rmi -f >/dev/null 2>&1
     docker volume ls -q --filter "label=ds01.test=$tag" | xargs -r docker volume rm -f >/dev/null 2>&1
+    docker network ls -q --filter "label=ds01.test=$tag" | xargs -r docker network rm >/dev/null 2>&1
     docker rmi "hand-$tag:latest" >/dev/null 2>&1
     for u in "${users[@]}"; do
         docker images --format '{{.Repository}}:{{.Tag}}' "ds01-$(id -u "$u")/*" 2>/dev/null |
