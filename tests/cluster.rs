@@ -625,6 +625,53 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
         std::thread::sleep(Duration::from_millis(300));
     }
 
+    // exec from the login node: a step of b1's job in a container of the same bundle, as
+    // bo (container root mapped to bo's UID), with its exit status; what it writes is in
+    // the bundle's file system. ana cannot exec in bo's container.
+    let exec = daemon.ds01(
+        &bo,
+        &[
+            "container",
+            "exec",
+            "b1",
+            "--",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; echo from-exec > /exec-note; exit 7",
+        ],
+    );
+    assert_eq!(
+        exec.status.code(),
+        Some(7),
+        "exec in b1: {}",
+        describe(&exec)
+    );
+    let exec_out = text(&exec.stdout);
+    let lines: Vec<Vec<&str>> = exec_out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["0"], vec!["0", &bo.uid().to_string(), "1"]],
+        "{exec_out}"
+    );
+    let b1_key = format!("b1._.{}", bo.uid());
+    let note = bundles.join(&b1_key).join("rootfs/exec-note");
+    assert_eq!(
+        std::fs::read_to_string(&note)
+            .map(|t| t.trim().to_owned())
+            .ok(),
+        Some("from-exec".to_owned())
+    );
+    assert_eq!(std::fs::metadata(&note).unwrap().uid(), bo.uid());
+    let exec = daemon.ds01(&ana, &["container", "exec", "b1", "--", "true"]);
+    assert!(
+        !exec.status.success(),
+        "ana's exec in b1: {}",
+        describe(&exec)
+    );
+
     // ana's second fills the third node; then every GPU is held and bo's next one waits in
     // Slurm's queue, while ana's next one is over her max_gpus (4) and refused before any
     // submit.

@@ -80,7 +80,7 @@ pub async fn make(
     made
 }
 
-/// runc's rootless spec, as the node's runtime wants it: no terminal (srun gives pipes), no
+/// runc's rootless spec, as the node's runtime wants it: a writable root, no terminal (srun gives pipes), no
 /// UID maps (the node's `oci.conf` maps container root to the job's user), no `/sys` (a
 /// rootless runc cannot mount it).
 async fn write_spec(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
@@ -109,6 +109,8 @@ async fn write_spec(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
 /// The edits of [`write_spec`], on runc's JSON.
 pub fn rootless_for_slurm(spec: &mut serde_json::Value) {
     spec["process"]["terminal"] = false.into();
+    // Writable, as a Docker container's layer is: runc's spec makes the root read-only.
+    spec["root"]["readonly"] = false.into();
     spec["process"]["args"] = serde_json::json!(["sleep", "infinity"]);
     if let Some(linux) = spec["linux"].as_object_mut() {
         linux.remove("uidMappings");

@@ -29,14 +29,14 @@ struct Ran {
     stderr: String,
 }
 
-/// Runs `program args` as `who`, with `stdin` if given.
-async fn run(
+/// `program args` as `who`: the user's UID, GID and groups, an empty environment but for
+/// `PATH`, `SLURM_CONF` and the user's name, in `/`; killed when dropped.
+pub fn as_user(
     cluster: &ClusterConfig,
     who: &Identity,
     program: &str,
     args: &[String],
-    stdin: Option<&str>,
-) -> Result<Ran, ApiError> {
+) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("setpriv");
     cmd.arg(format!("--reuid={}", who.uid()))
         .arg(format!("--regid={}", who.gid()))
@@ -53,14 +53,26 @@ async fn run(
         .env("USER", who.login())
         .env("LOGNAME", who.login())
         .current_dir("/")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .kill_on_drop(true);
+    cmd
+}
+
+/// Runs `program args` as `who`, with `stdin` if given.
+async fn run(
+    cluster: &ClusterConfig,
+    who: &Identity,
+    program: &str,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<Ran, ApiError> {
+    let mut cmd = as_user(cluster, who, program, args);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let failed = |e: String| {
         ApiError::new(
             ErrorCode::Failed,

@@ -4,6 +4,7 @@
 //! states Slurm reports into ds01d's own events.
 
 pub mod create;
+pub mod exec;
 pub mod list;
 pub mod observe;
 pub mod remove;

@@ -34,11 +34,11 @@ pub async fn exec(
     request: ExecRequest,
     on_upgrade: OnUpgrade,
 ) -> Result<Response, ApiError> {
-    if d.config.cluster.is_some() {
-        // Not yet: it would be `srun --jobid=J --overlap` as the user, relayed here.
-        return Err(ApiError::invalid(
-            "exec is not available yet for containers on this cluster (they run as Slurm jobs)",
-        ));
+    if let Some(cluster) = d.config.cluster.clone() {
+        return crate::ops::cluster::exec::exec(
+            d, &cluster, acting, container, request, on_upgrade,
+        )
+        .await;
     }
     let who = &acting.who;
     // Through `start` (its GPUs counted in its owner's section), never the engine's
