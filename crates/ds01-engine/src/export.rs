@@ -3,7 +3,7 @@
 //! (never started), streams its export, and the container goes again, whatever happened.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -97,7 +97,6 @@ fn unpack(tar: &Path, rootfs: &Path, (uid, gid): (u32, u32)) -> std::io::Result<
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(false);
     archive.set_unpack_xattrs(false);
-    let mut written: Vec<PathBuf> = vec![rootfs.to_owned()];
     for entry in archive.entries()? {
         let mut entry = entry?;
         use tar::EntryType as T;
@@ -105,14 +104,21 @@ fn unpack(tar: &Path, rootfs: &Path, (uid, gid): (u32, u32)) -> std::io::Result<
             T::Regular | T::Directory | T::Symlink | T::Link | T::Continuous => {}
             _ => continue,
         }
-        let path = entry.path()?.into_owned();
-        // `unpack_in` refuses paths that leave `rootfs` (`..`, links followed out).
-        if entry.unpack_in(rootfs)? {
-            written.push(rootfs.join(path));
-        }
+        // `unpack_in` refuses paths that leave `rootfs` (`..`, through links) and hard
+        // links to anything outside it.
+        entry.unpack_in(rootfs)?;
     }
-    for path in written {
-        std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
+    // The owner is set by a walk that never follows a link, not by the archive's names: only
+    // what lies inside `rootfs` changes hands.
+    chown_tree(rootfs, uid, gid)
+}
+
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            chown_tree(&entry?.path(), uid, gid)?;
+        }
     }
     Ok(())
 }
