@@ -1,13 +1,15 @@
 //! A real three-node Slurm cluster on this machine (`scripts/slurm-cluster.sh`: n1 and n2 on
 //! loopback, n3 in a network namespace of its own, two fake GPUs each), driven by two
-//! throwaway LDAP-style users, one with a UID above 2147483647. This is the ground ds01's
-//! cluster mode will stand on (issue 22); ds01d itself is not involved yet.
+//! throwaway LDAP-style users, one with a UID above 2147483647: first Slurm directly (the
+//! ground ds01's cluster mode stands on), then through ds01d in cluster mode (issue 22).
 //!
-//! One test, in steps, because the cluster is one per machine: it comes up in a temporary
-//! directory and goes down (by the PIDs the script recorded) when the guard drops, also
-//! after a failed assertion.
+//! Two tests, each in steps, one after the other (the cluster is one per machine): each
+//! brings a cluster up in a temporary directory, which goes down (by the PIDs the script
+//! recorded) when its guard drops, also after a failed assertion.
 
+use ds01_tests::daemon::{config_with_labels, TestDaemon};
 use ds01_tests::users::TestUser;
+use ds01_tests::Sweeper;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -27,6 +29,13 @@ fn describe(out: &Output) -> String {
         text(&out.stdout),
         text(&out.stderr)
     )
+}
+
+/// One cluster at a time on this machine: the tests take turns (a failed one releases it).
+static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
+    ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// How a cluster's temporary directory starts; the PID of the test process follows.
@@ -297,6 +306,7 @@ fn visible_jobs(cluster: &Cluster, user: &TestUser) -> Vec<String> {
 
 #[test]
 fn slurm_cluster_places_holds_ends_and_loses_jobs() {
+    let _turn = one_cluster();
     let started = Instant::now();
     // Declared before the cluster, so dropped after it: their jobs end before they go.
     let ana = TestUser::ldap("ana");
@@ -457,4 +467,306 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     cluster.wait_node("n3", "idle", Duration::from_secs(30));
 
     eprintln!("cluster checks took {:?}", started.elapsed());
+}
+
+// ds01d in cluster mode: `ds01 container create/list/stop/remove/why` as the users, each
+// container a Slurm job running the image's OCI bundle as its user.
+
+/// A user's containers as `ds01 container list --json` prints them (a JSON object a line).
+fn ds01_list(daemon: &TestDaemon, user: &TestUser) -> Vec<serde_json::Value> {
+    let out = daemon.ds01(user, &["container", "list", "--json"]);
+    let stdout = daemon.ok(out, &format!("ds01 container list as {}", user.login()));
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+fn field(c: &serde_json::Value, key: &str) -> String {
+    c[key].as_str().unwrap_or_default().to_owned()
+}
+
+/// The names in a user's list, sorted.
+fn listed_names(daemon: &TestDaemon, user: &TestUser) -> Vec<String> {
+    let mut names: Vec<String> = ds01_list(daemon, user)
+        .iter()
+        .map(|c| field(c, "name"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls `user`'s list until container `name` passes `ok`, at most `timeout`.
+fn wait_listed(
+    daemon: &TestDaemon,
+    user: &TestUser,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    ok: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let list = ds01_list(daemon, user);
+        let found = list.iter().find(|c| field(c, "name") == name).cloned();
+        if let Some(c) = found.as_ref().filter(|c| ok(c)) {
+            return c.clone();
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{name} of {} is not {what} after {timeout:?}: {found:?}",
+                user.login()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn wait_state(daemon: &TestDaemon, user: &TestUser, name: &str, state: &str) -> serde_json::Value {
+    wait_listed(daemon, user, name, state, Duration::from_secs(30), |c| {
+        field(c, "state") == state
+    })
+}
+
+/// `ds01 container create NAME --image debian11 --gpus N --json` as `user`.
+fn ds01_create(daemon: &TestDaemon, user: &TestUser, name: &str, gpus: u32) -> Output {
+    let gpus = gpus.to_string();
+    daemon.ds01(
+        user,
+        &[
+            "container",
+            "create",
+            name,
+            "--image",
+            ds01_tests::DEBIAN11,
+            "--gpus",
+            &gpus,
+            "--json",
+        ],
+    )
+}
+
+fn ds01_why(daemon: &TestDaemon, user: &TestUser, name: &str) -> String {
+    let out = daemon.ds01(user, &["why", name]);
+    daemon.ok(out, &format!("ds01 why {name} as {}", user.login()))
+}
+
+/// The node running a container's job, from its list row's status (`job J on NODE`).
+fn node_of(c: &serde_json::Value) -> String {
+    field(c, "status")
+        .rsplit(" on ")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
+    let _turn = one_cluster();
+    let started = Instant::now();
+    let sweeper = Sweeper::new("cluster");
+    let ana = TestUser::ldap("ana");
+    let bo = TestUser::ldap_above_i32("bo");
+    let cluster = Cluster::up();
+    let bundles = cluster.dir.path().join("bundles");
+    let config = config_with_labels(
+        &sweeper.label().1,
+        &format!(
+            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\npartition = \"gpu\"\n\n\
+             [policy.default]\nmax_gpus = 4\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
+            cluster.conf,
+            bundles.display().to_string()
+        ),
+    );
+    let daemon = TestDaemon::start(&config);
+
+    // ana's first container: a Slurm job of hers, named as ds01 names containers, holding
+    // 2 GPUs, 200 MiB and one CPU, for at most the policy's hour.
+    let out = ds01_create(&daemon, &ana, "a1", 2);
+    let created: serde_json::Value =
+        serde_json::from_str(daemon.ok(out, "ds01 container create a1 as ana").trim()).unwrap();
+    let a1_key = format!("a1._.{}", ana.uid());
+    assert_eq!(field(&created, "name"), a1_key, "{created}");
+    assert_eq!(field(&created, "user_setup"), "mapped", "{created}");
+    let a1_job = field(&created, "id");
+    let a1 = wait_state(&daemon, &ana, "a1", "running");
+    assert_eq!(field(&a1, "gpus"), "2", "{a1}");
+    assert_eq!(field(&a1, "id"), a1_job, "{a1}");
+    let job = cluster.job(&a1_job);
+    assert_eq!(job.user, ana.login(), "{job:?}");
+    let limits = cluster.root("squeue", &["-h", "-j", &a1_job, "-o", "%j|%b|%m|%C|%l"]);
+    assert_eq!(
+        text(&limits.stdout),
+        format!("{a1_key}|gres:gpu:2|200M|1|1:00:00"),
+        "{}",
+        describe(&limits)
+    );
+    // The bundle is hers alone.
+    let meta = std::fs::metadata(bundles.join(&a1_key)).expect("a1's bundle");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (ana.uid(), 0o700));
+
+    // bo's container (UID above 2147483647) on another node, its step running as bo.
+    let out = ds01_create(&daemon, &bo, "b1", 2);
+    daemon.ok(out, "ds01 container create b1 as bo");
+    let b1 = wait_state(&daemon, &bo, "b1", "running");
+    assert_ne!(node_of(&b1), node_of(&a1), "{a1} {b1}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ps = cluster.root("ps", &["-o", "args=", "-u", &bo.uid().to_string()]);
+        if text(&ps.stdout).lines().any(|l| l == "sleep infinity") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no container process of bo's: {}",
+            describe(&ps)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // exec from the login node: a step of b1's job in a container of the same bundle, as
+    // bo (container root mapped to bo's UID), with its exit status; what it writes is in
+    // the bundle's file system. ana cannot exec in bo's container.
+    let exec = daemon.ds01(
+        &bo,
+        &[
+            "container",
+            "exec",
+            "b1",
+            "--",
+            "sh",
+            "-c",
+            "id -u; cat /proc/self/uid_map; echo from-exec > /exec-note; exit 7",
+        ],
+    );
+    assert_eq!(
+        exec.status.code(),
+        Some(7),
+        "exec in b1: {}",
+        describe(&exec)
+    );
+    let exec_out = text(&exec.stdout);
+    let lines: Vec<Vec<&str>> = exec_out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines,
+        [vec!["0"], vec!["0", &bo.uid().to_string(), "1"]],
+        "{exec_out}"
+    );
+    let b1_key = format!("b1._.{}", bo.uid());
+    let note = bundles.join(&b1_key).join("rootfs/exec-note");
+    assert_eq!(
+        std::fs::read_to_string(&note)
+            .map(|t| t.trim().to_owned())
+            .ok(),
+        Some("from-exec".to_owned())
+    );
+    assert_eq!(std::fs::metadata(&note).unwrap().uid(), bo.uid());
+    let exec = daemon.ds01(&ana, &["container", "exec", "b1", "--", "true"]);
+    assert!(
+        !exec.status.success(),
+        "ana's exec in b1: {}",
+        describe(&exec)
+    );
+
+    // ana's second fills the third node; then every GPU is held and bo's next one waits in
+    // Slurm's queue, while ana's next one is over her max_gpus (4) and refused before any
+    // submit.
+    let out = ds01_create(&daemon, &ana, "a2", 2);
+    daemon.ok(out, "ds01 container create a2 as ana");
+    let a2 = wait_state(&daemon, &ana, "a2", "running");
+    let mut nodes = vec![node_of(&a1), node_of(&b1), node_of(&a2)];
+    nodes.sort();
+    assert_eq!(nodes, ["n1", "n2", "n3"]);
+    let out = ds01_create(&daemon, &bo, "b2", 1);
+    daemon.ok(out, "ds01 container create b2 as bo");
+    wait_listed(
+        &daemon,
+        &bo,
+        "b2",
+        "pending for Resources",
+        Duration::from_secs(20),
+        |c| field(c, "state") == "pending" && field(c, "status").contains("(Resources)"),
+    );
+    let refused = ds01_create(&daemon, &ana, "a3", 1);
+    assert!(
+        !refused.status.success() && text(&refused.stderr).contains("max_gpus"),
+        "a3 over max_gpus: {}",
+        describe(&refused)
+    );
+    assert!(!bundles.join(format!("a3._.{}", ana.uid())).exists());
+
+    // Each sees only their own; bo can neither stop nor ask about ana's.
+    assert_eq!(listed_names(&daemon, &ana), ["a1", "a2"]);
+    assert_eq!(listed_names(&daemon, &bo), ["b1", "b2"]);
+    let stop = daemon.ds01(&bo, &["container", "stop", "a1"]);
+    assert!(!stop.status.success(), "bo stopped a1: {}", describe(&stop));
+    let why = daemon.ds01(&bo, &["why", "a1"]);
+    assert!(
+        !why.status.success() && !text(&why.stdout).contains(&a1_job),
+        "bo's why a1: {}",
+        describe(&why)
+    );
+    assert_eq!(cluster.job(&a1_job).state, "RUNNING");
+
+    // ana stops a1: its job is cancelled, and bo's waiting one gets the freed GPUs.
+    let out = daemon.ds01(&ana, &["container", "stop", "a1"]);
+    daemon.ok(out, "ds01 container stop a1 as ana");
+    cluster.wait_job(&a1_job, "CANCELLED", Duration::from_secs(20), |j| {
+        j.state == "CANCELLED"
+    });
+    let b2 = wait_state(&daemon, &bo, "b2", "running");
+    assert_eq!(node_of(&b2), node_of(&a1), "{b2}");
+    let why = ds01_why(&daemon, &ana, "a1");
+    assert!(
+        why.contains("stopped by its owner") && why.contains(&format!("Slurm job {a1_job} ended")),
+        "{why}"
+    );
+
+    // An admin's scancel from outside ds01: the list and `why` say so.
+    let a2_job = field(&a2, "id");
+    let cancel = cluster.root("scancel", &[&a2_job]);
+    assert!(cancel.status.success(), "{}", describe(&cancel));
+    wait_state(&daemon, &ana, "a2", "cancelled");
+    let why = ds01_why(&daemon, &ana, "a2");
+    assert!(why.contains("cancelled in Slurm (scancel"), "{why}");
+    assert!(!why.contains("stopped by its owner"), "{why}");
+
+    // A container on the freed node, so that each node runs one; n3 is then cut off: its
+    // container's owner reads the node failure in the list and in `why`.
+    let out = ds01_create(&daemon, &ana, "a4", 2);
+    daemon.ok(out, "ds01 container create a4 as ana");
+    wait_state(&daemon, &ana, "a4", "running");
+    let (owner, name) = [(&ana, "a4"), (&bo, "b1"), (&bo, "b2")]
+        .into_iter()
+        .find(|(u, n)| node_of(&wait_state(&daemon, u, n, "running")) == "n3")
+        .expect("a container on n3");
+    let cut = cluster.script("cut");
+    assert!(cut.status.success(), "{}", describe(&cut));
+    let failed = wait_listed(
+        &daemon,
+        owner,
+        name,
+        "NODE_FAIL",
+        Duration::from_secs(90),
+        |c| field(c, "state") == "node_fail",
+    );
+    assert!(
+        field(&failed, "status").contains("node n3 failed"),
+        "{failed}"
+    );
+    let why = ds01_why(&daemon, owner, name);
+    assert!(why.contains("its node n3 failed"), "{why}");
+
+    // remove takes the bundle; the list no longer shows it.
+    let out = daemon.ds01(&ana, &["container", "remove", "a1"]);
+    daemon.ok(out, "ds01 container remove a1 as ana");
+    assert!(!bundles.join(&a1_key).exists());
+    assert!(!listed_names(&daemon, &ana).contains(&"a1".to_owned()));
+
+    drop(daemon);
+    eprintln!("ds01d cluster checks took {:?}", started.elapsed());
 }

@@ -13,14 +13,18 @@ pub enum UserSetup {
     Baked,
     /// A setup container added the account and was committed to a per-container image.
     Committed,
+    /// None needed: a cluster container's root is mapped to the user's UID (rootless runc
+    /// on a Slurm node), whatever accounts the image has.
+    Mapped,
 }
 
 impl UserSetup {
-    /// `baked` or `committed`, as the labels and `--json` spell it.
+    /// `baked`, `committed` or `mapped`, as the labels and `--json` spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             UserSetup::Baked => "baked",
             UserSetup::Committed => "committed",
+            UserSetup::Mapped => "mapped",
         }
     }
 }

@@ -134,6 +134,9 @@ pub struct FileConfig {
     /// Where warnings go besides the user's sessions and alerts file.
     #[serde(default)]
     pub notify: NotifySettings,
+    /// Cluster mode: containers become jobs of a workload manager. Absent: one server.
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// `[notify]`.
@@ -487,6 +490,8 @@ pub struct Config {
     pub notify_webhook: Option<crate::usage::Webhook>,
     /// The resolved `[gpus] fair_share_half_life`.
     pub fair_share_half_life: Duration,
+    /// The resolved `[cluster]` table; `None` is single-server mode.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Config {
@@ -532,6 +537,12 @@ impl Config {
         let metrics = file.metrics.resolve().map_err(invalid)?;
         let fair_share_half_life = file.gpus.half_life().map_err(invalid)?;
         let notify_webhook = file.notify.resolve().map_err(invalid)?;
+        let cluster = file
+            .cluster
+            .as_ref()
+            .map(|c| c.resolve())
+            .transpose()
+            .map_err(invalid)?;
         let inventory = match &file.gpus.inventory {
             None => None,
             Some(p) => {
@@ -555,6 +566,7 @@ impl Config {
             metrics,
             fair_share_half_life,
             notify_webhook,
+            cluster,
             ..Config::from_file(Some(path.to_owned()), file, policy, inventory)
         })
     }
@@ -574,6 +586,7 @@ impl Config {
             metrics: None,
             fair_share_half_life: DEFAULT_HALF_LIFE,
             notify_webhook: None,
+            cluster: None,
             source,
             catalog: file
                 .catalog

@@ -302,7 +302,7 @@ impl<'a> ImageStorage<'a> {
             .because(ds01_api::Reason::OverLimit {
                 key: "image_storage".into(),
             })),
-            ds01_api::UserSetup::Baked => Ok(()),
+            ds01_api::UserSetup::Baked | ds01_api::UserSetup::Mapped => Ok(()),
         }
     }
 

@@ -24,6 +24,7 @@ mod authz;
 mod binds;
 mod builds;
 pub mod caller;
+pub mod cluster;
 pub mod config;
 mod demand;
 mod disk;
@@ -122,6 +123,9 @@ pub async fn run(
         )
     })?;
     binds::detach_stale(&settings.state_dir);
+    if let Some(cluster) = &config.cluster {
+        cluster.prepare()?;
+    }
     // Before any container can join a user network: its bridges are closed to the host from
     // the first request on.
     firewall::install(&config.file.network.host_ports)

@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use ds01_daemon::cluster::ClusterSettings;
 use ds01_daemon::config::{
     Config, FileConfig, GpuSettings, LifecycleSettings, MetricsSettings, NetworkSettings,
     NotifySettings, ServerSettings, UsageSettings,
@@ -137,6 +138,7 @@ fn the_shipped_configuration_names_every_key() {
         ("usage", fields::<UsageSettings>()),
         ("metrics", fields::<MetricsSettings>()),
         ("notify", fields::<NotifySettings>()),
+        ("cluster", fields::<ClusterSettings>()),
     ] {
         assert!(!keys.is_empty(), "no fields found for [{path}]");
         let found = path

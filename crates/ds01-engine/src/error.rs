@@ -175,6 +175,17 @@ pub enum EngineError {
         /// Its exit status.
         status: i64,
     },
+    /// An image's file system could not be written out (a cluster bundle's root).
+    #[error("cannot write the file system of {image} to {path}: {source}")]
+    Export {
+        /// The image.
+        image: String,
+        /// Where it was going.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The image spec could not be rendered.
     #[error(transparent)]
     Spec(#[from] ds01_dockerfile::SpecError),

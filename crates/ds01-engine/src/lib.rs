@@ -50,6 +50,7 @@ mod details;
 mod disk;
 mod error;
 mod exec;
+mod export;
 mod gpu;
 mod guard;
 

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cancel;
+pub mod cluster;
 pub mod containers;
 pub mod doctor;
 pub mod events;

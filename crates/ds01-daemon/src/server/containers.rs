@@ -179,9 +179,9 @@ pub(super) async fn keep_alive(
 /// `GET /v1/containers/{name}/why`.
 pub(super) async fn why(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { container, .. }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
 ) -> Answer<ds01_api::Story> {
-    Ok(Json(ops::why::why(&d, &container)?))
+    Ok(Json(ops::why::why(&d, &acting, &container).await?))
 }
 
 pub(super) async fn bulk_containers(

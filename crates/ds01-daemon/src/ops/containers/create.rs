@@ -71,6 +71,10 @@ async fn unrecorded(
     reporter: Reporter,
     section: Option<Section>,
 ) -> Result<CreatedContainer, ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        // A Slurm job: Slurm's queue is the wait, the user's section is taken there.
+        return crate::ops::cluster::create::create(d, cluster, acting, request).await;
+    }
     let who = &acting.who;
     let key = request.name.owned_by(who.uid());
     let effective = acting.policy(&d.config);

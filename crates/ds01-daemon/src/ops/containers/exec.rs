@@ -34,6 +34,12 @@ pub async fn exec(
     request: ExecRequest,
     on_upgrade: OnUpgrade,
 ) -> Result<Response, ApiError> {
+    if let Some(cluster) = d.config.cluster.clone() {
+        return crate::ops::cluster::exec::exec(
+            d, &cluster, acting, container, request, on_upgrade,
+        )
+        .await;
+    }
     let who = &acting.who;
     // Through `start` (its GPUs counted in its owner's section), never the engine's
     // start directly: a stopped container's devices may be another's now, or over the

@@ -17,6 +17,9 @@ pub async fn list(
     all_users: bool,
     filters: &[ContainerFilter],
 ) -> Result<Vec<ContainerInfo>, ApiError> {
+    if let (Some(cluster), Some(a), false) = (&d.config.cluster, acting, all_users) {
+        return crate::ops::cluster::list::list(d, cluster, a, filters).await;
+    }
     let scope = match acting {
         Some(a) if !all_users => Scope::User(&a.who),
         _ if caller.admin => Scope::AllUsers,

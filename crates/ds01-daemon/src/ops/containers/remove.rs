@@ -16,6 +16,9 @@ pub async fn remove(
     container: &OwnedContainer,
     query: RemoveQuery,
 ) -> Result<Removed, ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        return crate::ops::cluster::remove::remove(d, cluster, acting, container, query).await;
+    }
     if query.dry_run {
         return plan(d, container, query.volumes).await;
     }

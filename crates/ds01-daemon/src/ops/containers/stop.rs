@@ -14,6 +14,9 @@ pub async fn stop(
     container: &OwnedContainer,
     grace_secs: u32,
 ) -> Result<(), ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        return crate::ops::cluster::stop::stop(d, cluster, acting, container).await;
+    }
     d.engine
         .stop_container_within(container, grace_secs)
         .await
