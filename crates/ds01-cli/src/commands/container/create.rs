@@ -28,7 +28,7 @@ filled from the image the first time: it outlives `container recreate` and a
 Without --gpus the container gets no GPU (and sees none). A running container holds its
 GPUs; a stopped one holds none, and `start` binds them again when they are still free.
 
-With --json: {\"name\": \"<name>._.<uid>\", \"id\", \"image\", \"user_setup\": \"baked\"|\"committed\", \"started\", \"gpus\": [UUID, ...]}
+With --json: {\"name\": \"<name>._.<uid>\", \"id\", \"image\", \"user_setup\": \"baked\"|\"committed\"|\"mapped\" (a cluster container), \"started\", \"gpus\": [UUID, ...]}
 
 Examples:
   ds01 container create thesis --cpu-only --start
