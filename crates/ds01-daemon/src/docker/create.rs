@@ -33,8 +33,7 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Answer {
     let acting = acting(&ctx)?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| DockerError::invalid(format!("the create request is not JSON: {e}")))?;
+    let body: Value = super::json_body(&body, "create")?;
     let request = translate(&body, q.name.as_deref(), &acting.who)?;
     // Its own task: a client that hangs up mid-create must not cut the pipeline off
     // half-way (it removes what it made only when told to stop, not when dropped).

@@ -63,8 +63,7 @@ pub(crate) async fn create(
     let acting = acting(&ctx)?;
     let who = &acting.who;
     let mine = names::container(&d.engine, who.uid(), &id).await?;
-    let mut body: Value = serde_json::from_slice(&body)
-        .map_err(|e| DockerError::invalid(format!("the exec request is not JSON: {e}")))?;
+    let mut body: Value = super::json_body(&body, "exec")?;
     if body["Privileged"].as_bool() == Some(true) {
         return Err(DockerError::refused(
             "Privileged",

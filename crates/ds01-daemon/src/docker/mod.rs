@@ -112,6 +112,12 @@ pub(crate) fn acting(ctx: &Ctx) -> Result<Acting, DockerError> {
     ctx.caller().acting(None).map_err(DockerError::from)
 }
 
+/// A request's JSON body; `what` names the request in the error.
+pub(crate) fn json_body(bytes: &[u8], what: &str) -> Result<serde_json::Value, DockerError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| DockerError::invalid(format!("the {what} request is not JSON: {e}")))
+}
+
 /// Only the caller's own account may run a container or a command (`User`): their UID,
 /// login or in-container name, with their own group if one is given.
 pub(crate) fn check_user(user: &str, who: &ds01_dockerfile::Identity) -> Result<(), DockerError> {

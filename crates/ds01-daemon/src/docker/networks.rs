@@ -115,8 +115,7 @@ pub(crate) async fn create(
     body: Bytes,
 ) -> Answer {
     let acting = acting(&ctx)?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| DockerError::invalid(format!("the network request is not JSON: {e}")))?;
+    let body: Value = super::json_body(&body, "network")?;
     let driver = body["Driver"].as_str().unwrap_or("");
     if !driver.is_empty() && driver != "bridge" {
         return Err(DockerError::refused(
@@ -184,8 +183,7 @@ pub(crate) async fn connect(
     if !d.docker.networks.known(acting.who.uid(), &name) {
         return Err(not_found(&name));
     }
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| DockerError::invalid(format!("the connect request is not JSON: {e}")))?;
+    let body: Value = super::json_body(&body, "connect")?;
     let reference = body["Container"].as_str().unwrap_or_default();
     let mine = names::container(&d.engine, acting.who.uid(), reference).await?;
     let (network, _) = own(&d, &acting).await?;

@@ -66,8 +66,7 @@ pub(crate) async fn create(
 ) -> Answer {
     let acting = acting(&ctx)?;
     let uid = acting.who.uid();
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| DockerError::invalid(format!("the volume request is not JSON: {e}")))?;
+    let body: Value = super::json_body(&body, "volume")?;
     let driver = body["Driver"].as_str().unwrap_or("");
     if !driver.is_empty() && driver != "local" {
         return Err(DockerError::refused(

@@ -6,7 +6,6 @@
 //! `max_runtime`. Slurm then places the job, or queues it until GPUs are free.
 
 use ds01_api::{ApiError, ContainerCreate, CreatedContainer, GpuRequest, Reason, UserSetup};
-use ds01_dockerfile::ImageName;
 use ds01_policy::{Effective, LimitError, ResourceRequest};
 
 use crate::authz::{Authz, IfMissing};
@@ -158,16 +157,7 @@ async fn image(d: &Daemon, acting: &Acting, request: &ContainerCreate) -> Result
     let uid = acting.who.uid();
     let given = match &request.image {
         Some(image) => image.clone(),
-        None => ImageName::parse(request.name.as_str())
-            .ok()
-            .map(|n| n.image_ref(uid))
-            .ok_or_else(|| {
-                ApiError::invalid(format!(
-                    "no image given, and `{}` cannot name an image of yours",
-                    request.name
-                ))
-                .because(Reason::NoImageGiven)
-            })?,
+        None => crate::ops::containers::prepare::own_image(request, uid)?,
     };
     let allowed = Authz::new(&d.engine, &d.config)
         .image(uid, &given, IfMissing::Refuse)

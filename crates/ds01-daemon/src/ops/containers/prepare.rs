@@ -74,6 +74,20 @@ pub(crate) struct Prepared {
     pub made: Option<Made>,
 }
 
+/// The caller's own image of the container's name, for a request that names no image.
+pub(crate) fn own_image(request: &ContainerCreate, uid: u32) -> Result<ImageRef, ApiError> {
+    ImageName::parse(request.name.as_str())
+        .ok()
+        .map(|n| n.image_ref(uid))
+        .ok_or_else(|| {
+            ApiError::invalid(format!(
+                "no image given, and `{}` cannot name an image of yours",
+                request.name
+            ))
+            .because(Reason::NoImageGiven)
+        })
+}
+
 /// Decides the image (checked for the caller: the engine gets the tag that was checked,
 /// never the text that named it) and the GPU ask.
 pub(crate) async fn resolve(
@@ -118,16 +132,7 @@ pub(crate) async fn resolve(
             (image, provenance, true, Some(arch))
         }
         ImageSource::Own => {
-            let own = ImageName::parse(request.name.as_str())
-                .ok()
-                .map(|n| n.image_ref(uid))
-                .ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "no image given, and `{}` cannot name an image of yours",
-                        request.name
-                    ))
-                    .because(Reason::NoImageGiven)
-                })?;
+            let own = own_image(request, uid)?;
             let found = d
                 .engine
                 .image_info(&own.to_string())
