@@ -105,6 +105,9 @@ DefMemPerCPU=100
 # Backfill every 5 s (not 30): a job that fits beside a waiting one starts within seconds.
 SchedulerParameters=bf_interval=5
 GresTypes=gpu
+# Each step's CPU time, read by sstat: what ds01d's reaper counts as activity (issue 22).
+JobAcctGatherType=jobacct_gather/cgroup
+JobAcctGatherFrequency=task=5
 MpiDefault=none
 # A node that answers again is back in service; a lost node's jobs end (NODE_FAIL), not requeued.
 ReturnToService=2

@@ -233,12 +233,21 @@ impl TestDaemon {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> std::process::Output {
-        let mut cmd = user.command(crate::users::user_visible_binary("ds01"));
-        cmd.envs(self.env_for())
-            .envs(env.iter().copied())
-            .env("NO_COLOR", "1")
-            .args(args);
+        let mut cmd = self.ds01_command(user, args);
+        cmd.envs(env.iter().copied());
         cmd.output().expect("ds01 runs")
+    }
+
+    /// `ds01 ARGS` as `user` against this daemon (no colours), to spawn: a session that
+    /// stays open while the test goes on.
+    pub fn ds01_command(
+        &self,
+        user: &crate::users::TestUser,
+        args: &[&str],
+    ) -> std::process::Command {
+        let mut cmd = user.command(crate::users::user_visible_binary("ds01"));
+        cmd.envs(self.env_for()).env("NO_COLOR", "1").args(args);
+        cmd
     }
 
     /// Runs `ds01 ARGS` as root (an admin) against this daemon (no colours).

@@ -770,3 +770,85 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     drop(daemon);
     eprintln!("ds01d cluster checks took {:?}", started.elapsed());
 }
+
+#[test]
+fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
+    let _turn = one_cluster();
+    let started = Instant::now();
+    let sweeper = Sweeper::new("cluster-reaper");
+    let cy = TestUser::ldap_above_i32("cy");
+    let mal = TestUser::ldap("mal");
+    let cluster = Cluster::up();
+    let bundles = cluster.dir.path().join("bundles");
+    let config = config_with_labels(
+        &sweeper.label().1,
+        &format!(
+            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\n\n\
+             [lifecycle]\ncheck_interval = \"2s\"\nidle_cpu_percent = 5\n\n\
+             [policy.default]\nmax_gpus = 2\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\nidle_timeout = \"10s\"\n",
+            cluster.conf,
+            bundles.display().to_string()
+        ),
+    );
+    let daemon = TestDaemon::start(&config);
+
+    // Two containers of cy's: c1 left idle, c2 with a session open the whole time.
+    for name in ["c1", "c2"] {
+        let out = ds01_create(&daemon, &cy, name, 1);
+        daemon.ok(out, &format!("ds01 container create {name} as cy"));
+    }
+    let c1 = wait_state(&daemon, &cy, "c1", "running");
+    wait_state(&daemon, &cy, "c2", "running");
+    let mut session = daemon
+        .ds01_command(&cy, &["container", "exec", "c2", "--", "sleep", "120"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ds01 container exec c2");
+
+    // mal names jobs of hers as if they were cy's containers: one that ends at once (its
+    // ending must not enter cy's history) and one that stays (not cy's to be reaped).
+    let forged = format!("--job-name=c1._.{}", cy.uid());
+    let mut forged_jobs = Vec::new();
+    for wrap in ["true", "sleep 300"] {
+        let out = cluster.as_user(&mal, "sbatch", &["--parsable", &forged, "--wrap", wrap]);
+        assert!(out.status.success(), "mal's sbatch: {}", describe(&out));
+        forged_jobs.push(text(&out.stdout));
+    }
+
+    // The reaper warns about c1, then cancels its job as cy: idle (CPU under 5 %, no
+    // session) for the policy's 10 s.
+    let c1_job = field(&c1, "id");
+    cluster.wait_job(
+        &c1_job,
+        "cancelled by the reaper",
+        Duration::from_secs(90),
+        |j| j.state == "CANCELLED",
+    );
+    let why = ds01_why(&daemon, &cy, "c1");
+    assert!(
+        why.contains("will be stopped at") && why.contains("because it was idle for 10 s"),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!("(scancel of Slurm job {c1_job})")),
+        "{why}"
+    );
+    wait_state(&daemon, &cy, "c1", "cancelled");
+
+    // c2, idle but for its session, runs on; mal's jobs are neither cy's history nor reaped.
+    let c2 = wait_state(&daemon, &cy, "c2", "running");
+    assert_eq!(cluster.job(&field(&c2, "id")).state, "RUNNING");
+    let why = ds01_why(&daemon, &cy, "c1");
+    for id in &forged_jobs {
+        assert!(!why.contains(&format!("job {id} ")), "{why}");
+    }
+    assert_eq!(cluster.job(&forged_jobs[1]).state, "RUNNING");
+    assert_eq!(listed_names(&daemon, &cy), ["c1", "c2"]);
+    assert!(bundles.join(format!("c1._.{}", cy.uid())).is_dir());
+
+    let _ = session.kill();
+    let _ = session.wait();
+    drop(daemon);
+    eprintln!("ds01d cluster reaper checks took {:?}", started.elapsed());
+}

@@ -19,6 +19,8 @@ use ds01_policy::{Cap, Decision, Rules, Sample, Span, StopRule, Watch};
 
 use crate::Daemon;
 
+mod cluster;
+
 /// How long an on-stop hook may run.
 const HOOK_LIMIT: Duration = Duration::from_secs(60);
 
@@ -78,6 +80,49 @@ impl Watches {
                 "cannot save the reaper's timers to {}: {e}",
                 self.path.display()
             );
+        }
+    }
+
+    /// Starts `id`'s timers if this is the first time it is seen running. Saved at once:
+    /// the calls of the rest of the round may take long, and a restart meanwhile must not
+    /// lose when the container was first seen.
+    fn seen(&self, id: &str, now: i64) {
+        let first = {
+            let mut watches = self.lock();
+            let first = !watches.contains_key(id);
+            watches
+                .entry(id.to_owned())
+                .or_insert_with(|| Watch::new(now));
+            first
+        };
+        if first {
+            self.save();
+        }
+    }
+
+    /// Forgets every watch but those of `ids` (the containers running now).
+    fn keep_only(&self, ids: &[&str]) {
+        self.lock().retain(|id, _| ids.contains(&id.as_str()));
+        self.cpu
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.contains(&id.as_str()));
+        self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.contains(&id.as_str()));
+    }
+
+    /// The CPU use of `id` (percent of one CPU) since its previous reading, given its CPU
+    /// time now; `None` at its first reading.
+    fn cpu_percent(&self, id: &str, cpu_ns: u64) -> Option<f64> {
+        let mut cpu = self.cpu.lock().unwrap_or_else(|p| p.into_inner());
+        let now_ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
+        match cpu.insert(id.to_owned(), (cpu_ns, now_ns)) {
+            Some((before, at)) if now_ns > at => {
+                Some(cpu_ns.saturating_sub(before) as f64 / (now_ns - at) as f64 * 100.0)
+            }
+            _ => None,
         }
     }
 
@@ -156,7 +201,11 @@ pub async fn run(daemon: Arc<Daemon>) {
     loop {
         ticker.tick().await;
         let started = std::time::Instant::now();
-        let outcome = round(&daemon, every).await;
+        // In cluster mode the containers are Slurm jobs: the engine here runs none of them.
+        let outcome = match &daemon.config.cluster {
+            Some(cluster) => cluster::round(&daemon, cluster, every).await,
+            None => round(&daemon, every).await,
+        };
         crate::metrics::reaper_round(started.elapsed(), outcome.is_ok());
         if let Err(e) = outcome {
             tracing::warn!("reaper round failed: {}", e.message);
@@ -174,25 +223,9 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
     crate::usage::sample(daemon, &containers).await;
     let running: Vec<&ContainerView> = containers.iter().filter(|c| c.state.is_live()).collect();
     // A container that stopped (or went away) starts afresh when it runs again.
-    {
-        let ids: Vec<&str> = running.iter().map(|c| c.id.as_str()).collect();
-        daemon
-            .watches
-            .lock()
-            .retain(|id, _| ids.contains(&id.as_str()));
-        daemon
-            .watches
-            .cpu
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|id, _| ids.contains(&id.as_str()));
-        daemon
-            .watches
-            .next
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|id, _| ids.contains(&id.as_str()));
-    }
+    daemon
+        .watches
+        .keep_only(&running.iter().map(|c| c.id.as_str()).collect::<Vec<_>>());
     let high_demand = daemon.watches.demand.round(daemon, &containers);
     let stopped = crate::disk::round(daemon, &running).await;
     let config = &daemon.config.file;
@@ -233,34 +266,13 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
         if rules.idle_timeout == Cap::Unlimited && rules.max_runtime == Cap::Unlimited {
             continue;
         }
-        // The timer starts when the reaper first sees the container running, CPU reading
-        // or not, and is saved at once: the engine calls of the rest of the round may take
-        // long, and a restart meanwhile must not lose when the container was first seen.
-        let first_seen = {
-            let mut watches = daemon.watches.lock();
-            let first = !watches.contains_key(&c.id);
-            watches
-                .entry(c.id.clone())
-                .or_insert_with(|| Watch::new(now));
-            first
-        };
-        if first_seen {
-            daemon.watches.save();
-        }
+        daemon.watches.seen(&c.id, now);
         let Ok(cpu_ns) = crate::usage::cpu_time_ns(daemon, c).await else {
             continue;
         };
-        let cpu_percent = {
-            let mut cpu = daemon.watches.cpu.lock().unwrap_or_else(|p| p.into_inner());
-            let now_ns = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
-            let previous = cpu.insert(c.id.clone(), (cpu_ns, now_ns));
-            match previous {
-                Some((before, at)) if now_ns > at => {
-                    cpu_ns.saturating_sub(before) as f64 / (now_ns - at) as f64 * 100.0
-                }
-                // The first reading of a container: no interval yet, so no evidence at all.
-                _ => continue,
-            }
+        // The first reading of a container: no interval yet, so no evidence at all.
+        let Some(cpu_percent) = daemon.watches.cpu_percent(&c.id, cpu_ns) else {
+            continue;
         };
         let sample = Sample {
             at: now,
@@ -273,30 +285,7 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
                 daemon.sessions.count(&c.name) as u32
             },
         };
-        let decision = {
-            let mut watches = daemon.watches.lock();
-            let watch = watches
-                .entry(c.id.clone())
-                .or_insert_with(|| Watch::new(now));
-            let decided = match watch.step(&sample, &rules) {
-                // Not the final warning yet: perhaps one of the admin's lead times.
-                Decision::Keep => watch
-                    .lead_due(&rules, &lifecycle.warn_before, now)
-                    .unwrap_or(Decision::Keep),
-                decided => decided,
-            };
-            let next = watch.next_stop(&rules);
-            let mut coming = daemon
-                .watches
-                .next
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            match next {
-                Some(n) => coming.insert(c.id.clone(), n),
-                None => coming.remove(&c.id),
-            };
-            decided
-        };
+        let decision = decide(daemon, &c.id, &sample, &rules, now);
         match &decision {
             Decision::Keep => {}
             Decision::Warn { reason, stops_at } => {
@@ -320,6 +309,32 @@ async fn round(daemon: &Arc<Daemon>, every: Duration) -> Result<(), ds01_api::Ap
     }
     daemon.watches.save();
     Ok(())
+}
+
+/// Feeds `sample` to watch `id` and notes its coming stop: the reaper's decision, the
+/// final warning or else one of the admin's lead times.
+fn decide(daemon: &Daemon, id: &str, sample: &Sample, rules: &Rules, now: i64) -> Decision {
+    let mut watches = daemon.watches.lock();
+    let watch = watches
+        .entry(id.to_owned())
+        .or_insert_with(|| Watch::new(now));
+    let decided = match watch.step(sample, rules) {
+        Decision::Keep => watch
+            .lead_due(rules, &daemon.config.lifecycle.warn_before, now)
+            .unwrap_or(Decision::Keep),
+        decided => decided,
+    };
+    let next = watch.next_stop(rules);
+    let mut coming = daemon
+        .watches
+        .next
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    match next {
+        Some(n) => coming.insert(id.to_owned(), n),
+        None => coming.remove(id),
+    };
+    decided
 }
 
 /// What an idle warning or stop adds in high-demand mode: that the timeout was shortened.

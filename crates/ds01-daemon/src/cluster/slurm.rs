@@ -65,7 +65,36 @@ async fn run(
     args: &[String],
     stdin: Option<&str>,
 ) -> Result<Ran, ApiError> {
-    let mut cmd = as_user(cluster, who, program, args);
+    let cmd = as_user(cluster, who, program, args);
+    collect(cmd, stdin, &format!("{program} for {}", who.login())).await
+}
+
+/// Runs `program args` as ds01d itself (root: Slurm's operator), for the reaper's view of
+/// every user's jobs; never for a request of a user.
+async fn run_as_daemon(
+    cluster: &ClusterConfig,
+    program: &str,
+    args: &[String],
+) -> Result<Ran, ApiError> {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+        )
+        .env("SLURM_CONF", &cluster.slurm_conf)
+        .current_dir("/")
+        .kill_on_drop(true);
+    collect(cmd, None, program).await
+}
+
+/// Spawns `cmd`, feeds it `stdin`, and waits at most [`CLIENT_TIMEOUT`] for its output.
+async fn collect(
+    mut cmd: tokio::process::Command,
+    stdin: Option<&str>,
+    what: &str,
+) -> Result<Ran, ApiError> {
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -73,12 +102,7 @@ async fn run(
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let failed = |e: String| {
-        ApiError::new(
-            ErrorCode::Failed,
-            format!("cannot run {program} for {}: {e}", who.login()),
-        )
-    };
+    let failed = |e: String| ApiError::new(ErrorCode::Failed, format!("cannot run {what}: {e}"));
     let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(text.as_bytes())
@@ -116,6 +140,101 @@ pub async fn jobs(cluster: &ClusterConfig, who: &Identity) -> Result<Vec<Job>, A
         .collect();
     jobs.sort_by_key(|j| std::cmp::Reverse(j.id));
     Ok(jobs)
+}
+
+/// Every job Slurm knows that is a ds01 container by its name, with the UID that really
+/// submitted it: a name ending `._.<uid>` is only a claim, which anyone's `sbatch
+/// --job-name` can make, so the reaper acts only where the two agree.
+pub async fn all_jobs(cluster: &ClusterConfig) -> Result<Vec<Job>, ApiError> {
+    let format = format!("%U|{SQUEUE_FORMAT}");
+    let args = ["-h", "-t", "all", "-o", &format].map(String::from);
+    let ran = run_as_daemon(cluster, "squeue", &args).await?;
+    if !ran.ok {
+        return Err(ApiError::new(
+            ErrorCode::Failed,
+            format!("squeue failed: {}", ran.stderr),
+        ));
+    }
+    Ok(ran
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let (uid, rest) = line.trim().split_once('|')?;
+            let job = Job::parse(rest)?;
+            let owned = ds01_api::OwnedContainer::parse(&job.name)?;
+            (signed_uid(uid)? == owned.uid()).then_some(job)
+        })
+        .collect())
+}
+
+/// A UID as squeue prints it: a signed 32-bit number, so one above 2147483647 comes out
+/// negative.
+fn signed_uid(text: &str) -> Option<u32> {
+    text.trim().parse::<i64>().ok().and_then(|n| {
+        if n < 0 {
+            u32::try_from(n + (1 << 32)).ok()
+        } else {
+            u32::try_from(n).ok()
+        }
+    })
+}
+
+/// The CPU time job `id`'s steps have used so far, in seconds (`sstat`, which needs the
+/// cluster's `JobAcctGatherType`); `None` while Slurm has no reading of any step. Steps
+/// that ended (an exec that returned) drop out of the sum.
+pub async fn cpu_seconds(cluster: &ClusterConfig, id: u64) -> Result<Option<f64>, ApiError> {
+    let args = [
+        "-a",
+        "-n",
+        "-P",
+        "-j",
+        &id.to_string(),
+        "--format=JobID,TRESUsageInTot",
+    ]
+    .map(String::from);
+    let ran = run_as_daemon(cluster, "sstat", &args).await?;
+    if !ran.ok {
+        return Err(ApiError::new(
+            ErrorCode::Failed,
+            format!("sstat of job {id} failed: {}", ran.stderr),
+        ));
+    }
+    Ok(cpu_of_steps(&ran.stdout))
+}
+
+/// The sum of the `cpu=` usage of the steps in sstat's `JobID|TRESUsageInTot` lines, but
+/// for the batch script's own step (a shell waiting on srun).
+fn cpu_of_steps(text: &str) -> Option<f64> {
+    let mut total = None;
+    for line in text.lines() {
+        let Some((step, tres)) = line.trim().split_once('|') else {
+            continue;
+        };
+        if step.ends_with(".batch") || step.ends_with(".extern") {
+            continue;
+        }
+        let cpu = tres
+            .split(',')
+            .find_map(|t| t.strip_prefix("cpu="))
+            .and_then(slurm_seconds);
+        if let Some(cpu) = cpu {
+            total = Some(total.unwrap_or(0.0) + cpu);
+        }
+    }
+    total
+}
+
+/// Slurm's durations: `[DD-][HH:]MM:SS[.mmm]`.
+fn slurm_seconds(text: &str) -> Option<f64> {
+    let (days, clock) = match text.split_once('-') {
+        Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
+        None => (0.0, text),
+    };
+    let mut seconds = 0.0;
+    for part in clock.split(':') {
+        seconds = seconds * 60.0 + part.parse::<f64>().ok()?;
+    }
+    Some(days * 86_400.0 + seconds)
 }
 
 /// What a submit asks of Slurm.
@@ -221,6 +340,22 @@ pub async fn cancel(cluster: &ClusterConfig, who: &Identity, id: u64) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sstat_and_squeue_numbers_are_read() {
+        assert_eq!(slurm_seconds("00:09"), Some(9.0));
+        assert_eq!(slurm_seconds("01:02:03"), Some(3723.0));
+        assert_eq!(slurm_seconds("2-00:00:01"), Some(172_801.0));
+        assert_eq!(slurm_seconds("00:00.500"), Some(0.5));
+        assert_eq!(slurm_seconds("x"), None);
+        let steps =
+            "7.batch|cpu=00:00:30,mem=3M\n7.0|cpu=00:00:09,mem=2M\n7.1|cpu=01:00,energy=0\n";
+        assert_eq!(cpu_of_steps(steps), Some(69.0));
+        assert_eq!(cpu_of_steps("7.batch|cpu=00:00:30\n"), None);
+        assert_eq!(signed_uid("1722830498"), Some(1_722_830_498));
+        assert_eq!(signed_uid("-1294967295"), Some(3_000_000_001));
+        assert_eq!(signed_uid("nobody"), None);
+    }
 
     #[test]
     fn the_submit_asks_for_what_the_policy_allows() {

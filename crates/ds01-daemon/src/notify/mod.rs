@@ -53,9 +53,10 @@ pub(crate) fn deliver(daemon: &Arc<Daemon>, c: &ContainerView, login: &str, text
     });
 }
 
-/// A `--wait` request of `uid` was granted after waiting: their terminals and the webhook
-/// (the container, not made yet, has no alerts file to write to).
-pub(crate) fn granted(daemon: &Daemon, uid: u32, text: String) {
+/// A note for `uid` about something with no engine container to write an alerts file in (a
+/// `--wait` request granted, the container not made yet; a cluster container's Slurm job):
+/// their terminals and the webhook.
+pub(crate) fn to_user(daemon: &Daemon, uid: u32, text: String) {
     tokio::spawn(reach(uid, daemon.config.notify_webhook.clone(), text));
 }
 

@@ -117,7 +117,7 @@ async fn unrecorded(
         ),
     };
     if let Some(r) = reservation.as_ref().filter(|r| r.waited) {
-        crate::notify::granted(
+        crate::notify::to_user(
             d,
             who.uid(),
             format!(
