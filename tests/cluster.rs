@@ -689,7 +689,7 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
         "b2",
         "pending for Resources",
         Duration::from_secs(20),
-        |c| field(c, "state") == "pending" && field(c, "status").contains("(Resources)"),
+        |c| field(c, "state") == "pending" && field(c, "status").contains("(Resources), 1 of 1"),
     );
     let refused = ds01_create(&daemon, &ana, "a3", 1);
     assert!(
@@ -846,6 +846,26 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
     assert_eq!(cluster.job(&forged_jobs[1]).state, "RUNNING");
     assert_eq!(listed_names(&daemon, &cy), ["c1", "c2"]);
     assert!(bundles.join(format!("c1._.{}", cy.uid())).is_dir());
+
+    // ds01's own ledger (no Slurm accounting here) counted both jobs' GPU time, one GPU
+    // each, no more than they ran; mal's account has none of it.
+    let usage = daemon.ok(daemon.ds01(&cy, &["usage", "--json"]), "ds01 usage as cy");
+    let usage: serde_json::Value = serde_json::from_str(&usage).unwrap();
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut counted: Vec<String> = Vec::new();
+    for c in usage["containers"].as_array().expect("containers") {
+        let gpu_seconds = c["gpu_seconds"].as_f64().unwrap_or(-1.0);
+        assert!(gpu_seconds > 0.0 && gpu_seconds <= elapsed, "{c}");
+        counted.push(c["container"].as_str().unwrap_or_default().to_owned());
+    }
+    counted.sort();
+    assert_eq!(
+        counted,
+        [format!("c1._.{}", cy.uid()), format!("c2._.{}", cy.uid())],
+        "{usage}"
+    );
+    let theirs = daemon.ok(daemon.ds01(&mal, &["usage", "--json"]), "ds01 usage as mal");
+    assert!(!theirs.contains(&cy.uid().to_string()), "{theirs}");
 
     let _ = session.kill();
     let _ = session.wait();

@@ -37,6 +37,9 @@ pub struct Watches {
     demand: crate::demand::Demand,
     /// Each watched container's coming stop as of the last round, for `status` and `top`.
     next: Mutex<HashMap<String, (i64, StopRule)>>,
+    /// Cluster mode: each job's highest CPU reading, in nanoseconds (its steps' sum drops
+    /// when an exec step ends; the readings must not).
+    job_cpu: Mutex<HashMap<String, u64>>,
 }
 
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -60,6 +63,7 @@ impl Watches {
             disk: Default::default(),
             demand: Default::default(),
             next: Default::default(),
+            job_cpu: Default::default(),
         }
     }
 
@@ -108,6 +112,10 @@ impl Watches {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));
         self.next
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|id, _| ids.contains(&id.as_str()));
+        self.job_cpu
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|id, _| ids.contains(&id.as_str()));

@@ -66,9 +66,24 @@ impl Job {
 
     /// What its owner is told: where it runs, why it waits, or why it ended.
     pub fn status(&self) -> String {
+        self.status_in(&[])
+    }
+
+    /// [`Job::status`], with a waiting job's place in `queue` (the pending jobs' IDs in
+    /// the order Slurm will consider them) where it is there.
+    pub fn status_in(&self, queue: &[u64]) -> String {
         match self.state.as_str() {
             "RUNNING" => format!("job {} on {}", self.id, self.nodes),
-            "PENDING" => format!("job {} waiting in Slurm's queue ({})", self.id, self.reason),
+            "PENDING" => match queue.iter().position(|&id| id == self.id) {
+                Some(at) => format!(
+                    "job {} waiting in Slurm's queue ({}), {} of {}",
+                    self.id,
+                    self.reason,
+                    at + 1,
+                    queue.len()
+                ),
+                None => format!("job {} waiting in Slurm's queue ({})", self.id, self.reason),
+            },
             _ if self.is_live() => format!("job {} {}", self.id, self.state.to_lowercase()),
             _ => format!("job {} ended: {}", self.id, self.ending()),
         }
@@ -117,6 +132,10 @@ mod tests {
         let p = Job::parse("18|b._.5|PENDING||N/A|Resources|").unwrap();
         assert_eq!(p.gpus, 0);
         assert_eq!(p.status(), "job 18 waiting in Slurm's queue (Resources)");
+        assert_eq!(
+            p.status_in(&[16, 18, 19]),
+            "job 18 waiting in Slurm's queue (Resources), 2 of 3"
+        );
         assert!(Job::parse("garbage").is_none());
     }
 

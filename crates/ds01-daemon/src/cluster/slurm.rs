@@ -144,9 +144,10 @@ pub async fn jobs(cluster: &ClusterConfig, who: &Identity) -> Result<Vec<Job>, A
 
 /// Every job Slurm knows that is a ds01 container by its name, with the UID that really
 /// submitted it: a name ending `._.<uid>` is only a claim, which anyone's `sbatch
-/// --job-name` can make, so the reaper acts only where the two agree.
-pub async fn all_jobs(cluster: &ClusterConfig) -> Result<Vec<Job>, ApiError> {
-    let format = format!("%U|{SQUEUE_FORMAT}");
+/// --job-name` can make, so the reaper acts only where the two agree. Each comes with its
+/// memory in bytes (0 where Slurm gives none).
+pub async fn all_jobs(cluster: &ClusterConfig) -> Result<Vec<(Job, u64)>, ApiError> {
+    let format = format!("%U|%m|{SQUEUE_FORMAT}");
     let args = ["-h", "-t", "all", "-o", &format].map(String::from);
     let ran = run_as_daemon(cluster, "squeue", &args).await?;
     if !ran.ok {
@@ -160,11 +161,57 @@ pub async fn all_jobs(cluster: &ClusterConfig) -> Result<Vec<Job>, ApiError> {
         .lines()
         .filter_map(|line| {
             let (uid, rest) = line.trim().split_once('|')?;
+            let (memory, rest) = rest.split_once('|')?;
             let job = Job::parse(rest)?;
             let owned = ds01_api::OwnedContainer::parse(&job.name)?;
-            (signed_uid(uid)? == owned.uid()).then_some(job)
+            (signed_uid(uid)? == owned.uid()).then(|| (job, memory_bytes(memory)))
         })
         .collect())
+}
+
+/// The pending jobs of the partition, in the order Slurm's scheduler considers them
+/// (priority, then submit order): the queue whose place a waiting user is told. Read as
+/// ds01d, since `PrivateData=jobs` hides the others' jobs from the user; only the count
+/// ahead is told, never whose.
+pub async fn queue(cluster: &ClusterConfig) -> Result<Vec<u64>, ApiError> {
+    let mut args = ["-h", "-t", "PENDING", "--sort=-p,i", "-o", "%i"]
+        .map(String::from)
+        .to_vec();
+    if let Some(p) = &cluster.partition {
+        args.push(format!("--partition={p}"));
+    }
+    let ran = run_as_daemon(cluster, "squeue", &args).await?;
+    if !ran.ok {
+        return Err(ApiError::new(
+            ErrorCode::Failed,
+            format!("squeue failed: {}", ran.stderr),
+        ));
+    }
+    Ok(ran
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect())
+}
+
+/// squeue's memory (`200M`, `2G`; a bare number is MiB), in bytes; 0 for anything else.
+fn memory_bytes(text: &str) -> u64 {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "M"),
+    };
+    let shift = match unit {
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return 0,
+    };
+    number
+        .parse::<f64>()
+        .map(|n| (n * (1u64 << shift) as f64) as u64)
+        .unwrap_or(0)
 }
 
 /// A UID as squeue prints it: a signed 32-bit number, so one above 2147483647 comes out
@@ -355,6 +402,11 @@ mod tests {
         assert_eq!(signed_uid("1722830498"), Some(1_722_830_498));
         assert_eq!(signed_uid("-1294967295"), Some(3_000_000_001));
         assert_eq!(signed_uid("nobody"), None);
+        assert_eq!(memory_bytes("200M"), 200 << 20);
+        assert_eq!(memory_bytes("2G"), 2 << 30);
+        assert_eq!(memory_bytes("512"), 512 << 20);
+        assert_eq!(memory_bytes("0"), 0);
+        assert_eq!(memory_bytes("N/A"), 0);
     }
 
     #[test]

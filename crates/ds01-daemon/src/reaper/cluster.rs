@@ -27,50 +27,87 @@ pub(super) async fn round(
 ) -> Result<(), ApiError> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // Only containers that exist: a job whose bundle was removed is nobody's container.
-    let jobs: Vec<Job> = slurm::all_jobs(cluster)
-        .await?
-        .into_iter()
-        .filter(|j| {
-            OwnedContainer::parse(&j.name).is_some_and(|c| bundle::dir(cluster, &c).is_dir())
-        })
-        .collect();
-    let mut by_owner: BTreeMap<u32, Vec<Job>> = BTreeMap::new();
-    for job in jobs {
+    let mut by_owner: BTreeMap<u32, Vec<(Job, u64)>> = BTreeMap::new();
+    for (job, memory) in slurm::all_jobs(cluster).await? {
         if let Some(c) = OwnedContainer::parse(&job.name) {
-            by_owner.entry(c.uid()).or_default().push(job);
+            if bundle::dir(cluster, &c).is_dir() {
+                by_owner.entry(c.uid()).or_default().push((job, memory));
+            }
         }
     }
     let running: Vec<String> = by_owner
         .values()
         .flatten()
-        .filter(|j| j.state == "RUNNING")
-        .map(watch_id)
+        .filter(|(j, _)| j.state == "RUNNING")
+        .map(|(j, _)| watch_id(j))
         .collect();
     daemon
         .watches
         .keep_only(&running.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut readings = Vec::new();
     for (uid, jobs) in &by_owner {
         let Some(who) = owner(*uid) else { continue };
-        for job in crate::ops::cluster::observe::record_endings_of(daemon, *uid, who.login(), jobs)
+        let plain: Vec<Job> = jobs.iter().map(|(j, _)| j.clone()).collect();
+        for job in
+            crate::ops::cluster::observe::record_endings_of(daemon, *uid, who.login(), &plain)
         {
             if !told_already(job) {
                 tell(daemon, &who, &job.name, &format!("ended: {}", job.ending()));
             }
         }
-        for job in jobs.iter().filter(|j| j.state == "RUNNING") {
-            reap(daemon, cluster, &who, job, now, every).await;
+        for (job, memory) in jobs.iter().filter(|(j, _)| j.state == "RUNNING") {
+            let Some(cpu_ns) = cpu_ns(daemon, cluster, job).await else {
+                continue;
+            };
+            let sessions = daemon.sessions.count(&job.name) as u32;
+            reap(daemon, cluster, &who, job, cpu_ns, sessions, now, every).await;
+            readings.push(crate::usage::JobReading {
+                id: watch_id(job),
+                container: job.name.clone(),
+                uid: *uid,
+                gpus: job.gpus,
+                cpu_ns,
+                memory_limit: *memory,
+                sessions,
+            });
         }
     }
     daemon.watches.save();
+    crate::usage::sample_jobs(daemon, readings).await;
     Ok(())
 }
 
-/// Samples one running job and warns or cancels it as its owner's policy says.
+/// The CPU time of `job`'s steps, never below its last reading; `None` while Slurm has
+/// none (no step measured yet, or the cluster gathers no job accounting).
+async fn cpu_ns(daemon: &Daemon, cluster: &ClusterConfig, job: &Job) -> Option<u64> {
+    let seconds = match slurm::cpu_seconds(cluster, job.id).await {
+        Ok(Some(seconds)) => seconds,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::warn!("reaper: {}", e.message);
+            return None;
+        }
+    };
+    let mut highest = daemon
+        .watches
+        .job_cpu
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let reading = highest.entry(watch_id(job)).or_default();
+    *reading = (*reading).max((seconds * 1e9) as u64);
+    Some(*reading)
+}
+
+/// Feeds one running job's sample to its watch and warns or cancels it as its owner's
+/// policy says.
+#[allow(clippy::too_many_arguments)]
 async fn reap(
     daemon: &Arc<Daemon>,
     cluster: &ClusterConfig,
     who: &Identity,
     job: &Job,
+    cpu_ns: u64,
+    sessions: u32,
     now: i64,
     every: Duration,
 ) {
@@ -88,23 +125,14 @@ async fn reap(
     }
     let id = watch_id(job);
     daemon.watches.seen(&id, now);
-    let cpu = match slurm::cpu_seconds(cluster, job.id).await {
-        Ok(Some(seconds)) => seconds,
-        // No step measured yet (or the cluster gathers no accounting): no evidence.
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!("reaper: {}", e.message);
-            return;
-        }
-    };
-    let Some(cpu_percent) = daemon.watches.cpu_percent(&id, (cpu * 1e9) as u64) else {
+    let Some(cpu_percent) = daemon.watches.cpu_percent(&id, cpu_ns) else {
         return;
     };
     let sample = Sample {
         at: now,
         cpu_percent,
         gpu_percent: None,
-        sessions: daemon.sessions.count(&job.name) as u32,
+        sessions,
     };
     let decision = super::decide(daemon, &id, &sample, &rules, now);
     match &decision {

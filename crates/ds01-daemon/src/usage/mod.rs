@@ -17,5 +17,5 @@ pub(crate) mod webhook;
 
 pub(crate) use owner::People;
 pub(crate) use record::{Holder, Interval};
-pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, Usage};
+pub(crate) use sampler::{cpu_time_ns, in_scope, now_ms, sample, sample_jobs, JobReading, Usage};
 pub use settings::{UsageConfig, UsageSettings, Webhook};

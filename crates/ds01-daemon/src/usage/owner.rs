@@ -28,6 +28,13 @@ impl People {
             .as_ref()
     }
 
+    /// The login and groups of `uid` (NSS; `#UID` for an account NSS does not know).
+    pub fn of_uid(&mut self, uid: u32) -> (String, Vec<String>) {
+        self.of(uid)
+            .cloned()
+            .unwrap_or_else(|| (format!("#{uid}"), Vec::new()))
+    }
+
     /// The owner of `c` by UID (NSS; the labels' login only for an account NSS does not
     /// know, else `#UID`), and their groups.
     pub fn owner(&mut self, c: &ContainerView) -> (String, Vec<String>) {

@@ -242,17 +242,91 @@ pub(crate) async fn sample(daemon: &Arc<Daemon>, containers: &[ContainerView]) {
             })
         })
         .collect();
+    let gone: Vec<String> = known
+        .keys()
+        .filter(|id| !running_ids.contains(id.as_str()))
+        .cloned()
+        .collect();
+    account(daemon, seen, times, gone, now_ms).await;
+}
+
+/// A cluster container's reading (cluster mode): a running Slurm job, read through Slurm.
+pub(crate) struct JobReading {
+    /// The reaper's key of the job, `slurm-<job ID>`.
+    pub id: String,
+    /// The container, `<name>._.<uid>`.
+    pub container: String,
+    /// Its owner.
+    pub uid: u32,
+    /// The GPUs its job holds.
+    pub gpus: u32,
+    /// The CPU time of its steps, never going back.
+    pub cpu_ns: u64,
+    /// The job's memory, bytes.
+    pub memory_limit: u64,
+    /// ds01 sessions open into it.
+    pub sessions: u32,
+}
+
+/// One round in cluster mode: the running jobs' intervals accounted as containers' are.
+/// A job is counted from its second reading (the first gives no interval; the ledger
+/// counts only what it watched) to its last.
+pub(crate) async fn sample_jobs(daemon: &Arc<Daemon>, jobs: Vec<JobReading>) {
+    if daemon.usage.ledger.is_none() {
+        return;
+    }
+    let mut people = People::default();
+    let seen: Vec<Seen> = jobs
+        .into_iter()
+        .map(|j| {
+            let (user, groups) = people.of_uid(j.uid);
+            Seen {
+                reading: UsageReading {
+                    cpu_ns: j.cpu_ns,
+                    memory_limit: j.memory_limit,
+                },
+                holder: Holder {
+                    container: j.container,
+                    id: j.id.clone(),
+                    uid: j.uid,
+                    group: super::owner::policy_group(&daemon.config.policy, &user, &groups),
+                    user,
+                    // Slurm binds the devices on the node; the ledger names them by job.
+                    gpus: (0..j.gpus).map(|i| format!("{}/gpu{i}", j.id)).collect(),
+                    gpu_equivalents: f64::from(j.gpus),
+                },
+                id: j.id,
+                sessions: j.sessions,
+            }
+        })
+        .collect();
+    let gone: Vec<String> = daemon
+        .usage
+        .lock()
+        .open
+        .keys()
+        .filter(|id| !seen.iter().any(|s| &s.id == *id))
+        .cloned()
+        .collect();
+    account(daemon, seen, HashMap::new(), gone, now_ms()).await;
+}
+
+/// Adds each seen container's interval to its open record, closes the records of those
+/// `gone`, and commits the closed ones to the ledger.
+async fn account(
+    daemon: &Arc<Daemon>,
+    seen: Vec<Seen>,
+    times: HashMap<String, RunTimes>,
+    gone: Vec<String>,
+    now_ms: i64,
+) {
+    let usage = &daemon.usage;
     let rules = Thresholds {
         cpu: daemon.config.lifecycle.idle_cpu_percent,
         gpu: daemon.config.lifecycle.idle_gpu_percent,
         cap_ms: 2 * daemon.config.lifecycle.check_interval.as_millis() as i64,
         every_ms: usage.every_ms,
     };
-    let gone: Vec<String> = known
-        .keys()
-        .filter(|id| !running_ids.contains(id.as_str()))
-        .cloned()
-        .collect();
     let usage_ref = daemon.clone();
     let committed = tokio::task::spawn_blocking(move || {
         let usage = &usage_ref.usage;

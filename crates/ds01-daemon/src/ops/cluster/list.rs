@@ -17,6 +17,12 @@ pub async fn list(
     let who = &acting.who;
     let jobs = slurm::jobs(cluster, who).await?;
     super::observe::record_endings(d, acting, &jobs);
+    // A waiting job's place in the queue: not worth failing the list for.
+    let queue = if jobs.iter().any(|j| j.state == "PENDING") {
+        slurm::queue(cluster).await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let list = bundle::of_user(cluster, who.uid())
         .into_iter()
         .map(|c| {
@@ -31,7 +37,7 @@ pub async fn list(
                     .map(|j| j.state.to_lowercase())
                     .unwrap_or_else(|| "ended".into()),
                 status: job
-                    .map(|j| j.status())
+                    .map(|j| j.status_in(&queue))
                     .unwrap_or_else(|| "Slurm no longer knows its job (see `ds01 why`)".into()),
                 user: who.login().to_owned(),
                 uid: who.uid(),
