@@ -7,7 +7,7 @@
 # (ds01b-*), a ds01d on a socket in a temporary directory with its own state directory,
 # containers and images (all carry ds01.test=<run tag>, or the hand-made sequence's names).
 # Needs root, the engine (scripts/ensure-engine.sh) and the fixture images
-# (scripts/fixture-images.sh). About 10 minutes on 2 cores once those and the release build exist
+# (scripts/fixture-images.sh). 5 to 10 minutes on 2 cores once those and the release build exist
 # (the usage ledger's steps, scripts/bench_ledger.sh, take about 3 of them).
 #
 # It also measures create-to-running through Slurm: a throwaway three-node cluster on this

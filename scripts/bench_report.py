@@ -153,7 +153,7 @@ def verdict(ok):
 
 
 L = ["# Performance", "", head, "",
-     "Rerun with `scripts/bench.sh` (as root; about 10 minutes once the release build and the",
+     "Rerun with `scripts/bench.sh` (as root; 5 to 10 minutes once the release build and the",
      "fixture images exist). Every figure is a median of whole processes timed by `hyperfine`,",
      "both sides in the same run on the same engine.", "",
      "**Path measured:** CLI through ds01d, as users run it: `ds01` (release build) runs as an",
