@@ -65,6 +65,8 @@ strip --strip-unneeded "$root/usr/bin/ds01" "$root/usr/sbin/ds01d"
 
 install -D -m0644 -t "$root/lib/systemd/system" dist/systemd/ds01d.socket dist/systemd/ds01d-docker.socket dist/systemd/ds01d.service
 install -D -m0644 dist/config.toml "$root/etc/ds01/config.toml"
+# For the compute nodes of a cluster: oci.conf's RunTimeRun (README, "Cluster").
+install -D -m0755 dist/slurm/ds01-oci-run "$root/usr/lib/ds01/ds01-oci-run"
 
 doc=$root/usr/share/doc/ds01
 # The unit's Documentation= points at architecture.md.

@@ -13,8 +13,9 @@
 # loopback, and three slurmd: n1 and n2 on 127.0.0.1 (Debian's Slurm runs several per host,
 # `slurmd -N`), n3 in a network namespace of its own behind a veth pair, so that cutting its
 # link is a real node loss. Each node has 2 fake GPUs (gres `gpu`): character devices under
-# DIR/dev on an unused major, so a job's devices cgroup can allow or deny them (an allowed
-# open fails with ENXIO, a denied one with EPERM). `srun --container=DIR/oci/bundle` runs an
+# DIR/dev/NODE on an unused major, so a job's devices cgroup can allow or deny them (an allowed
+# open fails with ENXIO, a denied one with EPERM); ds01's node runtime binds a node's own
+# into its containers' /dev. `srun --container=DIR/oci/bundle` runs an
 # OCI bundle under rootless runc as the job's user (container UID 0 = the user's UID).
 # Only one cluster per machine: the namespace, the veth and the node names are fixed.
 # Processes are stopped by the PIDs recorded in DIR (and the job steps by the nodes' cgroups),
@@ -25,6 +26,7 @@ usage() { sed -n '2,21p' "$0" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd=$1
 dir=$2
+repo=$(cd "$(dirname "$0")/.." && pwd)
 case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 
 # The veth names stay clear of `ds01-`: ds01d's firewall chains match interfaces `ds01-+`.
@@ -125,9 +127,9 @@ EOF
   # Debian's Slurm has no NVML plugin: the GPUs are listed, as ds01d could from its inventory.
   cat >"$dir/etc/gres.conf" <<EOF
 AutoDetect=off
-NodeName=n1 Name=gpu File=$dir/dev/gpu[0-1]
-NodeName=n2 Name=gpu File=$dir/dev/gpu[2-3]
-NodeName=n3 Name=gpu File=$dir/dev/gpu[4-5]
+NodeName=n1 Name=gpu File=$dir/dev/n1/gpu[0-1]
+NodeName=n2 Name=gpu File=$dir/dev/n2/gpu[2-3]
+NodeName=n3 Name=gpu File=$dir/dev/n3/gpu[4-5]
 EOF
   cat >"$dir/etc/cgroup.conf" <<EOF
 CgroupPlugin=autodetect
@@ -140,15 +142,16 @@ EOF
   # container IDs leave the login out (runc refuses the `@` of an LDAP login).
   local runc_as="runc --rootless=true --root=$dir/oci/state/%u"
   cat >"$dir/etc/oci.conf" <<EOF
-RunTimeRun="$dir/oci/run-as-user.sh $dir/oci/state/%u %b %n.%j.%s.%t"
+RunTimeRun="$dir/oci/ds01-oci-run $dir/oci/state/%u %b %n.%j.%s.%t '$dir/dev/%n/gpu*'"
 RunTimeQuery="$runc_as state %n.%j.%s.%t"
 RunTimeKill="$runc_as kill -a %n.%j.%s.%t"
 RunTimeDelete="$runc_as delete --force %n.%j.%s.%t"
 EOF
 }
 
-# The OCI side: a busybox root file system, a rootless runc spec, and the wrapper that maps
-# container UID/GID 0 to the calling user's (rootless runc can map nothing else).
+# The OCI side: a busybox root file system, a rootless runc spec, and ds01's node runtime
+# (dist/slurm/ds01-oci-run), which maps container UID/GID 0 to the calling user's (rootless
+# runc can map nothing else) and binds the GPU devices in.
 write_oci() {
   local b=$dir/oci/bundle
   mkdir -p "$b/rootfs/bin" "$b/rootfs/proc" "$b/rootfs/dev" "$b/rootfs/tmp" "$b/rootfs/etc" "$dir/oci/state"
@@ -162,20 +165,9 @@ write_oci() {
       | .mounts |= map(select(.destination != "/sys" and .destination != "/sys/fs/cgroup"))' \
     "$b/config.json" >"$b/config.json.new"
   mv "$b/config.json.new" "$b/config.json"
-  cat >"$dir/oci/run-as-user.sh" <<'EOF'
-#!/bin/sh
-# run-as-user.sh STATE BUNDLE ID: rootless runc as the job's user, container root = that user.
-set -eu
-state=$1 bundle=$2 id=$3
-uid=$(id -u) gid=$(id -g)
-jq --argjson u "$uid" --argjson g "$gid" \
-  '.linux.uidMappings = [{containerID: 0, hostID: $u, size: 1}]
-   | .linux.gidMappings = [{containerID: 0, hostID: $g, size: 1}]
-   | .process.user = {uid: 0, gid: 0}' "$bundle/config.json" >"$bundle/config.json.user"
-mv -f "$bundle/config.json.user" "$bundle/config.json"
-exec runc --rootless=true --root="$state" run --bundle "$bundle" "$id"
-EOF
-  chmod 755 "$dir/oci/run-as-user.sh"
+  # ds01's node runtime, as a node would have it installed: container root mapped to the
+  # calling user's UID, the node's GPU device files bound in.
+  install -m 0755 "$repo/dist/slurm/ds01-oci-run" "$dir/oci/ds01-oci-run"
   chmod -R a+rX "$dir/oci/bundle"
 }
 
@@ -209,7 +201,11 @@ up() {
   wait_for 10 test -S "$dir/munge/munge.sock" || die "munged did not start (see $dir/munge/munged.log)"
 
   local i
-  for i in 0 1 2 3 4 5; do mknod -m 666 "$dir/dev/gpu$i" c 240 "$i"; done
+  # Each node's own, as a node's /dev has its GPUs only.
+  for i in 0 1 2 3 4 5; do
+    mkdir -p "$dir/dev/n$((i / 2 + 1))"
+    mknod -m 666 "$dir/dev/n$((i / 2 + 1))/gpu$i" c 240 "$i"
+  done
   head -c 32 /dev/urandom >"$dir/state/jwt.key"
   chown slurm:slurm "$dir/state/jwt.key"
   chmod 600 "$dir/state/jwt.key"
@@ -250,12 +246,18 @@ c_gres() { [ "$(sinfo -h -N -o '%N %G' | sort -u | tr '\n' ' ')" = "n1 gpu:2 n2 
 c_devices() {
   # One GPU of n1's two: the other one's open is denied by the devices cgroup.
   local out
-  out=$(as_nobody srun -w n1 --gres=gpu:1 --chdir=/tmp sh -c "cat $dir/dev/gpu0; cat $dir/dev/gpu1" 2>&1 || true)
+  out=$(as_nobody srun -w n1 --gres=gpu:1 --chdir=/tmp sh -c "cat $dir/dev/n1/gpu0; cat $dir/dev/n1/gpu1" 2>&1 || true)
   [ "$(grep -c 'No such device or address' <<<"$out")" = 1 ] && [ "$(grep -c 'Operation not permitted' <<<"$out")" = 1 ]
 }
 c_oci() {
   as_nobody srun -w n2 --chdir=/tmp --container="$dir/oci/bundle" cat /proc/self/uid_map |
     grep -qE "^ +0 +$(id -u nobody) +1\$"
+}
+c_container_devices() {
+  # The same inside a container: the node runtime binds n1's two in, the cgroup still decides.
+  local out
+  out=$(as_nobody srun -w n1 --gres=gpu:1 --chdir=/tmp --container="$dir/oci/bundle" sh -c 'ls /dev/gpu*; cat /dev/gpu0; cat /dev/gpu1' 2>&1 || true)
+  [ "$(grep -c '^/dev/gpu[01]$' <<<"$out")" = 2 ] && [ "$(grep -c 'No such device or address' <<<"$out")" = 1 ] && [ "$(grep -c 'Operation not permitted' <<<"$out")" = 1 ]
 }
 c_rest() { rest nobody /slurm/v0.0.38/nodes | jq -e '[.nodes[].name] | sort == ["n1", "n2", "n3"]' >/dev/null; }
 check() {
@@ -263,6 +265,7 @@ check() {
   t "a job step on every node" c_nodes
   t "a job's devices cgroup denies the GPU it was not given" c_devices
   t "srun --container runs the bundle with container root as the user" c_oci
+  t "a container has its node's GPU files, and opens only the job's" c_container_devices
   t "slurmrestd answers a JWT of the user" c_rest
   echo "$ok passed, $bad failed"
   [ "$bad" -eq 0 ]

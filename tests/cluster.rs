@@ -314,7 +314,8 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     assert!(bo.uid() > i32::MAX as u32, "{}", bo.uid());
     let cluster = Cluster::up();
     // The script's own checks (as `nobody`): a step on every node, the devices cgroup
-    // denying a GPU the job was not given, an OCI container, slurmrestd with a JWT.
+    // denying a GPU the job was not given, an OCI container, the same inside a container
+    // (the node's GPU files bound in by dist/slurm/ds01-oci-run), slurmrestd with a JWT.
     let check = cluster.script("check");
     assert!(
         check.status.success(),
@@ -322,7 +323,7 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
         describe(&check)
     );
     assert!(
-        text(&check.stdout).ends_with("5 passed, 0 failed"),
+        text(&check.stdout).ends_with("6 passed, 0 failed"),
         "{}",
         describe(&check)
     );
@@ -720,6 +721,28 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     });
     let b2 = wait_state(&daemon, &bo, "b2", "running");
     assert_eq!(node_of(&b2), node_of(&a1), "{b2}");
+    // Inside b2 (one GPU): its node's two GPU files, bound in by the node's runtime; the
+    // job's devices cgroup lets one open (no driver behind it: ENXIO) and denies the other.
+    let exec = daemon.ds01(
+        &bo,
+        &[
+            "container",
+            "exec",
+            "b2",
+            "--",
+            "sh",
+            "-c",
+            "ls /dev/gpu*; for g in /dev/gpu*; do cat $g; done",
+        ],
+    );
+    let seen = format!("{}\n{}", text(&exec.stdout), text(&exec.stderr));
+    assert_eq!(seen.matches("/dev/gpu").count(), 4, "{}", describe(&exec));
+    assert_eq!(
+        seen.matches("No such device or address").count(),
+        1,
+        "{seen}"
+    );
+    assert_eq!(seen.matches("Operation not permitted").count(), 1, "{seen}");
     let why = ds01_why(&daemon, &ana, "a1");
     assert!(
         why.contains("stopped by its owner") && why.contains(&format!("Slurm job {a1_job} ended")),

@@ -36,6 +36,7 @@ const FILES: &[&str] = &[
     "/lib/systemd/system/ds01d-docker.socket",
     "/lib/systemd/system/ds01d.service",
     "/etc/ds01/config.toml",
+    "/usr/lib/ds01/ds01-oci-run",
     "/usr/share/man/man1/ds01.1.gz",
     "/usr/share/man/man1/ds01-container-create.1.gz",
     "/usr/share/bash-completion/completions/ds01",
