@@ -870,6 +870,34 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
     assert_eq!(listed_names(&daemon, &cy), ["c1", "c2"]);
     assert!(bundles.join(format!("c1._.{}", cy.uid())).is_dir());
 
+    // An admin's list of every user's: cy's two with cy's own jobs, not mal's newer ones
+    // of the same name; mal, with no container, not in it.
+    let all = daemon.ok(
+        daemon.ds01_as_root(&["container", "list", "--all-users", "--json"]),
+        "ds01 container list --all-users as root",
+    );
+    let rows: Vec<serde_json::Value> = all
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|c| (field(c, "user"), field(c, "name"), field(c, "state")))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                cy.login().to_owned(),
+                "c1".to_owned(),
+                "cancelled".to_owned()
+            ),
+            (cy.login().to_owned(), "c2".to_owned(), "running".to_owned())
+        ],
+        "{all}"
+    );
+    assert_eq!(field(&rows[0], "id"), c1_job, "{all}");
+
     // ds01's own ledger (no Slurm accounting here) counted both jobs' GPU time, one GPU
     // each, no more than they ran; mal's account has none of it.
     let usage = daemon.ok(daemon.ds01(&cy, &["usage", "--json"]), "ds01 usage as cy");

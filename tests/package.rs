@@ -127,6 +127,11 @@ fn a_purge_leaves_the_state_alone_while_a_users_directory_is_bound_in_it() {
     let point = state.path().join("mounts/thesis._.1000/workspace");
     std::fs::create_dir_all(&point).unwrap();
     let postrm = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/debian/postrm");
+    // The mount point, on a machine where nothing has made it yet (removed again below).
+    let made_point = !Path::new(STATE).exists();
+    if made_point {
+        std::fs::create_dir_all(STATE).unwrap();
+    }
     let out = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
         .arg("mount --bind \"$1\" \"$2\" && mount --rbind \"$0\" /var/lib/ds01 && exec sh \"$3\" purge")
@@ -139,6 +144,9 @@ fn a_purge_leaves_the_state_alone_while_a_users_directory_is_bound_in_it() {
         .env("DPKG_MAINTSCRIPT_NAME", "postrm")
         .output()
         .expect("unshare runs");
+    if made_point {
+        let _ = std::fs::remove_dir(STATE);
+    }
     checked(out.clone(), "postrm purge");
     assert!(
         text(&out.stderr).contains("something is mounted under /var/lib/ds01"),

@@ -19,13 +19,19 @@ pub fn dir(cluster: &ClusterConfig, container: &OwnedContainer) -> PathBuf {
 
 /// The user's containers: their bundle directories' names (`<name>._.<uid>`).
 pub fn of_user(cluster: &ClusterConfig, uid: u32) -> Vec<OwnedContainer> {
+    let mut found = all(cluster);
+    found.retain(|c| c.uid() == uid);
+    found
+}
+
+/// Every user's containers, by name.
+pub fn all(cluster: &ClusterConfig) -> Vec<OwnedContainer> {
     let Ok(entries) = std::fs::read_dir(&cluster.bundles) else {
         return Vec::new();
     };
     let mut found: Vec<OwnedContainer> = entries
         .flatten()
         .filter_map(|e| OwnedContainer::parse(e.file_name().to_str()?))
-        .filter(|c| c.uid() == uid)
         .collect();
     found.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     found

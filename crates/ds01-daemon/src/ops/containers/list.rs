@@ -17,8 +17,14 @@ pub async fn list(
     all_users: bool,
     filters: &[ContainerFilter],
 ) -> Result<Vec<ContainerInfo>, ApiError> {
-    if let (Some(cluster), Some(a), false) = (&d.config.cluster, acting, all_users) {
-        return crate::ops::cluster::list::list(d, cluster, a, filters).await;
+    if let Some(cluster) = &d.config.cluster {
+        return match (acting, all_users) {
+            (Some(a), false) => crate::ops::cluster::list::list(d, cluster, a, filters).await,
+            _ if caller.admin => crate::ops::cluster::list::list_all(d, cluster, filters).await,
+            _ => Err(ApiError::forbidden(
+                "only admins may list every user's containers",
+            )),
+        };
     }
     let scope = match acting {
         Some(a) if !all_users => Scope::User(&a.who),
