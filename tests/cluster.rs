@@ -918,6 +918,20 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
     let theirs = daemon.ok(daemon.ds01(&mal, &["usage", "--json"]), "ds01 usage as mal");
     assert!(!theirs.contains(&cy.uid().to_string()), "{theirs}");
 
+    // The Docker-API socket makes and shows nothing on a cluster (the login node's engine
+    // runs no user's container): the docker CLI reports ds01d's refusal.
+    for args in [
+        &["ps", "-a"][..],
+        &["run", "-d", ds01_tests::DEBIAN11, "true"],
+    ] {
+        let out = daemon.docker_tool(&cy, "docker", args);
+        assert!(
+            !out.status.success() && text(&out.stderr).contains("runs containers as Slurm jobs"),
+            "docker {args:?}: {}",
+            describe(&out)
+        );
+    }
+
     let _ = session.kill();
     let _ = session.wait();
     drop(daemon);

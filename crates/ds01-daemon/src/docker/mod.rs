@@ -143,6 +143,9 @@ pub(crate) fn router(
     daemon: Arc<Daemon>,
     streams: impl Fn(Router<Arc<Daemon>>) -> Router<Arc<Daemon>>,
 ) -> Router {
+    if daemon.config.cluster.is_some() {
+        return in_cluster_mode();
+    }
     let quick = Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
         .route("/version", get(system::version))
@@ -205,6 +208,22 @@ pub(crate) fn router(
             )
         })
         .with_state(daemon)
+}
+
+/// In cluster mode a user's containers are Slurm jobs, which Docker's API cannot show or
+/// make: the door answers its ping (so that clients report the refusal, not a dead
+/// socket) and refuses everything else, never reaching the login node's engine.
+fn in_cluster_mode() -> Router {
+    Router::new()
+        .route("/_ping", get(system::ping).head(system::ping))
+        .fallback(|| async {
+            DockerError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "ds01: this ds01d runs containers as Slurm jobs: its Docker socket serves none \
+                 (use `ds01 container`)"
+                    .to_owned(),
+            )
+        })
 }
 
 /// Takes Docker's version prefix off a path: `/v1.41/containers/json` → `/containers/json`.
