@@ -7,8 +7,12 @@ pub mod create;
 pub mod exec;
 pub mod list;
 pub mod observe;
+pub mod recreate;
 pub mod remove;
+pub mod restart;
+pub mod start;
 pub mod stop;
+pub mod submit;
 
 use ds01_api::{ApiError, ErrorCode, OwnedContainer};
 
