@@ -6,6 +6,7 @@
 pub mod create;
 pub mod exec;
 pub mod list;
+pub mod logs;
 pub mod observe;
 pub mod recreate;
 pub mod remove;
