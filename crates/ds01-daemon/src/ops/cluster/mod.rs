@@ -5,6 +5,7 @@
 
 pub mod create;
 pub mod exec;
+pub mod jupyter;
 pub mod list;
 pub mod logs;
 pub mod observe;
