@@ -42,15 +42,25 @@ pub async fn logs(
     let dir = bundle::dir(&cluster, &container);
     // Slurm's newest job, else (Slurm has forgotten it) the newest file a job left.
     let id = job.as_ref().map(|j| j.id).or_else(|| newest_output(&dir));
-    let mut file = match id {
-        Some(id) => open_output(&dir, id, container.uid())?,
-        None => None,
-    };
-    if let (Some(f), Some(n)) = (file.as_mut(), request.tail) {
-        let from = tail_offset(f, n).map_err(|e| read_failed(&dir, e))?;
-        f.seek(SeekFrom::Start(from))
-            .map_err(|e| read_failed(&dir, e))?;
-    }
+    // Off the runtime: a long tail of a big file reads many blocks.
+    let (opened, uid, tail) = (dir.clone(), container.uid(), request.tail);
+    let file = tokio::task::spawn_blocking(move || -> Result<Option<File>, ApiError> {
+        let Some(mut f) = id
+            .map(|id| open_output(&opened, id, uid))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        if let Some(n) = tail {
+            tail_offset(&mut f, n)
+                .and_then(|from| f.seek(SeekFrom::Start(from)))
+                .map_err(|e| read_failed(&opened, e))?;
+        }
+        Ok(Some(f))
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Failed, format!("reading the job's output: {e}")))??;
     let live = request.follow && job.as_ref().is_some_and(|j| j.is_live());
     let output = Output {
         cluster,
