@@ -19,10 +19,16 @@ pub async fn start(
 ) -> Result<u64, ApiError> {
     // Inside the section from the count of held GPUs to the submit, as a create is.
     let _section = d.user_locks.enter(acting.who.uid()).await;
-    if let Some(job) = super::newest_job(cluster, acting, container)
+    let live = super::newest_job(cluster, acting, container)
         .await?
-        .filter(|j| j.is_live())
-    {
+        .filter(|j| j.is_live());
+    // A job that is completing (just stopped) is on its way out: a start right after a
+    // stop is no second container, and its GPUs are not counted twice.
+    let ending = live
+        .as_ref()
+        .filter(|j| j.state == "COMPLETING")
+        .map(|j| j.id);
+    if let Some(job) = live.filter(|j| Some(j.id) != ending) {
         return Err(ApiError::new(
             ErrorCode::Invalid,
             format!(
@@ -36,7 +42,7 @@ pub async fn start(
     }
     let kept = kept::load(&d.state_dir, container)?;
     let effective = acting.policy(&d.config);
-    let within = submit::check(cluster, acting, &effective, &kept, None).await?;
+    let within = submit::check(cluster, acting, &effective, &kept, ending).await?;
     submit::submit(
         d,
         cluster,
