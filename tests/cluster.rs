@@ -713,6 +713,27 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     );
     assert_eq!(cluster.job(&a1_job).state, "RUNNING");
 
+    // What a1 writes stays in its bundle when it stops (read again once it starts).
+    let exec = daemon.ds01(
+        &ana,
+        &[
+            "container",
+            "exec",
+            "a1",
+            "--",
+            "sh",
+            "-c",
+            "echo kept > /kept-note",
+        ],
+    );
+    daemon.ok(exec, "exec in a1 as ana");
+    // ds01d's record of what a1 was created with is its own, not in ana's bundle.
+    let record = daemon.state_dir().join(format!("cluster/{a1_key}.json"));
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).expect("a1's record")).unwrap();
+    assert_eq!(kept["gpus"], 2, "{kept}");
+    assert_eq!(std::fs::metadata(&record).unwrap().uid(), 0);
+
     // ana stops a1: its job is cancelled, and bo's waiting one gets the freed GPUs.
     let out = daemon.ds01(&ana, &["container", "stop", "a1"]);
     daemon.ok(out, "ds01 container stop a1 as ana");
@@ -748,6 +769,29 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
         why.contains("stopped by its owner") && why.contains(&format!("Slurm job {a1_job} ended")),
         "{why}"
     );
+    // bo's start, restart, recreate and logs of ana's a1 are answered as for a name nobody
+    // has; a1 stays stopped.
+    for verb in ["start", "restart", "recreate", "logs"] {
+        let theirs = daemon.ds01(&bo, &["container", verb, "a1"]);
+        let nobodys = daemon.ds01(&bo, &["container", verb, "zz"]);
+        assert!(
+            !theirs.status.success(),
+            "bo's {verb} a1: {}",
+            describe(&theirs)
+        );
+        assert_eq!(
+            text(&theirs.stderr).replace("a1", "zz"),
+            text(&nobodys.stderr),
+            "bo's {verb} of ana's a1 and of nobody's zz"
+        );
+    }
+    // A container whose job runs is not started twice.
+    let again = daemon.ds01(&ana, &["container", "start", "a2"]);
+    assert!(
+        !again.status.success() && text(&again.stderr).contains("running or waiting already"),
+        "start of running a2: {}",
+        describe(&again)
+    );
 
     // An admin's scancel from outside ds01: the list and `why` say so.
     let a2_job = field(&a2, "id");
@@ -758,12 +802,94 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     assert!(why.contains("cancelled in Slurm (scancel"), "{why}");
     assert!(!why.contains("stopped by its owner"), "{why}");
 
-    // A container on the freed node, so that each node runs one; n3 is then cut off: its
-    // container's owner reads the node failure in the list and in `why`.
-    let out = ds01_create(&daemon, &ana, "a4", 2);
-    daemon.ok(out, "ds01 container create a4 as ana");
-    wait_state(&daemon, &ana, "a4", "running");
-    let (owner, name) = [(&ana, "a4"), (&bo, "b1"), (&bo, "b2")]
+    // ana starts a1 again: a new job from its bundle, with the GPUs and limits it was
+    // created with, on the freed node; what its last job wrote is there.
+    let out = daemon.ds01(&ana, &["container", "start", "a1"]);
+    daemon.ok(out, "ds01 container start a1 as ana");
+    let a1 = wait_state(&daemon, &ana, "a1", "running");
+    let a1_started = field(&a1, "id");
+    assert_ne!(a1_started, a1_job, "{a1}");
+    assert_eq!(field(&a1, "gpus"), "2", "{a1}");
+    let limits = cluster.root("squeue", &["-h", "-j", &a1_started, "-o", "%j|%b|%m|%C|%l"]);
+    assert_eq!(
+        text(&limits.stdout),
+        format!("{a1_key}|gres:gpu:2|200M|1|1:00:00"),
+        "{}",
+        describe(&limits)
+    );
+    let exec = daemon.ds01(
+        &ana,
+        &["container", "exec", "a1", "--", "cat", "/kept-note"],
+    );
+    assert_eq!(
+        text(daemon.ok(exec, "exec in a1 as ana").as_bytes()),
+        "kept"
+    );
+
+    // Its logs: the new job's output file, which names the job and its node.
+    let first = format!(
+        "ds01: Slurm job {a1_started} runs the container on {}",
+        node_of(&a1)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let logs = daemon.ds01(&ana, &["container", "logs", "a1"]);
+        let logs = daemon.ok(logs, "ds01 container logs a1 as ana");
+        if logs.lines().next() == Some(first.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a1's logs: {logs:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let tail = daemon.ds01(&ana, &["container", "logs", "a1", "--tail", "1"]);
+    assert_eq!(
+        daemon
+            .ok(tail, "ds01 container logs --tail 1")
+            .lines()
+            .count(),
+        1
+    );
+
+    // No terminal in a cluster container: open runs a shell on pipes; a terminal or
+    // JupyterLab is refused with what works instead.
+    let mut open = ana
+        .command(ds01_tests::users::user_visible_binary("ds01"))
+        .envs(daemon.env_for())
+        .args(["container", "open", "a1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ds01 container open runs");
+    {
+        use std::io::Write;
+        let mut stdin = open.stdin.take().unwrap();
+        stdin.write_all(b"echo opened-$((6*7))\n").unwrap();
+    }
+    let open = open.wait_with_output().unwrap();
+    assert!(
+        open.status.success() && text(&open.stdout).contains("opened-42"),
+        "open a1 without a terminal: {}",
+        describe(&open)
+    );
+    for (args, says) in [
+        (
+            &["container", "exec", "-t", "a1", "--", "true"][..],
+            "exec -i",
+        ),
+        (&["container", "jupyter", "a1"][..], "ds01 container exec"),
+    ] {
+        let refused = daemon.ds01(&ana, args);
+        assert!(
+            !refused.status.success() && text(&refused.stderr).contains(says),
+            "{args:?}: {}",
+            describe(&refused)
+        );
+    }
+
+    // Each node runs one container now; n3 is then cut off: its container's owner reads
+    // the node failure in the list and in `why`.
+    let (owner, name) = [(&ana, "a1"), (&bo, "b1"), (&bo, "b2")]
         .into_iter()
         .find(|(u, n)| node_of(&wait_state(&daemon, u, n, "running")) == "n3")
         .expect("a container on n3");
@@ -784,10 +910,93 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     let why = ds01_why(&daemon, owner, name);
     assert!(why.contains("its node n3 failed"), "{why}");
 
-    // remove takes the bundle; the list no longer shows it.
-    let out = daemon.ds01(&ana, &["container", "remove", "a1"]);
+    // The others stopped to free a node, recreate places the failed one on a node that is
+    // up: a new job from the same bundle.
+    let failed_job = field(&failed, "id");
+    for (user, other) in [(&ana, "a1"), (&bo, "b1"), (&bo, "b2")] {
+        if other != name {
+            let out = daemon.ds01(user, &["container", "stop", other]);
+            daemon.ok(out, &format!("ds01 container stop {other}"));
+        }
+    }
+    let out = daemon.ds01(owner, &["container", "recreate", name, "--json"]);
+    let recreated: serde_json::Value =
+        serde_json::from_str(daemon.ok(out, "ds01 container recreate").trim()).unwrap();
+    assert_ne!(field(&recreated, "id"), failed_job, "{recreated}");
+    let moved = wait_state(&daemon, owner, name, "running");
+    assert_eq!(field(&moved, "id"), field(&recreated, "id"), "{moved}");
+    assert_ne!(node_of(&moved), "n3", "{moved}");
+
+    // A restart of the running container cancels its job for a new one; `logs -f` of the
+    // old job ends with it.
+    let mut follow = owner
+        .command(ds01_tests::users::user_visible_binary("ds01"))
+        .envs(daemon.env_for())
+        .args(["container", "logs", "-f", name])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ds01 container logs -f runs");
+    std::thread::sleep(Duration::from_secs(1));
+    let out = daemon.ds01(owner, &["container", "restart", name]);
+    daemon.ok(out, "ds01 container restart");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while follow.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = follow.kill();
+            panic!("logs -f did not end with its job");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let followed = follow.wait_with_output().unwrap();
+    assert!(
+        followed.status.success()
+            && text(&followed.stdout).contains(&format!(
+                "ds01: Slurm job {} runs the container",
+                field(&recreated, "id")
+            )),
+        "logs -f: {}",
+        describe(&followed)
+    );
+    let restarted = wait_state(&daemon, owner, name, "running");
+    assert_ne!(field(&restarted, "id"), field(&moved, "id"), "{restarted}");
+    let why = ds01_why(&daemon, owner, name);
+    assert!(
+        why.contains("recreated by its owner") && why.contains("restarted by its owner"),
+        "{why}"
+    );
+
+    // ana's own link in place of her job's output: ds01d (root) never follows it.
+    let a1_newest = field(
+        &ds01_list(&daemon, &ana)
+            .into_iter()
+            .find(|c| field(c, "name") == "a1")
+            .expect("a1 listed"),
+        "id",
+    );
+    let planted = bundles.join(&a1_key).join(format!("slurm-{a1_newest}.out"));
+    let plant = ana
+        .command("sh")
+        .args(["-c", "rm -f \"$1\" && ln -s /etc/shadow \"$1\"", "sh"])
+        .arg(&planted)
+        .output()
+        .unwrap();
+    assert!(plant.status.success(), "{}", describe(&plant));
+    let logs = daemon.ds01(&ana, &["container", "logs", "a1"]);
+    assert!(
+        !logs.status.success()
+            && text(&logs.stderr).contains("symbolic link")
+            && !text(&logs.stdout).contains("root:"),
+        "logs through a planted link: {}",
+        describe(&logs)
+    );
+
+    // remove takes the bundle and ds01d's record; the list no longer shows it.
+    let out = daemon.ds01(&ana, &["container", "remove", "--force", "a1"]);
     daemon.ok(out, "ds01 container remove a1 as ana");
     assert!(!bundles.join(&a1_key).exists());
+    assert!(!record.exists());
     assert!(!listed_names(&daemon, &ana).contains(&"a1".to_owned()));
 
     drop(daemon);

@@ -10,6 +10,7 @@
 
 pub mod bundle;
 pub mod job;
+pub mod kept;
 pub mod slurm;
 
 use std::path::PathBuf;

@@ -302,10 +302,11 @@ pub struct Submit<'a> {
     pub minutes: Option<u64>,
 }
 
-/// The batch script: one step, the container, running until the job ends.
+/// The batch script: one step, the container, running until the job ends. Its first line
+/// of output (the start of the container's `logs`) says which job runs it where.
 pub fn script(bundle: &Path) -> String {
     format!(
-        "#!/bin/sh\n# A ds01 container: its OCI bundle, run by the node's runtime as the job's user.\nexec srun --container={} sleep infinity\n",
+        "#!/bin/sh\n# A ds01 container: its OCI bundle, run by the node's runtime as the job's user.\necho \"ds01: Slurm job $SLURM_JOB_ID runs the container on $SLURMD_NODENAME\"\nexec srun --container={} sleep infinity\n",
         bundle.display()
     )
 }

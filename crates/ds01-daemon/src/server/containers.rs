@@ -235,11 +235,11 @@ async fn upgrade_body<T: DeserializeOwned>(
 
 pub(super) async fn container_logs(
     State(d): State<Arc<Daemon>>,
-    OwnContainer { container, .. }: OwnContainer,
+    OwnContainer { acting, container }: OwnContainer,
     request: Request,
 ) -> Result<Response, Failure> {
     let (on_upgrade, logs) = upgrade_body(request).await?;
-    Ok(ops::logs::logs(d, container, logs, on_upgrade).await?)
+    Ok(ops::logs::logs(d, acting, container, logs, on_upgrade).await?)
 }
 
 pub(super) async fn copy_out(

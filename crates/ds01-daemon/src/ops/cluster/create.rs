@@ -3,14 +3,16 @@
 //! `max_containers` against the user's bundles (stopped containers count, as they do on
 //! one server), `max_gpus` against the GPUs of the user's live jobs. Memory and CPUs are
 //! the request's within the policy (else the policy's ceiling), the walltime the policy's
-//! `max_runtime`. Slurm then places the job, or queues it until GPUs are free.
+//! `max_runtime` (see [`submit`]). Slurm then places the job, or queues it until GPUs are
+//! free. What the container asked is kept in ds01d's state ([`Kept`]) for its next jobs.
 
 use ds01_api::{ApiError, ContainerCreate, CreatedContainer, GpuRequest, Reason, UserSetup};
-use ds01_policy::{Effective, LimitError, ResourceRequest};
 
+use super::submit;
 use crate::authz::{Authz, IfMissing};
 use crate::caller::Acting;
-use crate::cluster::{bundle, slurm, ClusterConfig};
+use crate::cluster::kept::{self, Kept};
+use crate::cluster::{bundle, ClusterConfig};
 use crate::errors::from_limit;
 use crate::Daemon;
 
@@ -27,25 +29,12 @@ pub async fn create(
     let gpus = gpu_count(request.gpus.as_ref())?;
     let effective = acting.policy(&d.config);
     let image = image(d, acting, &request).await?;
+    let kept = Kept::new(image.clone(), gpus, request.memory, request.cpus);
     let _section = d.user_locks.enter(who.uid()).await;
     effective
         .check_new_container(bundle::of_user(cluster, who.uid()).len() as u32)
         .map_err(from_limit)?;
-    let held: u32 = slurm::jobs(cluster, who)
-        .await?
-        .iter()
-        .filter(|j| j.is_live())
-        .map(|j| j.gpus)
-        .sum();
-    check_gpus(&effective, held, gpus).map_err(from_limit)?;
-    let applied = effective
-        .check(&ResourceRequest {
-            memory: request.memory,
-            cpus: request.cpus,
-            shm_size: None,
-            pids_limit: None,
-        })
-        .map_err(from_limit)?;
+    let within = submit::check(cluster, acting, &effective, &kept, None).await?;
     let dir = bundle::make(
         &d.engine,
         cluster,
@@ -55,42 +44,18 @@ pub async fn create(
         &d.config.resource_labels(),
     )
     .await?;
-    let submit = slurm::Submit {
-        name: key.as_str(),
-        bundle: &dir,
-        image: &image,
-        gpus,
-        mem_mib: applied.memory.map(|m| m.bytes().div_ceil(1 << 20).max(1)),
-        cpus: applied.cpus.map(|c| c.ceil().max(1.0) as u32),
-        minutes: effective
-            .max_runtime
-            .value
-            .value()
-            .map(|s| s.secs().div_ceil(60).max(1)),
+    let submitted = match kept::save(&d.state_dir, &key, &kept) {
+        Ok(()) => submit::submit(d, cluster, acting, &key, &kept, &within, "submit", "").await,
+        Err(e) => Err(e),
     };
-    let id = match slurm::submit(cluster, who, &submit).await {
+    let id = match submitted {
         Ok(id) => id,
         Err(e) => {
             bundle::remove(&dir);
+            kept::remove(&d.state_dir, &key);
             return Err(e);
         }
     };
-    d.events.record_for(
-        acting,
-        &key,
-        "submit",
-        format!(
-            "submitted to Slurm as job {id} ({gpus} GPU(s){}{})",
-            submit
-                .mem_mib
-                .map(|m| format!(", {m} MiB"))
-                .unwrap_or_default(),
-            submit
-                .minutes
-                .map(|m| format!(", at most {m} min"))
-                .unwrap_or_default()
-        ),
-    );
     Ok(CreatedContainer {
         name: key.to_string(),
         id: id.to_string(),
@@ -130,24 +95,6 @@ fn gpu_count(asked: Option<&GpuRequest>) -> Result<u32, ApiError> {
             "on this cluster ask for a number of GPUs (`--gpus N`); Slurm picks the devices",
         )
         .because(Reason::NoGpus)),
-    }
-}
-
-/// `max_gpus` over the GPUs the user's live jobs hold or wait for, plus this request's.
-fn check_gpus(effective: &Effective, held: u32, asked: u32) -> Result<(), LimitError> {
-    let cap = &effective.max_gpus;
-    let total = f64::from(held + asked);
-    match cap.value.value() {
-        Some(c) if asked > 0 && total > c => Err(LimitError {
-            key: cap.key,
-            asked: format!(
-                "{} GPUs ({held} held by your jobs, {asked} asked)",
-                held + asked
-            ),
-            ceiling: cap.value.to_string(),
-            origin: cap.source.clone(),
-        }),
-        _ => Ok(()),
     }
 }
 

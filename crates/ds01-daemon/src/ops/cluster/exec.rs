@@ -28,7 +28,20 @@ pub async fn exec(
     request: ExecRequest,
     on_upgrade: OnUpgrade,
 ) -> Result<axum::response::Response, ApiError> {
-    if !request.env.is_empty() || request.workdir.is_some() {
+    if request.tty {
+        return Err(ApiError::invalid(format!(
+            "a terminal in the container is not available on this cluster yet (so neither is              `ds01 container open`); run commands with `ds01 container exec {0} -- CMD`, or a              shell without a terminal with `ds01 container exec -i {0} -- /bin/sh`",
+            container.name()
+        )));
+    }
+    // `open` without a terminal names the client's TERM: there is no terminal for it to
+    // describe, so it is dropped rather than refused.
+    let env: Vec<&String> = request
+        .env
+        .iter()
+        .filter(|e| !e.starts_with("TERM="))
+        .collect();
+    if !env.is_empty() || request.workdir.is_some() {
         return Err(ApiError::invalid(
             "--env and --workdir are not available for containers on this cluster yet",
         ));

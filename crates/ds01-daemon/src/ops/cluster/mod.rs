@@ -5,10 +5,16 @@
 
 pub mod create;
 pub mod exec;
+pub mod jupyter;
 pub mod list;
+pub mod logs;
 pub mod observe;
+pub mod recreate;
 pub mod remove;
+pub mod restart;
+pub mod start;
 pub mod stop;
+pub mod submit;
 
 use ds01_api::{ApiError, ErrorCode, OwnedContainer};
 

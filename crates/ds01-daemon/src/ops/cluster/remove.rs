@@ -4,7 +4,7 @@
 use ds01_api::{ApiError, ErrorCode, OwnedContainer, Reason, RemoveQuery, Removed};
 
 use crate::caller::Acting;
-use crate::cluster::{bundle, slurm, ClusterConfig};
+use crate::cluster::{bundle, kept, slurm, ClusterConfig};
 use crate::Daemon;
 
 /// Removes the container, or with `dry_run` names it.
@@ -41,6 +41,7 @@ pub async fn remove(
         slurm::cancel(cluster, &acting.who, job.id).await?;
     }
     bundle::remove(&bundle::dir(cluster, container));
+    kept::remove(&d.state_dir, container);
     d.events
         .record_for(acting, container, "remove", "removed by its owner".into());
     Ok(removed)

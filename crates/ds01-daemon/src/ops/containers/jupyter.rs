@@ -82,6 +82,9 @@ pub async fn jupyter(
     container: &OwnedContainer,
     port: Option<u16>,
 ) -> Result<JupyterServer, ApiError> {
+    if d.config.cluster.is_some() {
+        return Err(crate::ops::cluster::jupyter::jupyter(container));
+    }
     let who = &acting.who;
     let (name, key) = (container.name(), container);
     let mut reach = d.engine.reach(key).await.map_err(from_engine)?;

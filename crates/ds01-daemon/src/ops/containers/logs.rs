@@ -13,16 +13,22 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::caller::Acting;
 use crate::errors::from_engine;
 use crate::Daemon;
 
 /// Checks the container is the caller's, then answers `101` and relays its output.
 pub async fn logs(
     d: Arc<Daemon>,
+    acting: Acting,
     container: OwnedContainer,
     request: LogsRequest,
     on_upgrade: OnUpgrade,
 ) -> Result<Response, ApiError> {
+    if let Some(cluster) = d.config.cluster.clone() {
+        return crate::ops::cluster::logs::logs(cluster, acting, container, request, on_upgrade)
+            .await;
+    }
     let mut output = d
         .engine
         .container_logs(&container, request.follow, request.tail)

@@ -23,6 +23,9 @@ pub async fn recreate(
     container: &OwnedContainer,
     reporter: Reporter,
 ) -> Result<CreatedContainer, ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        return crate::ops::cluster::recreate::recreate(d, cluster, acting, container).await;
+    }
     // One section from the removal to the new container: the slot the old one frees is its
     // own, not a parallel create's.
     let section = d.user_locks.enter(acting.who.uid()).await;

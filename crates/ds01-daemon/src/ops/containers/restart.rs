@@ -19,6 +19,9 @@ pub async fn restart(
     container: &OwnedContainer,
     grace_secs: u32,
 ) -> Result<(), ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        return crate::ops::cluster::restart::restart(d, cluster, acting, container).await;
+    }
     // A restart starts a stopped container: its devices are counted like a start's, inside
     // the section. The reservation then counts them for its owner until the container
     // runs, so the section is left before the engine's restart (whose stop may take the

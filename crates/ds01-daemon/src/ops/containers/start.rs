@@ -15,6 +15,10 @@ pub async fn start(
     acting: &Acting,
     container: &OwnedContainer,
 ) -> Result<(), ApiError> {
+    if let Some(cluster) = &d.config.cluster {
+        crate::ops::cluster::start::start(d, cluster, acting, container).await?;
+        return Ok(());
+    }
     let section = d.user_locks.enter(acting.who.uid()).await;
     let reservation = rebind(d, acting, container, "start", true, &section).await?;
     let bound = crate::binds::bind_for_start(
