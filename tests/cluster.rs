@@ -1141,6 +1141,26 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
         );
     }
 
+    // --all on a cluster: stop takes c2 (the one running), start then both.
+    let out = daemon.ds01(&cy, &["container", "stop", "--all"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stopped = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        stopped.contains("c2") && !stopped.contains("c1"),
+        "{stopped}"
+    );
+    wait_state(&daemon, &cy, "c2", "cancelled");
+    let out = daemon.ds01(&cy, &["container", "start", "--all"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let started_all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        started_all.contains("c1") && started_all.contains("c2"),
+        "{started_all}"
+    );
+    for name in ["c1", "c2"] {
+        wait_state(&daemon, &cy, name, "running");
+    }
+
     let _ = session.kill();
     let _ = session.wait();
     drop(daemon);

@@ -40,3 +40,23 @@ async fn newest_job(
     let jobs = crate::cluster::slurm::jobs(cluster, &acting.who).await?;
     Ok(jobs.into_iter().find(|j| j.name == container.as_str()))
 }
+
+/// The acting user's containers, each with whether its newest job runs or waits: what
+/// `--all` chooses from.
+pub async fn containers_live(
+    cluster: &ClusterConfig,
+    acting: &Acting,
+) -> Result<Vec<(OwnedContainer, bool)>, ApiError> {
+    let jobs = crate::cluster::slurm::jobs(cluster, &acting.who).await?;
+    Ok(bundle::of_user(cluster, acting.who.uid())
+        .into_iter()
+        .map(|c| {
+            // Newest first: the container's current job.
+            let live = jobs
+                .iter()
+                .find(|j| j.name == c.as_str())
+                .is_some_and(Job::is_live);
+            (c, live)
+        })
+        .collect())
+}

@@ -17,18 +17,25 @@ pub async fn bulk(
     verb: BulkVerb,
     grace_secs: u32,
 ) -> Result<Vec<BulkOutcome>, ApiError> {
-    let mine = d
-        .engine
-        .list_containers(Scope::User(&acting.who))
-        .await
-        .map_err(from_engine)?;
+    // Each container, and whether it runs: the engine's, or on a cluster its newest job's.
+    let mine: Vec<(OwnedContainer, bool)> = match &d.config.cluster {
+        Some(cluster) => crate::ops::cluster::containers_live(cluster, acting).await?,
+        None => d
+            .engine
+            .list_containers(Scope::User(&acting.who))
+            .await
+            .map_err(from_engine)?
+            .into_iter()
+            .filter_map(|c| Some((c.owned()?, c.state.is_live())))
+            .collect(),
+    };
     let chosen: Vec<OwnedContainer> = mine
         .into_iter()
-        .filter(|c| match verb {
-            BulkVerb::Start => !c.state.is_live(),
-            BulkVerb::Stop | BulkVerb::Restart => c.state.is_live(),
+        .filter(|(_, live)| match verb {
+            BulkVerb::Start => !live,
+            BulkVerb::Stop | BulkVerb::Restart => *live,
         })
-        .filter_map(|c| c.owned())
+        .map(|(c, _)| c)
         .collect();
     let outcome = |c: &OwnedContainer, done: &str, r: Result<(), ApiError>| BulkOutcome {
         name: c.to_string(),
