@@ -3,7 +3,8 @@
 //! started from the login node. The node's runtime starts it from the same bundle: the
 //! same root file system (what one writes, the other reads), the same user mapping, the
 //! job's node, GPUs and limits, but a container of its own (its own PID namespace: it
-//! does not see the first step's processes). No terminal yet: output comes as pipes.
+//! does not see the first step's processes). A terminal is made inside the container
+//! ([`in_terminal`]); without one, output comes as pipes.
 //! The frames are those of one server's exec: stdin, output, and the exit status last.
 
 use std::process::Stdio;
@@ -28,14 +29,14 @@ pub async fn exec(
     request: ExecRequest,
     on_upgrade: OnUpgrade,
 ) -> Result<axum::response::Response, ApiError> {
-    if request.tty {
-        return Err(ApiError::invalid(format!(
-            "a terminal in the container is not available on this cluster yet (so neither is              `ds01 container open`); run commands with `ds01 container exec {0} -- CMD`, or a              shell without a terminal with `ds01 container exec -i {0} -- /bin/sh`",
-            container.name()
-        )));
-    }
-    // `open` without a terminal names the client's TERM: there is no terminal for it to
-    // describe, so it is dropped rather than refused.
+    // The client's terminal type, for a terminal in the container; nothing else of the
+    // environment is passed yet.
+    let term = request
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("TERM="))
+        .filter(|t| request.tty && !t.is_empty() && t.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_owned);
     let env: Vec<&String> = request
         .env
         .iter()
@@ -66,12 +67,15 @@ pub async fn exec(
         "--quiet".to_owned(),
         format!("--container={}", bundle::dir(cluster, &container).display()),
     ];
-    if request.command.is_empty() {
-        args.push("/bin/sh".to_owned());
-    } else {
-        args.extend(request.command.iter().cloned());
+    match (request.tty, request.command.is_empty()) {
+        (true, _) => args.extend(in_terminal(&request)),
+        (false, true) => args.push("/bin/sh".to_owned()),
+        (false, false) => args.extend(request.command.iter().cloned()),
     }
     let mut cmd = slurm::as_user(cluster, &acting.who, "srun", &args);
+    if let Some(term) = term {
+        cmd.env("TERM", term);
+    }
     cmd.stdin(if request.stdin {
         Stdio::piped()
     } else {
@@ -95,6 +99,37 @@ pub async fn exec(
         d.sessions.close(&key);
     });
     Ok(crate::ops::containers::exec::switching())
+}
+
+/// The step's command for a terminal. Slurm 22.05 starts a container step on pipes, even
+/// under `srun --pty`, so the terminal is made inside the container: `script` (util-linux,
+/// in every Debian and Ubuntu image) runs the command on a pseudo-terminal of the
+/// container's own `/dev/pts`, set to the client's size when it started (a later resize
+/// does not reach it). Without a command, a login shell: bash where the image has it.
+fn in_terminal(request: &ExecRequest) -> Vec<String> {
+    let command = if request.command.is_empty() {
+        "if [ -x /bin/bash ]; then exec /bin/bash -l; else exec /bin/sh -l; fi".to_owned()
+    } else {
+        let quoted: Vec<String> = request.command.iter().map(|a| shell_quote(a)).collect();
+        format!("exec {}", quoted.join(" "))
+    };
+    let size = match (request.height, request.width) {
+        (Some(rows), Some(cols)) if rows > 0 && cols > 0 => {
+            format!("stty rows {rows} cols {cols} 2>/dev/null; ")
+        }
+        _ => String::new(),
+    };
+    vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        "command -v script >/dev/null 2>&1 || { echo 'ds01: this image has no script(1) (util-linux) to make a terminal with; run `ds01 container exec -i NAME -- /bin/sh` instead' >&2; exit 127; }; exec script -qfec \"$1\" /dev/null".to_owned(),
+        "ds01".to_owned(),
+        format!("{size}{command}"),
+    ]
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// Relays frames to the step and its output back, then its exit status. A client that
