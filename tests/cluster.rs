@@ -574,6 +574,7 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
         &sweeper.label().1,
         &format!(
             "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\npartition = \"gpu\"\n\n\
+             [lifecycle]\ncheck_interval = \"2s\"\n\n\
              [policy.default]\nmax_gpus = 4\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
             cluster.conf,
             bundles.display().to_string()
@@ -898,6 +899,26 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
         .expect("a container on n3");
     let cut = cluster.script("cut");
     assert!(cut.status.success(), "{}", describe(&cut));
+    // The owner is told by ds01d's own round, before anyone asks: the ending is in their
+    // events while no list or why of theirs has run.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let events = daemon.ok(
+            daemon.ds01(owner, &["events", "--json"]),
+            "ds01 events as the owner",
+        );
+        if events
+            .lines()
+            .any(|l| l.contains("\"job_end\"") && l.contains("NODE_FAIL") && l.contains(name))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no NODE_FAIL event for {name}: {events}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let failed = wait_listed(
         &daemon,
         owner,
