@@ -29,6 +29,20 @@ struct Ran {
     stderr: String,
 }
 
+impl Ran {
+    /// Its output, or `what` failed with its error output.
+    fn stdout_or(self, what: &str) -> Result<String, ApiError> {
+        if self.ok {
+            Ok(self.stdout)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Failed,
+                format!("{what}: {}", self.stderr),
+            ))
+        }
+    }
+}
+
 /// `program args` as `who`: the user's UID, GID and groups, an empty environment but for
 /// `PATH`, `SLURM_CONF` and the user's name, in `/`; killed when dropped.
 pub fn as_user(
@@ -124,16 +138,11 @@ async fn collect(
 /// ones included while slurmctld remembers them (`MinJobAge`), newest first.
 pub async fn jobs(cluster: &ClusterConfig, who: &Identity) -> Result<Vec<Job>, ApiError> {
     let args = ["-h", "-t", "all", "-o", SQUEUE_FORMAT].map(String::from);
-    let ran = run(cluster, who, "squeue", &args, None).await?;
-    if !ran.ok {
-        return Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("squeue failed: {}", ran.stderr),
-        ));
-    }
+    let stdout = run(cluster, who, "squeue", &args, None)
+        .await?
+        .stdout_or("squeue failed")?;
     let suffix = format!("._.{}", who.uid());
-    let mut jobs: Vec<Job> = ran
-        .stdout
+    let mut jobs: Vec<Job> = stdout
         .lines()
         .filter_map(Job::parse)
         .filter(|j| j.name.ends_with(&suffix))
@@ -149,15 +158,10 @@ pub async fn jobs(cluster: &ClusterConfig, who: &Identity) -> Result<Vec<Job>, A
 pub async fn all_jobs(cluster: &ClusterConfig) -> Result<Vec<(Job, u64)>, ApiError> {
     let format = format!("%U|%m|{SQUEUE_FORMAT}");
     let args = ["-h", "-t", "all", "-o", &format].map(String::from);
-    let ran = run_as_daemon(cluster, "squeue", &args).await?;
-    if !ran.ok {
-        return Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("squeue failed: {}", ran.stderr),
-        ));
-    }
-    Ok(ran
-        .stdout
+    let stdout = run_as_daemon(cluster, "squeue", &args)
+        .await?
+        .stdout_or("squeue failed")?;
+    Ok(stdout
         .lines()
         .filter_map(|line| {
             let (uid, rest) = line.trim().split_once('|')?;
@@ -180,15 +184,10 @@ pub async fn queue(cluster: &ClusterConfig) -> Result<Vec<u64>, ApiError> {
     if let Some(p) = &cluster.partition {
         args.push(format!("--partition={p}"));
     }
-    let ran = run_as_daemon(cluster, "squeue", &args).await?;
-    if !ran.ok {
-        return Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("squeue failed: {}", ran.stderr),
-        ));
-    }
-    Ok(ran
-        .stdout
+    let stdout = run_as_daemon(cluster, "squeue", &args)
+        .await?
+        .stdout_or("squeue failed")?;
+    Ok(stdout
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect())
@@ -239,14 +238,10 @@ pub async fn cpu_seconds(cluster: &ClusterConfig, id: u64) -> Result<Option<f64>
         "--format=JobID,TRESUsageInTot",
     ]
     .map(String::from);
-    let ran = run_as_daemon(cluster, "sstat", &args).await?;
-    if !ran.ok {
-        return Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("sstat of job {id} failed: {}", ran.stderr),
-        ));
-    }
-    Ok(cpu_of_steps(&ran.stdout))
+    let stdout = run_as_daemon(cluster, "sstat", &args)
+        .await?
+        .stdout_or(&format!("sstat of job {id} failed"))?;
+    Ok(cpu_of_steps(&stdout))
 }
 
 /// The sum of the `cpu=` usage of the steps in sstat's `JobID|TRESUsageInTot` lines, but
@@ -374,15 +369,10 @@ pub async fn submit(
 
 /// Cancels job `id` as `who` (Slurm refuses another user's).
 pub async fn cancel(cluster: &ClusterConfig, who: &Identity, id: u64) -> Result<(), ApiError> {
-    let ran = run(cluster, who, "scancel", &[id.to_string()], None).await?;
-    if ran.ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("scancel {id} failed: {}", ran.stderr),
-        ))
-    }
+    run(cluster, who, "scancel", &[id.to_string()], None)
+        .await?
+        .stdout_or(&format!("scancel {id} failed"))
+        .map(drop)
 }
 
 #[cfg(test)]
