@@ -164,7 +164,11 @@ cluster_bench() {
     local cdir=$work/cluster uid slurm_conf
     uid=$(id -u "$ldap_login")
     # `slurm-cluster.sh down` stops the job steps of the fixed node names: it must never run
-    # over somebody else's cluster.
+    # over somebody else's cluster. tests/cluster.rs takes the same machine-wide lock for as
+    # long as its clusters run; this one is held until the bench exits.
+    exec 9>>/tmp/ds01-slurm.lock
+    echo "bench: waiting for the machine's Slurm cluster lock" >&2
+    flock 9
     if [ -e /run/netns/ds01-slurm-n3 ]; then
         echo "bench: another scripts/slurm-cluster.sh cluster runs on this machine" >&2
         exit 1

@@ -34,8 +34,30 @@ fn describe(out: &Output) -> String {
 /// One cluster at a time on this machine: the tests take turns (a failed one releases it).
 static ONE_CLUSTER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_cluster() -> std::sync::MutexGuard<'static, ()> {
-    ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner())
+/// The machine-wide lock that every user of `scripts/slurm-cluster.sh` here takes for as
+/// long as its cluster runs (`scripts/bench.sh` too): the fixed names of one cluster's
+/// nodes and namespace would clash with another's.
+const CLUSTER_LOCK: &str = "/tmp/ds01-slurm.lock";
+
+/// This test's turn: the process's and the machine's (the kernel drops the file lock of
+/// a killed run).
+struct Turn {
+    _machine: std::fs::File,
+    _process: std::sync::MutexGuard<'static, ()>,
+}
+
+fn one_cluster() -> Turn {
+    let process = ONE_CLUSTER.lock().unwrap_or_else(|p| p.into_inner());
+    let machine = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(CLUSTER_LOCK)
+        .expect("the cluster lock file");
+    machine.lock().expect("taking the cluster lock");
+    Turn {
+        _machine: machine,
+        _process: process,
+    }
 }
 
 /// How a cluster's temporary directory starts; the PID of the test process follows.
