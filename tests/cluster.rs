@@ -315,7 +315,8 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     let cluster = Cluster::up();
     // The script's own checks (as `nobody`): a step on every node, the devices cgroup
     // denying a GPU the job was not given, an OCI container, the same inside a container
-    // (the node's GPU files bound in by dist/slurm/ds01-oci-run), slurmrestd with a JWT.
+    // (the node's GPU files bound in by dist/slurm/ds01-oci-run), slurmrestd with a JWT,
+    // sshare of a user given an association and sacct of their finished job (slurmdbd).
     let check = cluster.script("check");
     assert!(
         check.status.success(),
@@ -323,7 +324,7 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
         describe(&check)
     );
     assert!(
-        text(&check.stdout).ends_with("6 passed, 0 failed"),
+        text(&check.stdout).ends_with("8 passed, 0 failed"),
         "{}",
         describe(&check)
     );
