@@ -23,6 +23,12 @@ pub async fn list(
     } else {
         Vec::new()
     };
+    // And Slurm's priority for it, with the caller's fair-share (their own numbers only).
+    let waiting = if queue.is_empty() {
+        Default::default()
+    } else {
+        crate::cluster::accounting::waiting(cluster, who).await
+    };
     let list = bundle::of_user(cluster, who.uid())
         .into_iter()
         .map(|c| {
@@ -37,7 +43,7 @@ pub async fn list(
                     .map(|j| j.state.to_lowercase())
                     .unwrap_or_else(|| "ended".into()),
                 status: job
-                    .map(|j| j.status_in(&queue))
+                    .map(|j| j.status_in(&queue) + &waiting.note(j.id))
                     .unwrap_or_else(|| "Slurm no longer knows its job (see `ds01 why`)".into()),
                 user: who.login().to_owned(),
                 uid: who.uid(),
