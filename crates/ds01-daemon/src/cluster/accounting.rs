@@ -19,7 +19,8 @@ pub struct JobUse {
     pub gpus: u32,
     /// Memory allocated, bytes (`AllocTRES` mem).
     pub memory_bytes: f64,
-    /// CPU time its steps used (`TotalCPU`; Slurm has it once a step ended).
+    /// CPU time its steps used (`TotalCPU`; Slurm has it once a step ended), its share in
+    /// the span.
     pub cpu_seconds: f64,
     /// Its time in the span, Unix milliseconds.
     pub start_ms: i64,
@@ -74,7 +75,7 @@ pub fn parse_sacct(text: &str, uid: u32, since: i64, until: i64) -> Vec<JobUse> 
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.trim().split('|').collect();
-            let [id, name, start, end, _elapsed, tres, cpu] = f[..] else {
+            let [id, name, start, end, elapsed, tres, cpu] = f[..] else {
                 return None;
             };
             if !name.ends_with(&suffix) {
@@ -91,12 +92,23 @@ pub fn parse_sacct(text: &str, uid: u32, since: i64, until: i64) -> Vec<JobUse> 
                 name: name.to_owned(),
                 gpus: tres_value(tres, "gres/gpu").map_or(0, |g| g as u32),
                 memory_bytes: tres_value(tres, "mem").unwrap_or(0.0),
-                cpu_seconds: super::slurm::slurm_seconds(cpu).unwrap_or(0.0),
+                // The job's CPU time, shared out by time as the ledger shares out a record.
+                cpu_seconds: super::slurm::slurm_seconds(cpu).unwrap_or(0.0)
+                    * share(to - from, elapsed.parse().unwrap_or(0)),
                 start_ms: from * 1000,
                 end_ms: to * 1000,
             })
         })
         .collect()
+}
+
+/// The part `part` seconds are of a job's `whole`, at most all of it.
+fn share(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        1.0
+    } else {
+        (part as f64 / whole as f64).min(1.0)
+    }
 }
 
 /// A TRES's amount in a list such as `billing=2,cpu=1,gres/gpu=2,mem=200M,node=1`; memory
@@ -214,12 +226,13 @@ mod tests {
         assert_eq!(ids, [12, 13, 16]);
         assert_eq!(jobs[0].gpu_seconds(), 2.0 * 95.0);
         assert_eq!(jobs[0].memory_bytes, 200.0 * 1048576.0);
-        assert_eq!(jobs[0].cpu_seconds, 5.0);
+        // 95 of its 100 s in the span.
+        assert_eq!(jobs[0].cpu_seconds, 5.0 * 0.95);
         // Still running: until the end of the span.
         assert_eq!((jobs[1].start_ms, jobs[1].end_ms), (1_050_000, 1_200_000));
         assert_eq!(jobs[1].gpu_seconds(), 150.0);
         assert_eq!(jobs[2].gpu_seconds(), 0.0);
-        assert_eq!(jobs[2].cpu_seconds, 60.0);
+        assert!((jobs[2].cpu_seconds - 60.0 * 5.0 / 110.0).abs() < 1e-9);
     }
 
     #[test]
