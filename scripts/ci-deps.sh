@@ -52,3 +52,15 @@ need runc runc
 need jq jq
 need_package busybox-static
 need curl curl
+# Accounting: slurmdbd on a MariaDB the script starts under its own DIR. Installed with
+# their services not started (a policy-rc.d saying no, unless the host has its own): a
+# system MariaDB is neither wanted nor touched.
+if ! command -v slurmdbd >/dev/null 2>&1 || ! command -v mariadbd >/dev/null 2>&1; then
+  own_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  need slurmdbd slurmdbd
+  need mariadbd mariadb-server
+  [ $own_policy -eq 0 ] || rm -f /usr/sbin/policy-rc.d
+fi

@@ -3,7 +3,10 @@
 # (tests/cluster.rs) and for trying ds01 against Slurm by hand. Everything lives under DIR.
 #
 #   scripts/slurm-cluster.sh up DIR     install what is missing (Debian), start the cluster
-#   scripts/slurm-cluster.sh check DIR  a job on every node, GPUs, an OCI container, slurmrestd
+#   scripts/slurm-cluster.sh check DIR  a job on every node, GPUs, an OCI container, slurmrestd,
+#                                       accounting (sacct, sshare)
+#   scripts/slurm-cluster.sh user DIR LOGIN  give LOGIN an association (account ds01), which
+#                                       fair-share needs; without one a job still runs
 #   scripts/slurm-cluster.sh cut DIR    cut n3 off the network (Slurm marks it down)
 #   scripts/slurm-cluster.sh mend DIR   connect n3 again and resume it
 #   scripts/slurm-cluster.sh env DIR    print the clients' environment (`export K=V` lines)
@@ -12,7 +15,11 @@
 # The cluster: munged with a key of its own, slurmctld, slurmrestd (JWT, OpenAPI v0.0.38) on
 # loopback, and three slurmd: n1 and n2 on 127.0.0.1 (Debian's Slurm runs several per host,
 # `slurmd -N`), n3 in a network namespace of its own behind a veth pair, so that cutting its
-# link is a real node loss. Each node has 2 fake GPUs (gres `gpu`): character devices under
+# link is a real node loss. Accounting: slurmdbd on a MariaDB of the cluster's own (datadir,
+# socket, pid file and TCP port under DIR and on loopback; a system MariaDB is left alone),
+# priority/multifactor with fair-share counting GPU time (TRESBillingWeights) and decaying it
+# with a half-life of minutes, so that tests see it act. Jobs of users without an association
+# run as before (AccountingStorageEnforce unset); `user` adds one where fair-share is wanted. Each node has 2 fake GPUs (gres `gpu`): character devices under
 # DIR/dev/NODE on an unused major, so a job's devices cgroup can allow or deny them (an allowed
 # open fails with ENXIO, a denied one with EPERM); ds01's node runtime binds a node's own
 # into its containers' /dev. `srun --container=DIR/oci/bundle` runs an
@@ -22,10 +29,12 @@
 # never by program name. Every wait is bounded. A failed `up` is undone by `down`.
 set -euo pipefail
 
-usage() { sed -n '2,21p' "$0" >&2; exit 2; }
-[ $# -eq 2 ] || usage
+usage() { sed -n '2,30p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || usage
 cmd=$1
 dir=$2
+login=${3:-}
+case $cmd in user) [ $# -eq 3 ] || usage ;; *) [ $# -eq 2 ] || usage ;; esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 
@@ -37,6 +46,8 @@ host_ip=10.217.93.1          # slurmctld as every node reaches it
 n3_ip=10.217.93.3
 ctld_port=16817
 restd_port=16820
+dbd_port=16821
+db_port=16822
 conf=$dir/etc/slurm.conf
 export SLURM_CONF=$conf
 
@@ -47,7 +58,8 @@ pid_of() { cat "$1" 2>/dev/null || true; }
 
 # Debian packages the cluster runs on (the JWT plugin is slurmrestd's and slurmctld's
 # alternative authentication; busybox-static fills the OCI bundle).
-packages=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin runc jq busybox-static iproute2 curl)
+packages=(munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin runc jq busybox-static iproute2 curl
+  slurmdbd mariadb-server)
 
 install_missing() {
   local p missing=()
@@ -56,8 +68,16 @@ install_missing() {
   done
   [ ${#missing[@]} -eq 0 ] && return
   say "installing ${missing[*]}"
+  # Their packages' services (a system MariaDB, slurmdbd...) are not started by the install:
+  # a policy-rc.d saying no, unless the host has one of its own.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' >$policy && chmod 755 $policy && own_policy=1
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    { [ $own_policy -eq 0 ] || rm -f $policy; return 1; }
+  [ $own_policy -eq 0 ] || rm -f $policy
 }
 
 # The node states as `NAME STATE` lines (STATE without the `*` of a node not responding).
@@ -117,12 +137,49 @@ JobRequeue=0
 SlurmdTimeout=10
 KillWait=5
 MinJobAge=600
-# Users see only their own jobs, as ds01 shows them only their own containers.
-PrivateData=jobs
+# Users see only their own jobs and usage, as ds01 shows them only their own containers.
+PrivateData=jobs,usage
+# Accounting in slurmdbd (sacct, sshare), GPUs counted as a TRES of their own. No
+# AccountingStorageEnforce: a user without an association still runs jobs.
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$dbd_port
+# The munge socket for slurmdbd's connections (AuthInfo's is not used for them).
+AccountingStoragePass=$dir/munge/munge.sock
+AccountingStorageTRES=gres/gpu
+# Fair-share decides the order of the waiting jobs. Its usage is GPU time (the partition's
+# TRESBillingWeights), halved every 5 minutes and taken into the priorities every minute
+# (Slurm's shortest period): a test sees it within a minute or two.
+PriorityType=priority/multifactor
+PriorityDecayHalfLife=5
+PriorityCalcPeriod=1
+PriorityWeightFairshare=100000
+PriorityWeightAge=0
+PriorityWeightJobSize=0
+PriorityWeightPartition=0
+PriorityWeightQOS=0
 NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=16818 CPUs=2 RealMemory=1000 Gres=gpu:2
 NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=16819 CPUs=2 RealMemory=1000 Gres=gpu:2
 NodeName=n3 NodeHostname=$host NodeAddr=$n3_ip Port=16818 CPUs=2 RealMemory=1000 Gres=gpu:2
-PartitionName=gpu Nodes=n1,n2,n3 Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=n1,n2,n3 Default=YES MaxTime=INFINITE State=UP TRESBillingWeights="GRES/gpu=1.0"
+EOF
+  # slurmdbd reads it from SLURM_CONF's directory; it holds the database's password.
+  cat >"$dir/etc/slurmdbd.conf" <<EOF
+AuthType=auth/munge
+AuthInfo=socket=$dir/munge/munge.sock
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=$dbd_port
+SlurmUser=slurm
+PidFile=$dir/run/slurmdbd.pid
+LogFile=$dir/log/slurmdbd.log
+PrivateData=jobs,usage
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$db_port
+StorageUser=slurm
+StoragePass=$(cat "$dir/mysql/slurm.pass")
+StorageLoc=slurm_acct_db
 EOF
   # Debian's Slurm has no NVML plugin: the GPUs are listed, as ds01d could from its inventory.
   cat >"$dir/etc/gres.conf" <<EOF
@@ -171,6 +228,39 @@ write_oci() {
   chmod -R a+rX "$dir/oci/bundle"
 }
 
+# The cluster's own MariaDB: its datadir, socket and pid file under DIR/mysql, TCP on
+# loopback at its own port (slurmdbd's MySQL client takes a host and port, not a socket),
+# root reaching it by the socket only. Its PID is recorded like the daemons'.
+db() { mariadb --no-defaults --socket="$dir/mysql/mysqld.sock" -u root "$@"; }
+start_mariadb() {
+  mkdir -p "$dir/mysql/data"
+  chown -R mysql:mysql "$dir/mysql"
+  chmod 700 "$dir/mysql"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$dir/mysql/data" \
+    --auth-root-authentication-method=socket --skip-test-db >"$dir/log/mariadb-install.log" 2>&1 ||
+    die "mariadb-install-db failed (see $dir/log/mariadb-install.log)"
+  (cd / && exec setsid /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$dir/mysql/data" \
+    --socket="$dir/mysql/mysqld.sock" --pid-file="$dir/mysql/mysqld.pid" \
+    --bind-address=127.0.0.1 --port=$db_port --skip-name-resolve \
+    --log-error="$dir/log/mariadb.log" --innodb-buffer-pool-size=32M) </dev/null >/dev/null 2>&1 &
+  echo $! >"$dir/run/mariadb.pid"
+  wait_for 30 db -e 'select 1' >/dev/null 2>&1 || die "MariaDB did not start (see $dir/log/mariadb.log)"
+  head -c 18 /dev/urandom | base64 | tr -d '+/=' >"$dir/mysql/slurm.pass"
+  db -e "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$(cat "$dir/mysql/slurm.pass")';
+         GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" ||
+    die "cannot make MariaDB's user for slurmdbd"
+}
+
+start_slurmdbd() {
+  /usr/sbin/slurmdbd
+  # sacctmgr answers once slurmdbd has its tables; the cluster is added as slurmctld would.
+  wait_for 30 timeout 5 sacctmgr -n list cluster format=cluster >/dev/null 2>&1 ||
+    die "slurmdbd does not answer (see $dir/log/slurmdbd.log)"
+  sacctmgr -i add cluster ds01test >/dev/null 2>&1 || true
+  sacctmgr -i add account ds01 cluster=ds01test description=ds01 organization=ds01 >/dev/null ||
+    die "sacctmgr cannot add the account ds01"
+}
+
 make_netns() {
   ip netns add "$ns"
   ip link add "$host_veth" type veth peer name "$node_veth"
@@ -186,7 +276,7 @@ up() {
   pid_alive "$(pid_of "$dir/run/slurmctld.pid")" && die "a cluster already runs in $dir"
   [ -e "/run/netns/$ns" ] && die "namespace $ns exists: another cluster is up (down its DIR first)"
   install_missing
-  mkdir -p "$dir"/{etc,state,spool,run,log,dev,munge}
+  mkdir -p "$dir"/{etc,state,spool,run,log,dev,munge,mysql}
   chmod 755 "$dir"
   chown slurm:slurm "$dir/state" "$dir/log" "$dir/run"
   chown munge:munge "$dir/munge"
@@ -209,11 +299,15 @@ up() {
   head -c 32 /dev/urandom >"$dir/state/jwt.key"
   chown slurm:slurm "$dir/state/jwt.key"
   chmod 600 "$dir/state/jwt.key"
+  start_mariadb
   write_config
   write_oci
   chmod -R a+rX "$dir/etc"
+  chown slurm:slurm "$dir/etc/slurmdbd.conf"
+  chmod 600 "$dir/etc/slurmdbd.conf"
   make_netns
 
+  start_slurmdbd
   /usr/sbin/slurmctld
   /usr/sbin/slurmd -N n1
   /usr/sbin/slurmd -N n2
@@ -259,6 +353,23 @@ c_container_devices() {
   out=$(as_nobody srun -w n1 --gres=gpu:1 --chdir=/tmp --container="$dir/oci/bundle" sh -c 'ls /dev/gpu*; cat /dev/gpu0; cat /dev/gpu1' 2>&1 || true)
   [ "$(grep -c '^/dev/gpu[01]$' <<<"$out")" = 2 ] && [ "$(grep -c 'No such device or address' <<<"$out")" = 1 ] && [ "$(grep -c 'Operation not permitted' <<<"$out")" = 1 ]
 }
+# sshare lists a user's association once `user` made one; then a finished job of theirs is
+# in slurmdbd: sacct (which reads it there) gives its GPUs and elapsed time. slurmdbd shows a
+# user their own jobs only (PrivateData), and nothing to a user without an association.
+c_sacct() {
+  local id line
+  id=$(as_nobody srun --chdir=/tmp --gres=gpu:1 sh -c 'echo $SLURM_JOB_ID; sleep 2' 2>/dev/null) || return 1
+  for _ in $(seq 30); do
+    line=$(as_nobody sacct -n -P -X -j "$id" --format=State,AllocTRES,ElapsedRaw 2>/dev/null)
+    [[ $line =~ ^COMPLETED\|.*gres/gpu=1.*\|([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 2 ] && return 0
+    sleep 1
+  done
+  echo "sacct: $line" >&2
+  return 1
+}
+c_sshare() {
+  add_user nobody >/dev/null && as_nobody sshare -n -P -U -o User,Account | grep -qx 'nobody|ds01'
+}
 c_rest() { rest nobody /slurm/v0.0.38/nodes | jq -e '[.nodes[].name] | sort == ["n1", "n2", "n3"]' >/dev/null; }
 check() {
   t "three nodes, two GPUs each" c_gres
@@ -267,6 +378,9 @@ check() {
   t "srun --container runs the bundle with container root as the user" c_oci
   t "a container has its node's GPU files, and opens only the job's" c_container_devices
   t "slurmrestd answers a JWT of the user" c_rest
+  t "sshare lists a user given an association" c_sshare
+  t "sacct gives a finished job's GPUs and time (slurmdbd on the cluster's MariaDB)" c_sacct
+  sacctmgr -i delete user nobody >/dev/null 2>&1 || true
   echo "$ok passed, $bad failed"
   [ "$bad" -eq 0 ]
 }
@@ -277,6 +391,12 @@ cut_n3() { ip -n "$ns" link set "$node_veth" down; }
 mend_n3() {
   ip -n "$ns" link set "$node_veth" up
   case $(sinfo -h -n n3 -o %t) in down*) scontrol update nodename=n3 state=resume ;; esac
+}
+
+# add_user LOGIN: an association of LOGIN's in the account ds01, for fair-share.
+add_user() {
+  sacctmgr -i add user "$1" account=ds01 defaultaccount=ds01 >/dev/null &&
+    wait_for 10 sh -c "sacctmgr -n -P list assoc user='$1' format=user | grep -qx -- '$1'"
 }
 
 env_lines() {
@@ -322,7 +442,18 @@ down() {
     scancel --full --partition=gpu 2>/dev/null || true
     wait_for 15 sh -c '[ -z "$(squeue -h -o %i 2>/dev/null)" ]' || say "jobs still listed; stopping anyway"
   fi
-  for f in "$dir/run/slurmrestd.pid" "$dir"/run/slurmd-n*.pid "$dir/run/slurmctld.pid" "$dir/munge/munged.pid"; do
+  for f in "$dir/run/slurmrestd.pid" "$dir"/run/slurmd-n*.pid "$dir/run/slurmctld.pid"; do
+    pid_alive "$(pid_of "$f")" && pids+=("$(pid_of "$f")")
+  done
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
+  # Then accounting (slurmctld has handed it what it had), then its database and munge.
+  pids=()
+  for f in "$dir/run/slurmdbd.pid"; do
+    pid_alive "$(pid_of "$f")" && pids+=("$(pid_of "$f")")
+  done
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
+  pids=()
+  for f in "$dir/run/mariadb.pid" "$dir/munge/munged.pid"; do
     pid_alive "$(pid_of "$f")" && pids+=("$(pid_of "$f")")
   done
   [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
@@ -345,6 +476,7 @@ case $cmd in env) ;; *) [ "$(id -u)" -eq 0 ] || die "$cmd needs root" ;; esac
 case $cmd in
   up) up ;;
   check) check ;;
+  user) add_user "$login" ;;
   cut) cut_n3 ;;
   mend) mend_n3 ;;
   env) env_lines ;;

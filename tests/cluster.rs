@@ -337,7 +337,8 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
     let cluster = Cluster::up();
     // The script's own checks (as `nobody`): a step on every node, the devices cgroup
     // denying a GPU the job was not given, an OCI container, the same inside a container
-    // (the node's GPU files bound in by dist/slurm/ds01-oci-run), slurmrestd with a JWT.
+    // (the node's GPU files bound in by dist/slurm/ds01-oci-run), slurmrestd with a JWT,
+    // sshare of a user given an association and sacct of their finished job (slurmdbd).
     let check = cluster.script("check");
     assert!(
         check.status.success(),
@@ -345,7 +346,7 @@ fn slurm_cluster_places_holds_ends_and_loses_jobs() {
         describe(&check)
     );
     assert!(
-        text(&check.stdout).ends_with("6 passed, 0 failed"),
+        text(&check.stdout).ends_with("8 passed, 0 failed"),
         "{}",
         describe(&check)
     );
@@ -1211,4 +1212,247 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
     let _ = session.wait();
     drop(daemon);
     eprintln!("ds01d cluster reaper checks took {:?}", started.elapsed());
+}
+
+// Slurm's fairness and accounting through ds01d (`[cluster] accounting = "slurm"`): GPU time
+// lowers a user's fair-share, which orders the waiting jobs; `ds01 usage` reads slurmdbd.
+
+/// The priority Slurm gives each of the pending jobs `ids` (root's sprio).
+fn priorities(cluster: &Cluster, ids: &[&str]) -> Vec<u64> {
+    let out = cluster.root("sprio", &["-h", "-o", "%i|%Y"]);
+    assert!(out.status.success(), "sprio: {}", describe(&out));
+    let listed = text(&out.stdout);
+    ids.iter()
+        .map(|id| {
+            listed
+                .lines()
+                .find_map(|l| {
+                    let (j, p) = l.trim().split_once('|')?;
+                    (j.trim() == *id).then(|| p.trim().parse().ok()).flatten()
+                })
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// The fair-share factor in a waiting container's status (`…, fair-share F`).
+fn fair_share_in(c: &serde_json::Value) -> f64 {
+    let status = field(c, "status");
+    status
+        .rsplit("fair-share ")
+        .next()
+        .and_then(|f| f.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no fair-share in {c}"))
+}
+
+#[test]
+fn ds01d_cluster_fair_share_orders_the_queue_and_usage_comes_from_slurm() {
+    let _turn = one_cluster();
+    let started = Instant::now();
+    let sweeper = Sweeper::new("cluster-fair");
+    let ana = TestUser::ldap("ana");
+    let bo = TestUser::ldap_above_i32("bo");
+    let cluster = Cluster::up();
+    // Associations (account ds01): what fair-share and slurmdbd's answers to users need.
+    for user in [&ana, &bo] {
+        let out = Command::new(script())
+            .args([
+                "user",
+                &cluster.dir.path().display().to_string(),
+                user.login(),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "slurm-cluster.sh user: {}",
+            describe(&out)
+        );
+    }
+    let bundles = cluster.dir.path().join("bundles");
+    let config = config_with_labels(
+        &sweeper.label().1,
+        &format!(
+            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\npartition = \"gpu\"\naccounting = \"slurm\"\n\n\
+             [policy.default]\nmax_gpus = 8\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
+            cluster.conf,
+            bundles.display().to_string()
+        ),
+    );
+    let daemon = TestDaemon::start(&config);
+
+    // ana holds every GPU: three containers of two.
+    let mut held = Vec::new();
+    for name in ["a1", "a2", "a3"] {
+        let out = ds01_create(&daemon, &ana, name, 2);
+        daemon.ok(out, &format!("ds01 container create {name} as ana"));
+    }
+    for name in ["a1", "a2", "a3"] {
+        held.push(field(&wait_state(&daemon, &ana, name, "running"), "id"));
+    }
+    let all_running = Instant::now();
+
+    // Then ana's fourth and bo's first wait for two GPUs; ana's came first.
+    let out = ds01_create(&daemon, &ana, "a4", 2);
+    daemon.ok(out, "ds01 container create a4 as ana");
+    let a4 = wait_state(&daemon, &ana, "a4", "pending");
+    let out = ds01_create(&daemon, &bo, "b1", 2);
+    daemon.ok(out, "ds01 container create b1 as bo");
+    let b1 = wait_state(&daemon, &bo, "b1", "pending");
+    let (a4_job, b1_job) = (field(&a4, "id"), field(&b1, "id"));
+
+    // Within Slurm's priority period (a minute) ana's GPU time counts against her: bo's job
+    // has the higher priority, and each of them sees the order and their own numbers.
+    let deadline = Instant::now() + Duration::from_secs(150);
+    loop {
+        let p = priorities(&cluster, &[&a4_job, &b1_job]);
+        if p[1] > p[0] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bo's job {b1_job} never got ahead of ana's {a4_job}: {p:?}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let a4 = wait_listed(
+        &daemon,
+        &ana,
+        "a4",
+        "second in the queue",
+        Duration::from_secs(10),
+        |c| field(c, "status").contains(", 2 of 2; priority "),
+    );
+    let b1 = wait_listed(
+        &daemon,
+        &bo,
+        "b1",
+        "first in the queue",
+        Duration::from_secs(10),
+        |c| field(c, "status").contains(", 1 of 2; priority "),
+    );
+    assert!(fair_share_in(&b1) > fair_share_in(&a4), "{b1} {a4}");
+    assert!(!field(&b1, "status").contains(&a4_job), "{b1}");
+
+    // ana stops a1: the freed GPUs go to bo's job, although ana's waited longer.
+    let out = daemon.ds01(&ana, &["container", "stop", "a1"]);
+    daemon.ok(out, "ds01 container stop a1 as ana");
+    cluster.wait_job(&held[0], "CANCELLED", Duration::from_secs(20), |j| {
+        j.state == "CANCELLED"
+    });
+    wait_state(&daemon, &bo, "b1", "running");
+    assert_eq!(cluster.job(&a4_job).state, "PENDING");
+
+    // `ds01 usage` as ana: her three jobs' GPU time as slurmdbd has it, to the second for
+    // the ended one; within what ran for the others; a4 never ran.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let a1_elapsed: f64 = loop {
+        let out = cluster.root(
+            "sacct",
+            &[
+                "-n",
+                "-P",
+                "-X",
+                "-j",
+                &held[0],
+                "--format=State,ElapsedRaw",
+            ],
+        );
+        let line = text(&out.stdout);
+        if let Some(e) = line
+            .strip_prefix("CANCELLED")
+            .and_then(|r| r.rsplit('|').next())
+        {
+            if let Ok(e) = e.parse() {
+                break e;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sacct of {}: {}",
+            held[0],
+            describe(&out)
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let usage = daemon.ok(daemon.ds01(&ana, &["usage", "--json"]), "ds01 usage as ana");
+    let usage: serde_json::Value = serde_json::from_str(&usage).unwrap();
+    let held_for = all_running.elapsed().as_secs_f64();
+    let ran_at_most = started.elapsed().as_secs_f64();
+    let per: Vec<(String, f64)> = usage["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .map(|c| {
+            (
+                field(c, "container"),
+                c["gpu_seconds"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect();
+    let mut names: Vec<&str> = per.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    let key = |n: &str| format!("{n}._.{}", ana.uid());
+    assert_eq!(names, [key("a1"), key("a2"), key("a3")], "{usage}");
+    for (name, gpu_seconds) in &per {
+        if *name == key("a1") {
+            assert_eq!(*gpu_seconds, 2.0 * a1_elapsed, "{usage}");
+        } else {
+            assert!(
+                *gpu_seconds >= 2.0 * held_for && *gpu_seconds <= 2.0 * ran_at_most,
+                "{name}: {gpu_seconds} not within {} and {}: {usage}",
+                2.0 * held_for,
+                2.0 * ran_at_most
+            );
+        }
+    }
+    let total = usage["gpu_seconds"].as_f64().unwrap_or(-1.0);
+    let sum: f64 = per.iter().map(|(_, g)| g).sum();
+    assert!((total - sum).abs() < 1e-6, "{usage}");
+
+    // bo's shows his own job only (once slurmdbd has its start, which slurmctld sends on
+    // within seconds); slurmdbd shows him none of ana's even when asked for all.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let theirs = daemon.ok(daemon.ds01(&bo, &["usage", "--json"]), "ds01 usage as bo");
+        assert!(!theirs.contains(&ana.uid().to_string()), "{theirs}");
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        let names: Vec<String> = theirs["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .map(|c| field(c, "container"))
+            .collect();
+        if !names.is_empty() {
+            assert_eq!(names, [format!("b1._.{}", bo.uid())], "{theirs}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bo's usage lists no b1: {theirs}"
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let all = cluster.as_user(
+        &bo,
+        "sacct",
+        &["-a", "-n", "-P", "-X", "--format=JobID,User"],
+    );
+    assert!(all.status.success(), "{}", describe(&all));
+    for id in held.iter().chain([&a4_job]) {
+        assert!(
+            !text(&all.stdout)
+                .lines()
+                .any(|l| l.starts_with(&format!("{id}|"))),
+            "{}",
+            describe(&all)
+        );
+    }
+
+    drop(daemon);
+    eprintln!(
+        "ds01d cluster fair-share checks took {:?}",
+        started.elapsed()
+    );
 }

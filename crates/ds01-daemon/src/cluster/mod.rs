@@ -8,6 +8,7 @@
 //! what ds01d does for them. The bundle's directory is the container's existence: a stopped
 //! container keeps it (and its ended job while Slurm remembers it), a removed one loses it.
 
+pub mod accounting;
 pub mod bundle;
 pub mod job;
 pub mod kept;
@@ -30,6 +31,11 @@ pub struct ClusterSettings {
     pub bundles: Option<PathBuf>,
     /// The partition jobs go to (default: the cluster's default partition).
     pub partition: Option<String>,
+    /// Whose accounting `ds01 usage` reads: `"ds01"` (the default, ds01d's own ledger) or
+    /// `"slurm"` (slurmdbd's, through `sacct` as the user; the cluster needs
+    /// `AccountingStorageType=accounting_storage/slurmdbd`, `AccountingStorageTRES=gres/gpu`
+    /// and an association for each user).
+    pub accounting: Option<String>,
 }
 
 /// The resolved `[cluster]` table.
@@ -41,6 +47,8 @@ pub struct ClusterConfig {
     pub bundles: PathBuf,
     /// See [`ClusterSettings::partition`].
     pub partition: Option<String>,
+    /// Whether `ds01 usage` reads Slurm's accounting (see [`ClusterSettings::accounting`]).
+    pub accounting: bool,
 }
 
 const DEFAULT_SLURM_CONF: &str = "/etc/slurm/slurm.conf";
@@ -94,10 +102,20 @@ impl ClusterSettings {
                 ));
             }
         }
+        let accounting = match self.accounting.as_deref() {
+            None | Some("ds01") => false,
+            Some("slurm") => true,
+            Some(other) => {
+                return Err(format!(
+                    "[cluster] accounting = {other:?}: give \"slurm\" (slurmdbd's, through sacct) or \"ds01\" (ds01d's own ledger)"
+                ))
+            }
+        };
         Ok(ClusterConfig {
             slurm_conf,
             bundles,
             partition: self.partition.clone(),
+            accounting,
         })
     }
 }
@@ -149,6 +167,11 @@ mod tests {
         assert_eq!(c.slurm_conf, PathBuf::from("/etc/slurm/slurm.conf"));
         assert_eq!(c.bundles, PathBuf::from("/srv/ds01/bundles"));
         assert_eq!(c.partition, None);
+        assert!(!c.accounting);
+        let c =
+            resolve("[cluster]\nbackend = \"slurm\"\nbundles = \"/b\"\naccounting = \"slurm\"\n")
+                .unwrap();
+        assert!(c.accounting);
     }
 
     #[test]
@@ -166,6 +189,10 @@ mod tests {
             (
                 "backend = \"slurm\"\nbundles = \"/b\"\npartition = \"gpu --uid=0\"",
                 "partition",
+            ),
+            (
+                "backend = \"slurm\"\nbundles = \"/b\"\naccounting = \"slurmdbd\"",
+                "accounting",
             ),
         ] {
             let e = resolve(&format!("[cluster]\n{text}\n")).unwrap_err();

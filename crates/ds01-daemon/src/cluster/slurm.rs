@@ -23,10 +23,10 @@ use super::ClusterConfig;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A Slurm command's output, as text.
-struct Ran {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub(super) struct Ran {
+    pub ok: bool,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Ran {
@@ -104,7 +104,7 @@ async fn run_as_daemon(
 }
 
 /// Spawns `cmd`, feeds it `stdin`, and waits at most [`CLIENT_TIMEOUT`] for its output.
-async fn collect(
+pub(super) async fn collect(
     mut cmd: tokio::process::Command,
     stdin: Option<&str>,
     what: &str,
@@ -267,7 +267,7 @@ fn cpu_of_steps(text: &str) -> Option<f64> {
 }
 
 /// Slurm's durations: `[DD-][HH:]MM:SS[.mmm]`.
-fn slurm_seconds(text: &str) -> Option<f64> {
+pub(super) fn slurm_seconds(text: &str) -> Option<f64> {
     let (days, clock) = match text.split_once('-') {
         Some((d, rest)) => (d.parse::<f64>().ok()?, rest),
         None => (0.0, text),
@@ -406,6 +406,7 @@ mod tests {
             slurm_conf: "/etc/slurm/slurm.conf".into(),
             bundles: "/srv/b".into(),
             partition: Some("gpu".into()),
+            accounting: false,
         };
         let args = sbatch_args(
             &cluster,

@@ -1,5 +1,6 @@
 //! `GET /v1/usage`: the acting user's own usage from the ledger, whoever asks (an admin may
-//! act for a user).
+//! act for a user); in cluster mode with `[cluster] accounting = "slurm"`, from Slurm's
+//! accounting instead (`sacct` as the user).
 
 use std::sync::Arc;
 
@@ -25,6 +26,19 @@ pub async fn usage(
         ))
     })?;
     let who = &acting.who;
+    if let Some(cluster) = d.config.cluster.as_ref().filter(|c| c.accounting) {
+        // Slurm's accounting, read as the user: their own jobs only.
+        let until = crate::usage::now_ms() / 1000;
+        let jobs = crate::cluster::accounting::jobs_used(cluster, who, since, until).await?;
+        return Ok(crate::usage::read::own_from_slurm(
+            &d,
+            who.login(),
+            who.uid(),
+            since.saturating_mul(1000),
+            until.saturating_mul(1000),
+            jobs,
+        ));
+    }
     crate::usage::read::own(
         d,
         who.login().to_owned(),

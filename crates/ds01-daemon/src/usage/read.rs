@@ -46,6 +46,46 @@ pub(crate) async fn own(
     .await
 }
 
+/// `uid`'s own usage from `since_ms` to `until_ms` as Slurm's accounting has it (cluster
+/// mode with `[cluster] accounting = "slurm"`): each job's span, cut to the asked one, made
+/// a record of the same shape as the ledger's. Slurm keeps no idle time or GPU utilisation.
+pub(crate) fn own_from_slurm(
+    daemon: &Daemon,
+    user: &str,
+    uid: u32,
+    since_ms: i64,
+    until_ms: i64,
+    jobs: Vec<crate::cluster::accounting::JobUse>,
+) -> UsageSummary {
+    let mut people = super::People::default();
+    let (_, groups) = people.of_uid(uid);
+    let group = super::owner::policy_group(&daemon.config.policy, user, &groups);
+    let records = jobs.into_iter().map(|j| {
+        let secs = (j.end_ms - j.start_ms) as f64 / 1000.0;
+        super::record::Record {
+            v: super::record::FORMAT,
+            start_ms: j.start_ms,
+            end_ms: j.end_ms,
+            gpu_seconds: j.gpu_seconds(),
+            idle_gpu_seconds: 0.0,
+            cpu_seconds: j.cpu_seconds,
+            memory_byte_seconds: j.memory_bytes * secs,
+            gpu_util_percent_seconds: 0.0,
+            gpu_util_measured_seconds: 0.0,
+            holder: super::Holder {
+                container: j.name,
+                id: j.id.to_string(),
+                uid,
+                user: user.to_owned(),
+                group: group.clone(),
+                gpus: (0..j.gpus).map(|i| format!("{}/gpu{i}", j.id)).collect(),
+                gpu_equivalents: f64::from(j.gpus),
+            },
+        }
+    });
+    report::summary(user, uid, since_ms, until_ms, records)
+}
+
 /// `uid`'s decayed GPU-seconds now, which orders the `--wait` line: the ledger's records
 /// and the open ones (what the user holds now, up to the reaper's last round). The reading
 /// blocks this worker only, as the caller is about to wait anyway.

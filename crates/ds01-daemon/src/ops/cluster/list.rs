@@ -4,6 +4,8 @@
 
 use ds01_api::{ApiError, ContainerFilter, ContainerInfo, OwnedContainer};
 
+use ds01_engine::Identity;
+
 use crate::caller::Acting;
 use crate::cluster::job::Job;
 use crate::cluster::{bundle, slurm, ClusterConfig};
@@ -21,7 +23,7 @@ pub async fn list(
     super::observe::record_endings(d, acting, &jobs);
     let containers = bundle::of_user(cluster, who.uid());
     let login = |_: u32| who.login().to_owned();
-    Ok(rows(d, cluster, containers, &jobs, login, filters).await)
+    Ok(rows(d, cluster, Some(who), containers, &jobs, login, filters).await)
 }
 
 /// Every user's containers (an admin's `--all-users`), the jobs read as ds01d: only the
@@ -43,15 +45,17 @@ pub async fn list_all(
             .flatten()
             .map_or_else(|| format!("#{uid}"), |u| u.name)
     };
-    let mut list = rows(d, cluster, containers, &jobs, login, filters).await;
+    let mut list = rows(d, cluster, None, containers, &jobs, login, filters).await;
     list.sort_by(|a, b| (&a.user, &a.name).cmp(&(&b.user, &b.name)));
     Ok(list)
 }
 
-/// One row per container, each with its newest job of `jobs`.
+/// One row per container, each with its newest job of `jobs`; `caller` is the user whose
+/// own list it is.
 async fn rows(
     d: &Daemon,
     cluster: &ClusterConfig,
+    caller: Option<&Identity>,
     containers: Vec<OwnedContainer>,
     jobs: &[Job],
     login: impl Fn(u32) -> String,
@@ -62,6 +66,12 @@ async fn rows(
         slurm::queue(cluster).await.unwrap_or_default()
     } else {
         Vec::new()
+    };
+    // And Slurm's priority for it, with the caller's fair-share: their own numbers only,
+    // so not in an admin's list of everybody's.
+    let waiting = match caller {
+        Some(who) if !queue.is_empty() => crate::cluster::accounting::waiting(cluster, who).await,
+        _ => Default::default(),
     };
     // Newest first: a container removed and made again shows its new job.
     let mut newest_first: Vec<&Job> = jobs.iter().collect();
@@ -79,7 +89,7 @@ async fn rows(
                     .map(|j| j.state.to_lowercase())
                     .unwrap_or_else(|| "ended".into()),
                 status: job
-                    .map(|j| j.status_in(&queue))
+                    .map(|j| j.status_in(&queue) + &waiting.note(j.id))
                     .unwrap_or_else(|| "Slurm no longer knows its job (see `ds01 why`)".into()),
                 user: login(c.uid()),
                 uid: c.uid(),
