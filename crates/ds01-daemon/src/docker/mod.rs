@@ -216,7 +216,10 @@ pub(crate) fn router(
 fn in_cluster_mode() -> Router {
     Router::new()
         .route("/_ping", get(system::ping).head(system::ping))
-        .fallback(|| async {
+        .fallback(|request: Request| async move {
+            // Read first (a bounded part of it): a client still writing its body would
+            // otherwise see a broken pipe instead of the answer.
+            let _ = axum::body::to_bytes(request.into_body(), 1 << 20).await;
             DockerError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 "ds01: this ds01d runs containers as Slurm jobs: its Docker socket serves none \
