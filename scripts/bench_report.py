@@ -92,7 +92,7 @@ def cluster_section(alone):
           "  engine has started the container.",
           "- *Slurm*: a second ds01d with `[cluster] backend = \"slurm\"` (its own socket, state directory and",
           "  config) against a throwaway three-node Slurm cluster on this same machine",
-          "  (`scripts/slurm-cluster.sh`: slurmctld and three slurmd, one in a network namespace of its own).",
+          "  (`scripts/slurm-cluster.sh`: slurmctld, slurmdbd on a MariaDB of its own, and three slurmd, one in a network namespace of its own).",
           "  ds01d exports the image's file system from the engine into an OCI bundle (a never-started",
           "  container of the image, `docker export`, unpacked and handed to the user), writes runc's spec and",
           "  submits the job with `sbatch` as the user, then returns. The timed script then runs",
