@@ -153,6 +153,20 @@ impl Cluster {
             .expect("slurm-cluster.sh runs")
     }
 
+    /// ds01d in cluster mode on this cluster (bundles in its directory), with
+    /// `cluster_keys` more in `[cluster]` and the tables of `rest`.
+    fn daemon(&self, sweeper: &Sweeper, cluster_keys: &str, rest: &str) -> TestDaemon {
+        let config = config_with_labels(
+            &sweeper.label().1,
+            &format!(
+                "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\n{cluster_keys}\n{rest}",
+                self.conf,
+                self.dir.path().join("bundles").display().to_string()
+            ),
+        );
+        TestDaemon::start(&config)
+    }
+
     /// A Slurm client command as root.
     fn root(&self, program: &str, args: &[&str]) -> Output {
         Command::new(program)
@@ -593,17 +607,12 @@ fn ds01d_in_cluster_mode_runs_containers_as_slurm_jobs() {
     let bo = TestUser::ldap_above_i32("bo");
     let cluster = Cluster::up();
     let bundles = cluster.dir.path().join("bundles");
-    let config = config_with_labels(
-        &sweeper.label().1,
-        &format!(
-            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\npartition = \"gpu\"\n\n\
-             [lifecycle]\ncheck_interval = \"2s\"\n\n\
+    let daemon = cluster.daemon(
+        &sweeper,
+        "partition = \"gpu\"\n",
+        "[lifecycle]\ncheck_interval = \"2s\"\n\n\
              [policy.default]\nmax_gpus = 4\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
-            cluster.conf,
-            bundles.display().to_string()
-        ),
     );
-    let daemon = TestDaemon::start(&config);
 
     // ana's first container: a Slurm job of hers, named as ds01 names containers, holding
     // 2 GPUs, 200 MiB and one CPU, for at most the policy's hour.
@@ -1059,17 +1068,12 @@ fn ds01d_reaper_ends_idle_cluster_jobs_and_trusts_no_job_name() {
     let mal = TestUser::ldap("mal");
     let cluster = Cluster::up();
     let bundles = cluster.dir.path().join("bundles");
-    let config = config_with_labels(
-        &sweeper.label().1,
-        &format!(
-            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\n\n\
-             [lifecycle]\ncheck_interval = \"2s\"\nidle_cpu_percent = 5\n\n\
+    let daemon = cluster.daemon(
+        &sweeper,
+        "",
+        "[lifecycle]\ncheck_interval = \"2s\"\nidle_cpu_percent = 5\n\n\
              [policy.default]\nmax_gpus = 2\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\nidle_timeout = \"10s\"\n",
-            cluster.conf,
-            bundles.display().to_string()
-        ),
     );
-    let daemon = TestDaemon::start(&config);
 
     // Two containers of cy's: c1 left idle, c2 with a session open the whole time.
     for name in ["c1", "c2"] {
@@ -1270,17 +1274,11 @@ fn ds01d_cluster_fair_share_orders_the_queue_and_usage_comes_from_slurm() {
             describe(&out)
         );
     }
-    let bundles = cluster.dir.path().join("bundles");
-    let config = config_with_labels(
-        &sweeper.label().1,
-        &format!(
-            "[cluster]\nbackend = \"slurm\"\nslurm_conf = {:?}\nbundles = {:?}\npartition = \"gpu\"\naccounting = \"slurm\"\n\n\
-             [policy.default]\nmax_gpus = 8\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
-            cluster.conf,
-            bundles.display().to_string()
-        ),
+    let daemon = cluster.daemon(
+        &sweeper,
+        "partition = \"gpu\"\naccounting = \"slurm\"\n",
+        "[policy.default]\nmax_gpus = 8\nmax_containers = 5\nmemory = \"200m\"\ncpus = 1\nmax_runtime = \"1h\"\n",
     );
-    let daemon = TestDaemon::start(&config);
 
     // ana holds every GPU: three containers of two.
     let mut held = Vec::new();

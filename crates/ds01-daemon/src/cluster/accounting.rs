@@ -3,7 +3,7 @@
 //! so slurmdbd's `PrivateData` shows them their own jobs only), and their fair-share and
 //! waiting jobs' priorities (`sprio`, `sshare`, also as the user).
 
-use ds01_api::{ApiError, ErrorCode};
+use ds01_api::ApiError;
 use ds01_engine::Identity;
 
 use super::ClusterConfig;
@@ -58,14 +58,10 @@ pub async fn jobs_used(
     let mut cmd = super::slurm::as_user(cluster, who, "sacct", &args);
     // Start and End as Unix seconds.
     cmd.env("SLURM_TIME_FORMAT", "%s");
-    let ran = super::slurm::collect(cmd, None, &format!("sacct for {}", who.login())).await?;
-    if !ran.ok {
-        return Err(ApiError::new(
-            ErrorCode::Failed,
-            format!("sacct failed: {}", ran.stderr),
-        ));
-    }
-    Ok(parse_sacct(&ran.stdout, who.uid(), since, until))
+    let stdout = super::slurm::collect(cmd, None, &format!("sacct for {}", who.login()))
+        .await?
+        .stdout_or("sacct failed")?;
+    Ok(parse_sacct(&stdout, who.uid(), since, until))
 }
 
 /// sacct's `-P` lines of [`SACCT_FORMAT`]: the jobs named as `uid`'s containers that
@@ -166,25 +162,17 @@ pub async fn waiting(cluster: &ClusterConfig, who: &Identity) -> Waiting {
     let sprio = ["-h", "-o", "%i|%Y"].map(String::from);
     let sshare = ["-n", "-P", "-U", "-o", "User,FairShare"].map(String::from);
     let (sprio, sshare) = tokio::join!(
-        super::slurm::collect(
-            super::slurm::as_user(cluster, who, "sprio", &sprio),
-            None,
-            "sprio"
-        ),
-        super::slurm::collect(
-            super::slurm::as_user(cluster, who, "sshare", &sshare),
-            None,
-            "sshare"
-        ),
+        super::slurm::run(cluster, who, "sprio", &sprio, None),
+        super::slurm::run(cluster, who, "sshare", &sshare, None),
     );
-    let priorities = match sprio {
-        Ok(r) if r.ok => parse_sprio(&r.stdout),
-        _ => return Waiting::default(),
+    let Some(sprio) = sprio.and_then(|r| r.stdout_or("sprio")).ok() else {
+        return Waiting::default();
     };
-    let fair_share = match sshare {
-        Ok(r) if r.ok => parse_sshare(&r.stdout, who.login()),
-        _ => None,
-    };
+    let priorities = parse_sprio(&sprio);
+    let fair_share = sshare
+        .and_then(|r| r.stdout_or("sshare"))
+        .ok()
+        .and_then(|text| parse_sshare(&text, who.login()));
     Waiting {
         priorities,
         fair_share,

@@ -31,7 +31,7 @@ pub(super) struct Ran {
 
 impl Ran {
     /// Its output, or `what` failed with its error output.
-    fn stdout_or(self, what: &str) -> Result<String, ApiError> {
+    pub(super) fn stdout_or(self, what: &str) -> Result<String, ApiError> {
         if self.ok {
             Ok(self.stdout)
         } else {
@@ -72,7 +72,7 @@ pub fn as_user(
 }
 
 /// Runs `program args` as `who`, with `stdin` if given.
-async fn run(
+pub(super) async fn run(
     cluster: &ClusterConfig,
     who: &Identity,
     program: &str,
